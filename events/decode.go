@@ -1,0 +1,241 @@
+package events
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"mime"
+	"strings"
+
+	"github.com/cloudevents/sdk-go/v2/binding"
+	"github.com/cloudevents/sdk-go/v2/binding/format"
+	"github.com/cloudevents/sdk-go/v2/binding/spec"
+	"github.com/cloudevents/sdk-go/v2/event"
+)
+
+// Mode is the CloudEvents content mode a message arrived in.
+type Mode string
+
+// The two content modes.
+const (
+	Binary     Mode = "binary"
+	Structured Mode = "structured"
+)
+
+// SpecVersion is the only CloudEvents version accepted.
+const SpecVersion = "1.0"
+
+// StructuredContentType is the media type of a structured-mode JSON event.
+const StructuredContentType = "application/cloudevents+json"
+
+// Envelope is a decoded, validated event and its parsed data.
+type Envelope struct {
+	Event event.Event
+	// Data is the event's data parsed as JSON (maps, slices, float64,
+	// string, bool, nil), or nil when the data is absent or not JSON.
+	Data any
+	Mode Mode
+}
+
+// InvalidError says why a message is not a usable CloudEvent. It is never
+// worth retrying.
+type InvalidError struct {
+	Msg string
+	Err error
+}
+
+func (e *InvalidError) Error() string {
+	if e.Err == nil {
+		return "invalid event: " + e.Msg
+	}
+	return "invalid event: " + e.Msg + ": " + e.Err.Error()
+}
+
+func (e *InvalidError) Unwrap() error { return e.Err }
+
+func invalid(msg string, err error) error { return &InvalidError{Msg: msg, Err: err} }
+
+var prefixed = spec.WithPrefix("ce-")
+
+// Decode reads one CloudEvent from a message's headers and body. Header
+// names are matched case-insensitively.
+func Decode(ctx context.Context, header map[string][]string, body []byte) (*Envelope, error) {
+	m := newMessage(header, body)
+	if m.mode == "" {
+		return nil, invalid("neither a structured CloudEvent (content type "+StructuredContentType+
+			") nor a binary one (ce-specversion header)", nil)
+	}
+	if m.mode == Binary && m.specVersion != SpecVersion {
+		return nil, invalid(fmt.Sprintf("unsupported specversion %q (want %q)", m.specVersion, SpecVersion), nil)
+	}
+	if m.mode == Structured {
+		if err := checkStructured(body); err != nil {
+			return nil, err
+		}
+	}
+	e, err := binding.ToEvent(ctx, m)
+	if err != nil {
+		return nil, invalid("cannot decode "+string(m.mode)+"-mode event", err)
+	}
+	if err := e.Validate(); err != nil {
+		return nil, invalid("not a valid CloudEvent", err)
+	}
+	env := &Envelope{Event: *e, Mode: m.mode}
+	if env.Data, err = parseData(e); err != nil {
+		return nil, err
+	}
+	return env, nil
+}
+
+// checkStructured rejects bodies that are not a JSON object or that name a
+// specversion other than 1.0, with messages clearer than the SDK's.
+func checkStructured(body []byte) error {
+	var head struct {
+		SpecVersion *string `json:"specversion"`
+	}
+	if err := json.Unmarshal(body, &head); err != nil {
+		return invalid("body is not a JSON object", err)
+	}
+	if head.SpecVersion == nil {
+		return invalid("missing specversion", nil)
+	}
+	if *head.SpecVersion != SpecVersion {
+		return invalid(fmt.Sprintf("unsupported specversion %q (want %q)", *head.SpecVersion, SpecVersion), nil)
+	}
+	return nil
+}
+
+// parseData parses JSON data. Data with a non-JSON content type is left
+// for rules to ignore; JSON data that does not parse makes the event invalid.
+func parseData(e *event.Event) (any, error) {
+	raw := e.Data()
+	if len(raw) == 0 || !isJSON(e.DataMediaType()) {
+		return nil, nil
+	}
+	var v any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&v); err != nil {
+		return nil, invalid("data is not valid JSON", err)
+	}
+	if dec.More() {
+		return nil, invalid("data has trailing content after the JSON value", nil)
+	}
+	return v, nil
+}
+
+func isJSON(media string) bool {
+	return media == "" || media == "application/json" || media == "text/json" || strings.HasSuffix(media, "+json")
+}
+
+// message adapts a header map and body to the SDK's binding.Message.
+type message struct {
+	header      map[string]string // lower-cased names, first value
+	body        []byte
+	mode        Mode
+	specVersion string
+}
+
+func newMessage(header map[string][]string, body []byte) *message {
+	m := &message{header: make(map[string]string, len(header)), body: body}
+	for k, v := range header {
+		if len(v) > 0 {
+			m.header[strings.ToLower(k)] = v[0]
+		}
+	}
+	media, _, _ := mime.ParseMediaType(m.header["content-type"])
+	sv, hasSV := m.header["ce-specversion"]
+	switch {
+	case media == StructuredContentType:
+		m.mode = Structured
+	case hasSV:
+		m.mode, m.specVersion = Binary, sv
+	case media == "" || media == "application/json":
+		if t := bytes.TrimSpace(body); len(t) > 0 && t[0] == '{' {
+			m.mode = Structured
+		}
+	}
+	return m
+}
+
+var _ binding.Message = (*message)(nil)
+
+func (m *message) ReadEncoding() binding.Encoding {
+	switch m.mode {
+	case Binary:
+		return binding.EncodingBinary
+	case Structured:
+		return binding.EncodingStructured
+	}
+	return binding.EncodingUnknown
+}
+
+func (m *message) ReadStructured(ctx context.Context, w binding.StructuredWriter) error {
+	if m.mode != Structured {
+		return binding.ErrNotStructured
+	}
+	return w.SetStructuredEvent(ctx, format.JSON, bytes.NewReader(m.body))
+}
+
+func (m *message) ReadBinary(ctx context.Context, w binding.BinaryWriter) error {
+	if m.mode != Binary {
+		return binding.ErrNotBinary
+	}
+	v := prefixed.Version(m.specVersion)
+	if v == nil {
+		return errors.New("unknown specversion")
+	}
+	for name, value := range m.header {
+		if name == "content-type" {
+			if err := w.SetAttribute(v.AttributeFromKind(spec.DataContentType), value); err != nil {
+				return err
+			}
+			continue
+		}
+		if !strings.HasPrefix(name, "ce-") {
+			continue
+		}
+		if a := v.Attribute(name); a != nil {
+			if err := w.SetAttribute(a, value); err != nil {
+				return fmt.Errorf("attribute %s: %w", name, err)
+			}
+			continue
+		}
+		if err := w.SetExtension(strings.TrimPrefix(name, "ce-"), value); err != nil {
+			return fmt.Errorf("extension %s: %w", name, err)
+		}
+	}
+	if len(m.body) > 0 {
+		return w.SetData(bytes.NewReader(m.body))
+	}
+	return nil
+}
+
+func (m *message) Finish(error) error { return nil }
+
+var _ binding.MessageMetadataReader = (*message)(nil)
+
+// GetAttribute implements binding.MessageMetadataReader for binary mode.
+func (m *message) GetAttribute(k spec.Kind) (spec.Attribute, any) {
+	v := prefixed.Version(m.specVersion)
+	if v == nil {
+		return nil, nil
+	}
+	a := v.AttributeFromKind(k)
+	if a == nil {
+		return nil, nil
+	}
+	if s, ok := m.header[a.PrefixedName()]; ok {
+		return a, s
+	}
+	return a, nil
+}
+
+// GetExtension implements binding.MessageMetadataReader for binary mode.
+func (m *message) GetExtension(name string) any {
+	if s, ok := m.header["ce-"+strings.ToLower(name)]; ok {
+		return s
+	}
+	return nil
+}

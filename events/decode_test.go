@@ -1,0 +1,106 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+const structuredBody = `{"specversion":"1.0","id":"e-1","source":"HC.KMS","type":"KMS:CloudTrace:ApiCall",
+"time":"2026-11-20T08:00:00.123456789Z","ttl":"4320","datacontenttype":"application/json",
+"data":{"trace_name":"disableKeyRotation","resource_id":"k-1","code":200}}`
+
+func TestDecodeModes(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		header map[string][]string
+		body   string
+		mode   Mode
+	}{
+		{"structured", map[string][]string{"Content-Type": {"application/cloudevents+json; charset=utf-8"}}, structuredBody, Structured},
+		{"structured without content type", nil, structuredBody, Structured},
+		{"binary", map[string][]string{
+			"ce-specversion": {"1.0"}, "ce-id": {"e-1"}, "ce-source": {"HC.KMS"},
+			"ce-type": {"KMS:CloudTrace:ApiCall"}, "ce-time": {"2026-11-20T08:00:00.123456789Z"},
+			"ce-ttl": {"4320"}, "content-type": {"application/json"},
+		}, `{"trace_name":"disableKeyRotation","resource_id":"k-1","code":200}`, Binary},
+		{"binary with capitalised headers", map[string][]string{
+			"Ce-Specversion": {"1.0"}, "Ce-Id": {"e-1"}, "Ce-Source": {"HC.KMS"},
+			"Ce-Type": {"KMS:CloudTrace:ApiCall"}, "Ce-Time": {"2026-11-20T08:00:00.123456789Z"}, "Ce-Ttl": {"4320"},
+		}, `{"trace_name":"disableKeyRotation","resource_id":"k-1","code":200}`, Binary},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			env, err := Decode(context.Background(), tc.header, []byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if env.Mode != tc.mode {
+				t.Errorf("mode = %s, want %s", env.Mode, tc.mode)
+			}
+			a := env.Attributes()
+			if a["id"] != "e-1" || a["source"] != "HC.KMS" || a["type"] != "KMS:CloudTrace:ApiCall" || a["ttl"] != "4320" {
+				t.Errorf("attributes = %v", a)
+			}
+			if a["time"] != "2026-11-20T08:00:00.123456789Z" {
+				t.Errorf("time = %v (nanoseconds must survive)", a["time"])
+			}
+			data, ok := env.Data.(map[string]any)
+			if !ok || data["resource_id"] != "k-1" || data["code"] != float64(200) {
+				t.Errorf("data = %#v", env.Data)
+			}
+		})
+	}
+}
+
+func TestDecodeInvalid(t *testing.T) {
+	t.Parallel()
+	ce := map[string][]string{"Content-Type": {StructuredContentType}}
+	cases := []struct {
+		name   string
+		header map[string][]string
+		body   string
+		want   string
+	}{
+		{"not json", ce, `hello`, "body is not a JSON object"},
+		{"json array", ce, `[1,2]`, "body is not a JSON object"},
+		{"plain text no headers", nil, `hello`, "neither a structured CloudEvent"},
+		{"missing specversion", ce, `{"id":"1","source":"s","type":"t"}`, "missing specversion"},
+		{"old specversion", ce, `{"specversion":"0.3","id":"1","source":"s","type":"t"}`, `unsupported specversion "0.3"`},
+		{"missing id", ce, `{"specversion":"1.0","source":"s","type":"t"}`, "not a valid CloudEvent"},
+		{"missing source", ce, `{"specversion":"1.0","id":"1","type":"t"}`, "not a valid CloudEvent"},
+		{"missing type", ce, `{"specversion":"1.0","id":"1","source":"s"}`, "not a valid CloudEvent"},
+		{"bad time", ce, `{"specversion":"1.0","id":"1","source":"s","type":"t","time":"yesterday"}`, "cannot decode"},
+		{"truncated", ce, `{"specversion":"1.0","id":"1","source":"s","type":"t","data":{"a":`, "body is not a JSON object"},
+		{"binary wrong version", map[string][]string{"ce-specversion": {"2.0"}, "ce-id": {"1"}, "ce-source": {"s"}, "ce-type": {"t"}}, `{}`, `unsupported specversion "2.0"`},
+		{"binary missing id", map[string][]string{"ce-specversion": {"1.0"}, "ce-source": {"s"}, "ce-type": {"t"}}, `{}`, "not a valid CloudEvent"},
+		{"binary bad json data", map[string][]string{"ce-specversion": {"1.0"}, "ce-id": {"1"}, "ce-source": {"s"}, "ce-type": {"t"}, "content-type": {"application/json"}}, `{"a":`, "data is not valid JSON"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := Decode(context.Background(), tc.header, []byte(tc.body))
+			var inv *InvalidError
+			if !errors.As(err, &inv) {
+				t.Fatalf("err = %v, want *InvalidError", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("err = %q, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestDedupID(t *testing.T) {
+	t.Parallel()
+	a, b := DedupID("s", "1"), DedupID("s1", "")
+	if a == b {
+		t.Error("source and id must be separated in the hash")
+	}
+	if a != DedupID("s", "1") || len(a) != 64 {
+		t.Errorf("DedupID not stable or not hex sha256: %s", a)
+	}
+}

@@ -1,0 +1,140 @@
+package rules
+
+import (
+	"fmt"
+	"strings"
+
+	"cel.dev/cel-go/cel"
+	"gopkg.in/yaml.v3"
+)
+
+// CostLimit bounds the work one CEL expression may do for one event; an
+// expression that exceeds it fails with an error instead of hanging.
+const CostLimit = 100_000
+
+// Rule is a loaded, checked rule.
+type Rule struct {
+	Name        string
+	Description string
+	Enabled     bool
+	Type        string // match.type as written
+	Source      string // match.source as written, "" for any
+	Action      string
+	DryRun      bool
+	File        string
+	Line        int
+
+	typeGlob   glob
+	sourceGlob glob
+	when       cel.Program
+	params     []param
+}
+
+type param struct {
+	spec    ParamSpec
+	literal string
+	expr    cel.Program
+}
+
+func newEnv() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.Variable("event", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("data", cel.DynType),
+	)
+}
+
+// compiler turns parsed specs into rules, collecting problems.
+type compiler struct {
+	env      *cel.Env
+	catalog  Catalog
+	problems []Problem
+}
+
+func (c *compiler) add(file string, n *yaml.Node, rule, field, format string, args ...any) {
+	c.problems = append(c.problems, Problem{File: file, Line: n.Line, Column: n.Column, Rule: rule, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *compiler) rule(s *spec) *Rule {
+	r := &Rule{Name: s.name, Description: s.description, Enabled: s.enabled, DryRun: s.dryRun, File: s.file, Line: s.node.Line}
+	if s.matchType != nil {
+		r.Type, r.typeGlob = s.matchType.Value, compileGlob(s.matchType.Value)
+	}
+	if s.matchSource != nil {
+		r.Source, r.sourceGlob = s.matchSource.Value, compileGlob(s.matchSource.Value)
+	}
+	if s.when != nil {
+		r.when = c.program(s, s.when, "when", cel.BoolType)
+	}
+	if s.action == nil {
+		return r
+	}
+	r.Action = s.action.Value
+	specs, ok := c.catalog.Params(r.Action)
+	if !ok {
+		c.add(s.file, s.action, s.name, "action", "unknown action %q", r.Action)
+		return r
+	}
+	r.params = c.params(s, specs)
+	return r
+}
+
+func (c *compiler) params(s *spec, specs []ParamSpec) []param {
+	byName := make(map[string]ParamSpec, len(specs))
+	for _, ps := range specs {
+		byName[ps.Name] = ps
+	}
+	given := map[string]bool{}
+	var out []param
+	for _, p := range s.params {
+		field := "params." + p.name
+		ps, ok := byName[p.name]
+		if !ok {
+			c.add(s.file, p.key, s.name, field, "action %s has no parameter %q", s.action.Value, p.name)
+			continue
+		}
+		given[p.name] = true
+		pr := param{spec: ps}
+		if p.value != nil {
+			if err := ps.Check(p.value.Value); err != nil {
+				c.add(s.file, p.value, s.name, field, "%v", err)
+				continue
+			}
+			pr.literal = p.value.Value
+		} else {
+			pr.expr = c.program(s, p.expr, field+".expr", cel.StringType)
+		}
+		out = append(out, pr)
+	}
+	for _, ps := range specs {
+		if ps.Required && !given[ps.Name] {
+			c.add(s.file, s.action, s.name, "params."+ps.Name, "missing required parameter of %s", s.action.Value)
+		}
+	}
+	return out
+}
+
+// program compiles a CEL expression whose result must have type want (or
+// dyn, checked when it runs).
+func (c *compiler) program(s *spec, n *yaml.Node, field string, want *cel.Type) cel.Program {
+	ast, iss := c.env.Compile(n.Value)
+	if iss.Err() != nil {
+		c.add(s.file, n, s.name, field, "CEL: %s", oneLine(iss.Err().Error()))
+		return nil
+	}
+	out := ast.OutputType()
+	if !out.IsExactType(want) && !out.IsExactType(cel.DynType) {
+		c.add(s.file, n, s.name, field, "CEL expression has type %s, want %s", out, want)
+		return nil
+	}
+	prg, err := c.env.Program(ast, cel.CostLimit(CostLimit), cel.InterruptCheckFrequency(100), cel.EvalOptions(cel.OptOptimize))
+	if err != nil {
+		c.add(s.file, n, s.name, field, "CEL: %s", oneLine(err.Error()))
+		return nil
+	}
+	return prg
+}
+
+func oneLine(s string) string {
+	s = strings.TrimPrefix(s, "ERROR: ")
+	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", " | ")), " ")
+}

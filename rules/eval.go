@@ -1,0 +1,124 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/common/types/ref"
+
+	"github.com/remediator/remediator/events"
+)
+
+// Match is one rule that applies to an event, with its parameters
+// evaluated. When Err is set the rule applies but cannot run: a
+// *ParamError (bad parameters) or an *EvalError (the rule's CEL failed).
+type Match struct {
+	Rule   *Rule
+	Params map[string]string
+	Err    error
+}
+
+// ParamError says a parameter's value, computed for one event, is invalid.
+type ParamError struct {
+	Rule, Param string
+	Err         error
+}
+
+func (e *ParamError) Error() string {
+	return fmt.Sprintf("rule %s: parameter %s: %v", e.Rule, e.Param, e.Err)
+}
+func (e *ParamError) Unwrap() error { return e.Err }
+
+// EvalError says a rule's condition could not be evaluated for an event.
+type EvalError struct {
+	Rule, Field string
+	Err         error
+}
+
+func (e *EvalError) Error() string {
+	return fmt.Sprintf("rule %s: %s: %v", e.Rule, e.Field, e.Err)
+}
+func (e *EvalError) Unwrap() error { return e.Err }
+
+// Evaluate returns the rules that apply to the event, in load order.
+func (s *Set) Evaluate(env *events.Envelope) []Match {
+	typ := env.Event.Type()
+	cands := s.byType[typ]
+	if len(cands) == 0 && len(s.globs) == 0 {
+		return nil
+	}
+	source := env.Event.Source()
+	vars := map[string]any{"event": env.Attributes(), "data": env.Data}
+	var out []Match
+	check := func(r *Rule) {
+		if !r.sourceGlob.match(source) {
+			return
+		}
+		if m, ok := r.evaluate(vars); ok {
+			out = append(out, m)
+		}
+	}
+	for _, r := range cands {
+		check(r)
+	}
+	for _, r := range s.globs {
+		if r.typeGlob.match(typ) {
+			check(r)
+		}
+	}
+	return out
+}
+
+func (r *Rule) evaluate(vars map[string]any) (Match, bool) {
+	m := Match{Rule: r}
+	if r.when != nil {
+		v, _, err := r.when.Eval(vars)
+		if err != nil {
+			m.Err = &EvalError{Rule: r.Name, Field: "when", Err: err}
+			return m, true
+		}
+		b, ok := v.Value().(bool)
+		if !ok {
+			m.Err = &EvalError{Rule: r.Name, Field: "when", Err: fmt.Errorf("result is %s, not bool", v.Type())}
+			return m, true
+		}
+		if !b {
+			return m, false
+		}
+	}
+	m.Params = make(map[string]string, len(r.params))
+	for _, p := range r.params {
+		val, err := p.value(vars)
+		if err == nil {
+			err = p.spec.Check(val)
+		}
+		if err != nil {
+			m.Err = &ParamError{Rule: r.Name, Param: p.spec.Name, Err: err}
+			return m, true
+		}
+		m.Params[p.spec.Name] = val
+	}
+	return m, true
+}
+
+func (p param) value(vars map[string]any) (string, error) {
+	if p.expr == nil {
+		return p.literal, nil
+	}
+	v, _, err := p.expr.Eval(vars)
+	if err != nil {
+		return "", err
+	}
+	return stringValue(v)
+}
+
+func stringValue(v ref.Val) (string, error) {
+	if s, ok := v.(types.String); ok {
+		return string(s), nil
+	}
+	if types.IsError(v) {
+		return "", errors.New(v.(*types.Err).String())
+	}
+	return "", fmt.Errorf("expression gave %s, want string", v.Type().TypeName())
+}

@@ -1,0 +1,267 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// spec is a rule as written, with the positions of its parts.
+type spec struct {
+	file        string
+	node        *yaml.Node
+	name        string
+	description string
+	enabled     bool
+	matchType   *yaml.Node
+	matchSource *yaml.Node
+	when        *yaml.Node
+	action      *yaml.Node
+	params      []paramSpec
+	dryRun      bool
+}
+
+type paramSpec struct {
+	name  string
+	key   *yaml.Node
+	value *yaml.Node // scalar literal
+	expr  *yaml.Node // or CEL source
+}
+
+// parser collects problems while walking one file's YAML tree.
+type parser struct {
+	file     string
+	problems []Problem
+}
+
+func (p *parser) add(n *yaml.Node, rule, field, format string, args ...any) {
+	line, col := 0, 0
+	if n != nil {
+		line, col = n.Line, n.Column
+	}
+	p.problems = append(p.problems, Problem{File: p.file, Line: line, Column: col, Rule: rule, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntax records a YAML syntax error at the line the YAML parser names.
+func (p *parser) syntax(err error) {
+	line, msg := 0, err.Error()
+	if m := yamlLine.FindStringSubmatch(msg); m != nil {
+		line, _ = strconv.Atoi(m[1])
+		msg = "YAML: " + m[2]
+	}
+	p.problems = append(p.problems, Problem{File: p.file, Line: line, Column: 1, Msg: msg})
+}
+
+// parseFile reads every YAML document in r as a rules file.
+func parseFile(file string, r io.Reader) ([]*spec, []Problem) {
+	p := &parser{file: file}
+	dec := yaml.NewDecoder(r)
+	var out []*spec
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			p.syntax(err)
+			break
+		}
+		out = append(out, p.document(&doc)...)
+	}
+	return out, p.problems
+}
+
+func (p *parser) document(doc *yaml.Node) []*spec {
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	top := doc.Content[0]
+	if top.Kind != yaml.MappingNode {
+		p.add(top, "", "", "a rules file must be a mapping with a 'rules' list")
+		return nil
+	}
+	var out []*spec
+	p.fields(top, "", "", map[string]func(*yaml.Node, *yaml.Node){
+		"rules": func(k, v *yaml.Node) {
+			if v.Kind != yaml.SequenceNode {
+				p.add(v, "", "rules", "must be a list")
+				return
+			}
+			for i, item := range v.Content {
+				if s := p.rule(item, i); s != nil {
+					out = append(out, s)
+				}
+			}
+		},
+	})
+	return out
+}
+
+// fields walks a mapping, handing each known key to its handler and
+// reporting unknown and repeated keys.
+func (p *parser) fields(m *yaml.Node, rule, prefix string, known map[string]func(k, v *yaml.Node)) {
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		name := prefix + k.Value
+		h, ok := known[k.Value]
+		switch {
+		case !ok:
+			p.add(k, rule, name, "unknown field")
+		case seen[k.Value]:
+			p.add(k, rule, name, "repeated field")
+		default:
+			seen[k.Value] = true
+			h(k, v)
+		}
+	}
+}
+
+func (p *parser) rule(n *yaml.Node, index int) *spec {
+	if n.Kind != yaml.MappingNode {
+		p.add(n, "", fmt.Sprintf("rules[%d]", index), "a rule must be a mapping")
+		return nil
+	}
+	s := &spec{file: p.file, node: n, enabled: true}
+	s.name = fmt.Sprintf("#%d", index)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == "name" && n.Content[i+1].Kind == yaml.ScalarNode {
+			s.name = n.Content[i+1].Value
+		}
+	}
+	str := func(field string, dst **yaml.Node) func(k, v *yaml.Node) {
+		return func(_, v *yaml.Node) {
+			if p.scalar(v, s.name, field, "!!str") {
+				*dst = v
+			}
+		}
+	}
+	var nameNode, descNode *yaml.Node
+	p.fields(n, s.name, "", map[string]func(k, v *yaml.Node){
+		"name":        str("name", &nameNode),
+		"description": str("description", &descNode),
+		"enabled":     func(_, v *yaml.Node) { s.enabled = p.boolean(v, s.name, "enabled", true) },
+		"dry_run":     func(_, v *yaml.Node) { s.dryRun = p.boolean(v, s.name, "dry_run", false) },
+		"when":        str("when", &s.when),
+		"action":      str("action", &s.action),
+		"match":       func(_, v *yaml.Node) { p.match(v, s) },
+		"params":      func(_, v *yaml.Node) { p.params(v, s) },
+	})
+	if nameNode == nil || nameNode.Value == "" {
+		p.add(n, s.name, "name", "is required")
+	}
+	if descNode != nil {
+		s.description = descNode.Value
+	}
+	if s.action == nil {
+		p.add(n, s.name, "action", "is required")
+	}
+	return s
+}
+
+func (p *parser) match(n *yaml.Node, s *spec) {
+	if n.Kind != yaml.MappingNode {
+		p.add(n, s.name, "match", "must be a mapping")
+		return
+	}
+	set := func(field string, dst **yaml.Node) func(k, v *yaml.Node) {
+		return func(_, v *yaml.Node) {
+			if p.scalar(v, s.name, "match."+field, "!!str") {
+				*dst = v
+			}
+		}
+	}
+	p.fields(n, s.name, "match.", map[string]func(k, v *yaml.Node){
+		"type":   set("type", &s.matchType),
+		"source": set("source", &s.matchSource),
+	})
+	if s.matchType == nil {
+		p.add(n, s.name, "match.type", "is required")
+	}
+}
+
+func (p *parser) params(n *yaml.Node, s *spec) {
+	if n.Kind != yaml.MappingNode {
+		p.add(n, s.name, "params", "must be a mapping")
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		field := "params." + k.Value
+		if seen[k.Value] {
+			p.add(k, s.name, field, "repeated parameter")
+			continue
+		}
+		seen[k.Value] = true
+		ps := paramSpec{name: k.Value, key: k}
+		switch v.Kind {
+		case yaml.ScalarNode:
+			if p.scalar(v, s.name, field, "!!str") {
+				ps.value = v
+			}
+		case yaml.MappingNode:
+			p.fields(v, s.name, field+".", map[string]func(k, v *yaml.Node){
+				"expr": func(_, e *yaml.Node) {
+					if p.scalar(e, s.name, field+".expr", "!!str") {
+						ps.expr = e
+					}
+				},
+			})
+			if ps.expr == nil {
+				p.add(v, s.name, field, "a parameter is a literal or {expr: <CEL>}")
+			}
+		default:
+			p.add(v, s.name, field, "a parameter is a literal or {expr: <CEL>}")
+		}
+		if ps.value != nil || ps.expr != nil {
+			s.params = append(s.params, ps)
+		}
+	}
+}
+
+// scalar reports a problem unless n is a scalar with the given tag.
+func (p *parser) scalar(n *yaml.Node, rule, field, tag string) bool {
+	if n.Kind != yaml.ScalarNode || n.Tag != tag {
+		p.add(n, rule, field, "must be a %s, got %s", tagName(tag), describe(n))
+		return false
+	}
+	return true
+}
+
+func (p *parser) boolean(n *yaml.Node, rule, field string, def bool) bool {
+	if !p.scalar(n, rule, field, "!!bool") {
+		return def
+	}
+	b, _ := strconv.ParseBool(n.Value)
+	return b
+}
+
+func tagName(tag string) string {
+	switch tag {
+	case "!!str":
+		return "string"
+	case "!!bool":
+		return "boolean"
+	}
+	return tag
+}
+
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return fmt.Sprintf("%s %q", tagName(n.ShortTag()), n.Value)
+}

@@ -1,0 +1,149 @@
+package rules
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+//go:embed builtin/*.yaml
+var builtinFS embed.FS
+
+// Set is an immutable, checked rule set, safe for concurrent use.
+type Set struct {
+	rules  []*Rule // enabled rules, in load order
+	byType map[string][]*Rule
+	globs  []*Rule // rules whose type is a glob
+}
+
+// Rules returns the enabled rules in load order.
+func (s *Set) Rules() []*Rule { return s.rules }
+
+// Load reads rule files and directories (every *.yaml and *.yml in them,
+// recursively, in name order) and checks them against the catalog.
+func Load(cat Catalog, paths ...string) (*Set, error) {
+	var files []string
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		err = filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && isYAML(f) {
+				files = append(files, f)
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("no rule files (*.yaml, *.yml) in %s", strings.Join(paths, ", "))
+	}
+	srcs := make(map[string][]byte, len(files))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		srcs[f] = b
+	}
+	return compileSources(cat, srcs)
+}
+
+// Builtin returns the rule pack embedded in the binary (rules/builtin).
+func Builtin(cat Catalog) (*Set, error) {
+	return LoadFS(cat, builtinFS, "builtin")
+}
+
+// LoadFS reads every *.yaml and *.yml file under dir in fsys.
+func LoadFS(cat Catalog, fsys fs.FS, dir string) (*Set, error) {
+	srcs := map[string][]byte{}
+	err := fs.WalkDir(fsys, dir, func(f string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !isYAML(f) {
+			return err
+		}
+		b, err := fs.ReadFile(fsys, f)
+		srcs[path.Join("rules", f)] = b
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return compileSources(cat, srcs)
+}
+
+// Parse checks rules held in memory; name is used in problem locations.
+func Parse(cat Catalog, name string, src []byte) (*Set, error) {
+	return compileSources(cat, map[string][]byte{name: src})
+}
+
+func isYAML(f string) bool {
+	ext := strings.ToLower(filepath.Ext(f))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+func compileSources(cat Catalog, srcs map[string][]byte) (*Set, error) {
+	env, err := newEnv()
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(srcs))
+	for n := range srcs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	c := &compiler{env: env, catalog: cat}
+	var all []*Rule
+	var specs []*spec
+	for _, n := range names {
+		ss, ps := parseFile(n, bytes.NewReader(srcs[n]))
+		c.problems = append(c.problems, ps...)
+		specs = append(specs, ss...)
+	}
+	seen := map[string]*spec{}
+	for _, s := range specs {
+		if prev, dup := seen[s.name]; dup {
+			c.add(s.file, s.node, s.name, "name", "duplicate rule name (first defined at %s:%d)", prev.file, prev.node.Line)
+			continue
+		}
+		seen[s.name] = s
+		all = append(all, c.rule(s))
+	}
+	if len(c.problems) > 0 {
+		sortProblems(c.problems)
+		return nil, &LoadError{Problems: c.problems}
+	}
+	if len(all) == 0 {
+		return nil, errors.New("the rule set has no rules")
+	}
+	return newSet(all), nil
+}
+
+func newSet(all []*Rule) *Set {
+	s := &Set{byType: map[string][]*Rule{}}
+	for _, r := range all {
+		if !r.Enabled {
+			continue
+		}
+		s.rules = append(s.rules, r)
+		if r.typeGlob.exact {
+			s.byType[r.Type] = append(s.byType[r.Type], r)
+		} else {
+			s.globs = append(s.globs, r)
+		}
+	}
+	return s
+}
