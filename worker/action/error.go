@@ -1,0 +1,115 @@
+package action
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+)
+
+// Class says what the worker should do with a failed attempt.
+type Class int
+
+// Error classes.
+const (
+	// Retryable failures may succeed later: throttling, 5xx, timeouts,
+	// connection errors.
+	Retryable Class = iota + 1
+	// Permanent failures will not succeed by retrying: invalid input, a
+	// resource that does not exist, a refused permission.
+	Permanent
+	// AlreadyDone means the provider refused the write because the desired
+	// state already holds.
+	AlreadyDone
+)
+
+func (c Class) String() string {
+	switch c {
+	case Retryable:
+		return "retryable"
+	case Permanent:
+		return "permanent"
+	case AlreadyDone:
+		return "already_done"
+	}
+	return "unknown"
+}
+
+// Reason is a closed set of causes, safe to use as a metric label and a
+// dead-letter header.
+type Reason string
+
+// Reasons.
+const (
+	ReasonThrottled        Reason = "throttled"
+	ReasonUnavailable      Reason = "unavailable"
+	ReasonTimeout          Reason = "timeout"
+	ReasonConnection       Reason = "connection"
+	ReasonNotFound         Reason = "not_found"
+	ReasonInvalidParams    Reason = "invalid_params"
+	ReasonInvalidEvent     Reason = "invalid_event"
+	ReasonTooLarge         Reason = "too_large"
+	ReasonRuleError        Reason = "rule_error"
+	ReasonPermissionDenied Reason = "permission_denied"
+	ReasonAuthFailed       Reason = "auth_failed"
+	ReasonNotRotatable     Reason = "not_rotatable"
+	ReasonKeyNotUsable     Reason = "key_not_usable"
+	ReasonNoCredentials    Reason = "no_credentials"
+	ReasonVerifyFailed     Reason = "verify_failed"
+	ReasonProviderError    Reason = "provider_error"
+	ReasonExhausted        Reason = "exhausted"
+	ReasonCanceled         Reason = "canceled"
+	ReasonAlreadyDone      Reason = "already_done"
+)
+
+// Error is an action failure with its class. Code is the provider's error
+// code when there is one. Msg must never hold credentials.
+type Error struct {
+	Class  Class
+	Reason Reason
+	Code   string
+	Msg    string
+	Err    error
+}
+
+func (e *Error) Error() string {
+	s := string(e.Reason)
+	if e.Code != "" {
+		s += " (" + e.Code + ")"
+	}
+	if e.Msg != "" {
+		s += ": " + e.Msg
+	}
+	return s
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf builds an *Error.
+func Errorf(class Class, reason Reason, code, format string, args ...any) *Error {
+	return &Error{Class: class, Reason: reason, Code: code, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Classify returns err as an *Error. Unclassified errors are sorted by
+// what they are: context and network timeouts and connection failures are
+// retryable; anything else is a permanent provider error, because retrying
+// an error nobody understands only delays the dead letter.
+func Classify(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	var ne net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return &Error{Class: Retryable, Reason: ReasonCanceled, Msg: "canceled", Err: err}
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return &Error{Class: Retryable, Reason: ReasonTimeout, Msg: "timed out", Err: err}
+	case errors.As(err, &ne):
+		return &Error{Class: Retryable, Reason: ReasonConnection, Msg: "connection failed", Err: err}
+	}
+	return &Error{Class: Permanent, Reason: ReasonProviderError, Msg: err.Error(), Err: err}
+}

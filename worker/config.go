@@ -1,0 +1,108 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Config holds the names and limits of the intake, the dead-letter stream
+// and the worker pool. Zero values take the defaults from DefaultConfig.
+type Config struct {
+	Stream        string        // intake stream, REMEDIATION_EVENTS
+	Subject       string        // intake subjects, remediation.events.>
+	Consumer      string        // durable pull consumer shared by replicas, remediator
+	DLQStream     string        // REMEDIATION_DLQ
+	DLQSubject    string        // prefix of dead-letter subjects, remediation.dlq
+	Duplicates    time.Duration // intake duplicate window (Nats-Msg-Id)
+	MaxMsgSize    int32         // largest message either stream stores
+	MaxEventBytes int           // larger events are dead-lettered as too_large
+	Replicas      int           // stream replicas (1 standalone, 3 in a cluster)
+
+	Concurrency     int
+	AckWait         time.Duration
+	MaxDeliver      int
+	MaxAckPending   int
+	RetryBase       time.Duration // first retry delay
+	ThrottleBase    time.Duration // first retry delay after throttling
+	RetryMax        time.Duration // cap on any retry delay
+	ShutdownTimeout time.Duration
+	DryRun          bool // plan every action, write nothing
+}
+
+// DefaultConfig returns the defaults.
+func DefaultConfig() Config {
+	return Config{
+		Stream:          "REMEDIATION_EVENTS",
+		Subject:         "remediation.events.>",
+		Consumer:        "remediator",
+		DLQStream:       "REMEDIATION_DLQ",
+		DLQSubject:      "remediation.dlq",
+		Duplicates:      10 * time.Minute,
+		MaxMsgSize:      1 << 20,
+		MaxEventBytes:   256 << 10,
+		Replicas:        1,
+		Concurrency:     8,
+		AckWait:         30 * time.Second,
+		MaxDeliver:      8,
+		MaxAckPending:   1000,
+		RetryBase:       time.Second,
+		ThrottleBase:    5 * time.Second,
+		RetryMax:        30 * time.Second,
+		ShutdownTimeout: 20 * time.Second,
+	}
+}
+
+// withDefaults fills zero fields from DefaultConfig.
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	set := func(dst *string, v string) {
+		if *dst == "" {
+			*dst = v
+		}
+	}
+	set(&c.Stream, d.Stream)
+	set(&c.Subject, d.Subject)
+	set(&c.Consumer, d.Consumer)
+	set(&c.DLQStream, d.DLQStream)
+	set(&c.DLQSubject, d.DLQSubject)
+	setDur := func(dst *time.Duration, v time.Duration) {
+		if *dst <= 0 {
+			*dst = v
+		}
+	}
+	setDur(&c.Duplicates, d.Duplicates)
+	setDur(&c.AckWait, d.AckWait)
+	setDur(&c.RetryBase, d.RetryBase)
+	setDur(&c.ThrottleBase, d.ThrottleBase)
+	setDur(&c.RetryMax, d.RetryMax)
+	setDur(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setInt := func(dst *int, v int) {
+		if *dst <= 0 {
+			*dst = v
+		}
+	}
+	setInt(&c.MaxEventBytes, d.MaxEventBytes)
+	setInt(&c.Replicas, d.Replicas)
+	setInt(&c.Concurrency, d.Concurrency)
+	setInt(&c.MaxDeliver, d.MaxDeliver)
+	setInt(&c.MaxAckPending, d.MaxAckPending)
+	if c.MaxMsgSize <= 0 {
+		c.MaxMsgSize = d.MaxMsgSize
+	}
+	return c
+}
+
+func (c Config) validate() error {
+	var errs []error
+	if c.MaxEventBytes > int(c.MaxMsgSize) {
+		errs = append(errs, fmt.Errorf("max event bytes %d exceeds the stream's max message size %d", c.MaxEventBytes, c.MaxMsgSize))
+	}
+	if c.MaxAckPending < c.Concurrency {
+		errs = append(errs, fmt.Errorf("max ack pending %d is below the concurrency %d", c.MaxAckPending, c.Concurrency))
+	}
+	if c.MaxDeliver < 2 {
+		errs = append(errs, errors.New("max deliver must be at least 2"))
+	}
+	return errors.Join(errs...)
+}

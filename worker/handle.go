@@ -1,0 +1,119 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/remediator/remediator/events"
+	"github.com/remediator/remediator/rules"
+	"github.com/remediator/remediator/worker/action"
+)
+
+// verdict is what handling one message produced: the decisions of the
+// rules that completed, and the failure that stopped it, if any.
+type verdict struct {
+	decisions []Decision
+	failure   *action.Error
+	failed    Decision // the rule and action that failed
+}
+
+// handle decodes one message, evaluates the rules and runs the matching
+// actions in rule order. It stops at the first failure; rules that ran
+// before it are idempotent and simply find compliance on a retry.
+func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) verdict {
+	if n := msgSize(m); n > w.cfg.MaxEventBytes {
+		return verdict{failed: base, failure: action.Errorf(action.Permanent, action.ReasonTooLarge, "",
+			"event is %d bytes, the limit is %d", n, w.cfg.MaxEventBytes)}
+	}
+	env, err := events.Decode(ctx, m.Headers(), m.Data())
+	if err != nil {
+		return verdict{failed: base, failure: &action.Error{Class: action.Permanent, Reason: action.ReasonInvalidEvent, Msg: err.Error(), Err: err}}
+	}
+	base.EventID, base.EventSource, base.EventType = env.Event.ID(), env.Event.Source(), env.Event.Type()
+	matches := w.rules.Load().Evaluate(env)
+	if len(matches) == 0 {
+		d := base
+		d.Outcome = NoMatch
+		return verdict{decisions: []Decision{d}}
+	}
+	var v verdict
+	for _, mt := range matches {
+		d := base
+		d.Rule, d.Action = mt.Rule.Name, mt.Rule.Action
+		start := time.Now()
+		out, err := w.run(ctx, mt, env)
+		d.Duration = time.Since(start)
+		if err != nil {
+			v.failed, v.failure = d, err
+			return v
+		}
+		d.Outcome, d.Before, d.After = out.outcome, out.res.Before, out.res.After
+		v.decisions = append(v.decisions, d)
+	}
+	return v
+}
+
+type ran struct {
+	outcome Outcome
+	res     action.Result
+}
+
+// run executes one matched rule's action.
+func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope) (ran, *action.Error) {
+	if mt.Err != nil {
+		var pe *rules.ParamError
+		if errors.As(mt.Err, &pe) {
+			return ran{}, &action.Error{Class: action.Permanent, Reason: action.ReasonInvalidParams, Msg: mt.Err.Error(), Err: mt.Err}
+		}
+		return ran{}, &action.Error{Class: action.Permanent, Reason: action.ReasonRuleError, Msg: mt.Err.Error(), Err: mt.Err}
+	}
+	a, ok := w.actions.Get(mt.Rule.Action)
+	if !ok {
+		return ran{}, action.Errorf(action.Permanent, action.ReasonRuleError, "", "action %s is not registered", mt.Rule.Action)
+	}
+	res, err := a.Ensure(ctx, action.Request{Params: mt.Params, DryRun: w.cfg.DryRun || mt.Rule.DryRun, EventID: env.Event.ID()})
+	if err != nil {
+		ae := action.Classify(err)
+		if ae.Class == action.AlreadyDone {
+			return ran{outcome: AlreadyCompliant, res: res}, nil
+		}
+		return ran{}, ae
+	}
+	switch {
+	case res.Changed:
+		return ran{outcome: Remediated, res: res}, nil
+	case res.Planned:
+		return ran{outcome: Planned, res: res}, nil
+	}
+	return ran{outcome: AlreadyCompliant, res: res}, nil
+}
+
+// msgSize is the body plus header bytes, what the event costs to carry.
+func msgSize(m jetstream.Msg) int {
+	n := len(m.Data())
+	for k, vs := range m.Headers() {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
+// keepAlive tells the server the message is still being worked on every
+// AckWait/3, until stop is closed.
+func keepAlive(m jetstream.Msg, every time.Duration, stop <-chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			_ = m.InProgress()
+		}
+	}
+}
+

@@ -1,0 +1,166 @@
+package huawei
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/config"
+	kms "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2"
+
+	"github.com/remediator/remediator/rules"
+	"github.com/remediator/remediator/worker/action"
+)
+
+// Credentials are an AK/SK pair and an optional security token. Their
+// String method never reveals the secret parts.
+type Credentials struct {
+	AccessKey     string
+	SecretKey     string
+	SecurityToken string
+}
+
+func (c Credentials) String() string {
+	if c.AccessKey == "" {
+		return "huawei credentials: none"
+	}
+	return "huawei credentials: AK " + redact(c.AccessKey)
+}
+
+// GoString keeps %#v from printing the secret.
+func (c Credentials) GoString() string { return c.String() }
+
+func redact(s string) string {
+	if len(s) <= 4 {
+		return "****"
+	}
+	return s[:4] + strings.Repeat("*", 4)
+}
+
+// CredentialsFromEnv reads HUAWEICLOUD_SDK_AK, HUAWEICLOUD_SDK_SK and
+// HUAWEICLOUD_SDK_SECURITY_TOKEN. ok is false when AK or SK is missing.
+func CredentialsFromEnv() (c Credentials, ok bool) {
+	c = Credentials{
+		AccessKey:     os.Getenv("HUAWEICLOUD_SDK_AK"),
+		SecretKey:     os.Getenv("HUAWEICLOUD_SDK_SK"),
+		SecurityToken: os.Getenv("HUAWEICLOUD_SDK_SECURITY_TOKEN"),
+	}
+	return c, c.AccessKey != "" && c.SecretKey != ""
+}
+
+// Config configures the Huawei provider.
+type Config struct {
+	Credentials Credentials
+	// Endpoint, when set, replaces every service endpoint, e.g.
+	// "http://127.0.0.1:8099" for the simulator. It must include the scheme.
+	Endpoint string
+	// Timeout bounds one HTTP call (default 10s).
+	Timeout time.Duration
+}
+
+// Provider builds and caches SDK clients per region and project.
+type Provider struct {
+	cfg Config
+	mu  sync.Mutex
+	kms map[string]*kms.KmsClient
+}
+
+// New returns a provider. Missing credentials are not an error here: each
+// call then fails permanently with reason no_credentials.
+func New(cfg Config) *Provider {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	return &Provider{cfg: cfg, kms: map[string]*kms.KmsClient{}}
+}
+
+// Actions returns the Huawei actions backed by this provider.
+func (p *Provider) Actions() []action.Action {
+	return []action.Action{&EnableKeyRotation{p: p}}
+}
+
+func (p *Provider) endpoint(service, region string) string {
+	if p.cfg.Endpoint != "" {
+		return p.cfg.Endpoint
+	}
+	return fmt.Sprintf("https://%s.%s.myhuaweicloud.com", service, region)
+}
+
+// kmsClient returns the KMS client for a region and project.
+func (p *Provider) kmsClient(region, project string) (*kms.KmsClient, error) {
+	if p.cfg.Credentials.AccessKey == "" || p.cfg.Credentials.SecretKey == "" {
+		return nil, action.Errorf(action.Permanent, action.ReasonNoCredentials, "", "no Huawei Cloud credentials configured")
+	}
+	key := region + "/" + project
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if c, ok := p.kms[key]; ok {
+		return c, nil
+	}
+	b := basic.NewCredentialsBuilder().WithAk(p.cfg.Credentials.AccessKey).
+		WithSk(p.cfg.Credentials.SecretKey).WithProjectId(project)
+	if p.cfg.Credentials.SecurityToken != "" {
+		b = b.WithSecurityToken(p.cfg.Credentials.SecurityToken)
+	}
+	cred, err := b.SafeBuild()
+	if err != nil {
+		return nil, action.Errorf(action.Permanent, action.ReasonNoCredentials, "", "Huawei Cloud credentials rejected by the SDK")
+	}
+	hc, err := kms.KmsClientBuilder().WithEndpoints([]string{p.endpoint("kms", region)}).
+		WithCredential(cred).WithHttpConfig(config.DefaultHttpConfig().WithTimeout(p.cfg.Timeout)).SafeBuild()
+	if err != nil {
+		return nil, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the KMS client: %v", err)
+	}
+	c := kms.NewKmsClient(hc)
+	p.kms[key] = c
+	return c, nil
+}
+
+// call runs one blocking SDK call, returning early when ctx ends. The SDK
+// has no context support; its own timeout (Config.Timeout) bounds the
+// abandoned call. Because every action reads before it writes, a write that
+// lands after we gave up is found compliant on the next attempt.
+func call[T any](ctx context.Context, op string, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := f()
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return r.v, classify(op, r.err)
+		}
+		return r.v, nil
+	case <-ctx.Done():
+		var zero T
+		return zero, action.Classify(ctx.Err())
+	}
+}
+
+// Parameter patterns shared by the Huawei actions.
+var (
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+	projectPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+	// KeyIDPattern is the documented format of a KMS key id.
+	KeyIDPattern = regexp.MustCompile(`^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$`)
+)
+
+func regionParam() rules.ParamSpec {
+	return rules.ParamSpec{Name: "region", Type: rules.String, Required: true, Pattern: regionPattern,
+		Doc: "Huawei Cloud region, e.g. cn-north-4"}
+}
+
+func projectParam() rules.ParamSpec {
+	return rules.ParamSpec{Name: "project_id", Type: rules.String, Required: true, Pattern: projectPattern,
+		Doc: "IAM project id of the region (32 hex characters)"}
+}

@@ -1,0 +1,63 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/remediator/remediator/events"
+)
+
+// IntakeSubject is the subject an event from source is published on:
+// the intake prefix plus the source made into one subject token.
+func (c Config) IntakeSubject(source string) string {
+	prefix := strings.TrimSuffix(strings.TrimSuffix(c.withDefaults().Subject, ">"), ".")
+	return prefix + "." + subjectToken(source)
+}
+
+func subjectToken(s string) string {
+	b := []byte(s)
+	for i, c := range b {
+		ok := c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	if len(b) == 0 {
+		return "_"
+	}
+	return string(b)
+}
+
+// Publish sends one fixture event to the intake stream, in structured or
+// binary mode, with Nats-Msg-Id derived from its source and id, and waits
+// for the stream's acknowledgement. dup is true when the stream had
+// already stored the same event.
+func Publish(ctx context.Context, js jetstream.JetStream, cfg Config, r events.Raw, mode events.Mode) (dup bool, err error) {
+	msg := &nats.Msg{Subject: cfg.IntakeSubject(r.Source), Header: nats.Header{}}
+	switch mode {
+	case events.Binary:
+		h, body, err := events.ToBinary(r.Body)
+		if err != nil {
+			return false, err
+		}
+		for k, v := range h {
+			msg.Header[k] = v
+		}
+		msg.Data = body
+	case events.Structured, "":
+		msg.Header.Set("Content-Type", events.StructuredContentType)
+		msg.Data = r.Body
+	default:
+		return false, errors.New("unknown mode " + string(mode))
+	}
+	msg.Header.Set(jetstream.MsgIDHeader, events.DedupID(r.Source, r.ID))
+	ack, err := js.PublishMsg(ctx, msg)
+	if err != nil {
+		return false, err
+	}
+	return ack.Duplicate, nil
+}

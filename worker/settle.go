@@ -1,0 +1,141 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/remediator/remediator/worker/action"
+)
+
+// settleTimeout bounds the acks and publishes that settle one message;
+// they run even when the worker is shutting down.
+const settleTimeout = 10 * time.Second
+
+// settle is the one place that decides what becomes of a message.
+func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, v verdict, stopping bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	fail := v.failure
+	attempt := int(meta.NumDelivered)
+	switch {
+	case fail == nil:
+		w.ack(ctx, m, v.decisions, attempt)
+	case fail.Class == action.Retryable && stopping && fail.Reason == action.ReasonCanceled:
+		w.release(m, v.failed, fail)
+	case fail.Class == action.Retryable && attempt < w.cfg.MaxDeliver:
+		w.retry(ctx, m, v, attempt)
+	default:
+		if fail.Class == action.Retryable {
+			fail = &action.Error{Class: action.Permanent, Reason: action.ReasonExhausted, Code: fail.Code,
+				Msg: "gave up after " + itoa(attempt) + " attempts: " + fail.Error(), Err: fail}
+		}
+		w.kill(ctx, m, meta, v, fail)
+	}
+}
+
+// ack records the decisions, then DoubleAcks.
+func (w *Worker) ack(ctx context.Context, m jetstream.Msg, ds []Decision, attempt int) {
+	for i := range ds {
+		ds[i].Final = true
+		if err := w.rec.Record(ctx, ds[i]); err != nil {
+			w.log.Error("record_failed", zap.String("event_id", ds[i].EventID), zap.Error(err))
+			w.nakDelay(m, w.cfg.RetryBase)
+			return
+		}
+		w.logDecision(ds[i])
+	}
+	if err := m.DoubleAck(ctx); err != nil {
+		// The work is done and idempotent: a redelivery finds it compliant.
+		w.log.Warn("ack_failed", zap.String("event_id", first(ds).EventID), zap.Int("attempt", attempt), zap.Error(err))
+	}
+}
+
+// retry Naks with a backoff delay.
+func (w *Worker) retry(ctx context.Context, m jetstream.Msg, v verdict, attempt int) {
+	delay := w.cfg.backoff(attempt, v.failure.Reason, w.rnd)
+	d := failed(v, Retrying)
+	if err := w.rec.Record(ctx, d); err != nil {
+		w.log.Error("record_failed", zap.String("event_id", d.EventID), zap.Error(err))
+	}
+	w.logDecision(d, zap.Duration("retry_in", delay))
+	w.nakDelay(m, delay)
+}
+
+// kill dead-letters the message, records it, and only then Terms it.
+func (w *Worker) kill(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, v verdict, fail *action.Error) {
+	v.failure = fail
+	d := failed(v, DeadLettered)
+	if err := w.deadLetter(ctx, m, meta, d, fail); err != nil {
+		w.log.Error("dead_letter_failed", zap.String("event_id", d.EventID), zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
+		w.nakDelay(m, w.cfg.RetryBase)
+		return
+	}
+	d.Final = true
+	for _, done := range v.decisions {
+		done.Final = true
+		_ = w.rec.Record(ctx, done)
+	}
+	if err := w.rec.Record(ctx, d); err != nil {
+		w.log.Error("record_failed", zap.String("event_id", d.EventID), zap.Error(err))
+	}
+	w.logDecision(d)
+	if err := m.TermWithReason(string(fail.Reason)); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+		w.log.Warn("term_failed", zap.String("event_id", d.EventID), zap.Error(err))
+	}
+}
+
+// release hands an unfinished message back at shutdown.
+func (w *Worker) release(m jetstream.Msg, d Decision, fail *action.Error) {
+	d.Outcome, d.Reason = Released, fail.Reason
+	w.logDecision(d)
+	if err := m.Nak(); err != nil {
+		w.log.Warn("nak_failed", zap.String("event_id", d.EventID), zap.Error(err))
+	}
+}
+
+func (w *Worker) nakDelay(m jetstream.Msg, d time.Duration) {
+	if err := m.NakWithDelay(d); err != nil {
+		w.log.Warn("nak_failed", zap.Error(err))
+	}
+}
+
+func failed(v verdict, o Outcome) Decision {
+	d := v.failed
+	d.Outcome, d.Reason, d.Code, d.Error = o, v.failure.Reason, v.failure.Code, v.failure.Error()
+	return d
+}
+
+// logDecision writes the one log line per decision.
+func (w *Worker) logDecision(d Decision, extra ...zap.Field) {
+	fields := append([]zap.Field{
+		zap.String("event_id", d.EventID),
+		zap.String("event_type", d.EventType),
+		zap.String("rule", d.Rule),
+		zap.String("action", d.Action),
+		zap.String("outcome", string(d.Outcome)),
+		zap.String("reason", string(d.Reason)),
+		zap.Int("attempt", d.Attempt),
+		zap.Uint64("stream_seq", d.Sequence),
+	}, extra...)
+	if d.Code != "" {
+		fields = append(fields, zap.String("code", d.Code))
+	}
+	if d.Error != "" {
+		fields = append(fields, zap.String("error", d.Error))
+	}
+	if d.Duration > 0 {
+		fields = append(fields, zap.Duration("duration", d.Duration))
+	}
+	w.log.Info("decision", fields...)
+}
+
+func first(ds []Decision) Decision {
+	if len(ds) == 0 {
+		return Decision{}
+	}
+	return ds[0]
+}

@@ -1,0 +1,144 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/remediator/remediator/rules"
+	"github.com/remediator/remediator/worker/action"
+)
+
+// Worker pulls events from the shared durable consumer and handles them
+// with a bounded pool.
+type Worker struct {
+	cfg     Config
+	js      jetstream.JetStream
+	cons    jetstream.Consumer
+	rules   atomic.Pointer[rules.Set]
+	actions *action.Registry
+	rec     Recorder
+	log     *zap.Logger
+	rnd     func(int64) int64
+}
+
+// Deps are what a worker is built from.
+type Deps struct {
+	JetStream jetstream.JetStream
+	Rules     *rules.Set
+	Actions   *action.Registry
+	Recorder  Recorder    // nil: decisions are only logged
+	Logger    *zap.Logger // nil: no logging
+}
+
+// New ensures the streams and consumer exist and returns a worker.
+func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
+	if d.JetStream == nil || d.Rules == nil || d.Actions == nil {
+		return nil, errors.New("worker: JetStream, Rules and Actions are required")
+	}
+	cfg = cfg.withDefaults()
+	cons, err := EnsureTopology(ctx, d.JetStream, cfg)
+	if err != nil {
+		return nil, err
+	}
+	w := &Worker{cfg: cfg, js: d.JetStream, cons: cons, actions: d.Actions, rec: d.Recorder, log: d.Logger, rnd: jitter}
+	if w.rec == nil {
+		w.rec = RecorderFunc(func(context.Context, Decision) error { return nil })
+	}
+	if w.log == nil {
+		w.log = zap.NewNop()
+	}
+	w.rules.Store(d.Rules)
+	return w, nil
+}
+
+// Config returns the effective configuration.
+func (w *Worker) Config() Config { return w.cfg }
+
+// SetRules swaps the rule set atomically; messages already being handled
+// finish with the set they started with.
+func (w *Worker) SetRules(s *rules.Set) { w.rules.Store(s) }
+
+// Run consumes until ctx ends, then shuts down: it stops pulling, lets
+// in-flight work finish within ShutdownTimeout, hands back (Naks) what is
+// unfinished and returns nil. It returns an error only if consuming cannot
+// start.
+func (w *Worker) Run(ctx context.Context) error {
+	it, err := w.cons.Messages(jetstream.PullMaxMessages(w.cfg.Concurrency))
+	if err != nil {
+		return fmt.Errorf("consume %s/%s: %w", w.cfg.Stream, w.cfg.Consumer, err)
+	}
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	var stopping atomic.Bool
+	var wg sync.WaitGroup
+	for range w.cfg.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.loop(workCtx, it, &stopping)
+		}()
+	}
+	w.log.Info("worker_started", zap.String("stream", w.cfg.Stream), zap.String("consumer", w.cfg.Consumer),
+		zap.Int("concurrency", w.cfg.Concurrency), zap.Int("rules", len(w.rules.Load().Rules())))
+	<-ctx.Done()
+	stopping.Store(true)
+	it.Drain()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(w.cfg.ShutdownTimeout):
+		w.log.Warn("shutdown_timeout", zap.Duration("timeout", w.cfg.ShutdownTimeout))
+		cancelWork()
+		<-done
+	}
+	w.log.Info("worker_stopped")
+	return nil
+}
+
+func (w *Worker) loop(ctx context.Context, it jetstream.MessagesContext, stopping *atomic.Bool) {
+	for {
+		m, err := it.Next()
+		if err != nil {
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return
+			}
+			w.log.Warn("pull_failed", zap.Error(err))
+			continue
+		}
+		if stopping.Load() {
+			_ = m.Nak() // not started: hand it to another replica now
+			continue
+		}
+		w.process(ctx, m, stopping)
+	}
+}
+
+// process handles one message and settles it.
+func (w *Worker) process(ctx context.Context, m jetstream.Msg, stopping *atomic.Bool) {
+	meta, err := m.Metadata()
+	if err != nil {
+		w.log.Error("bad_metadata", zap.Error(err))
+		_ = m.Term() // not a JetStream message: cannot be retried or dead-lettered
+		return
+	}
+	base := Decision{Subject: m.Subject(), Sequence: meta.Sequence.Stream, Attempt: int(meta.NumDelivered)}
+	if id := m.Headers().Get("ce-id"); id != "" {
+		base.EventID = id
+	}
+	stop := make(chan struct{})
+	go keepAlive(m, w.cfg.AckWait/3, stop)
+	v := w.handle(ctx, m, base)
+	close(stop)
+	w.settle(m, meta, v, stopping.Load())
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
