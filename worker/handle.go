@@ -116,4 +116,3 @@ func keepAlive(m jetstream.Msg, every time.Duration, stop <-chan struct{}) {
 		}
 	}
 }
-

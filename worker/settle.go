@@ -25,7 +25,7 @@ func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, v verdict,
 	case fail == nil:
 		w.ack(ctx, m, v.decisions, attempt)
 	case fail.Class == action.Retryable && stopping && fail.Reason == action.ReasonCanceled:
-		w.release(m, v.failed, fail)
+		w.release(ctx, m, v.failed, fail)
 	case fail.Class == action.Retryable && attempt < w.cfg.MaxDeliver:
 		w.retry(ctx, m, v, attempt)
 	default:
@@ -89,8 +89,11 @@ func (w *Worker) kill(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgM
 }
 
 // release hands an unfinished message back at shutdown.
-func (w *Worker) release(m jetstream.Msg, d Decision, fail *action.Error) {
+func (w *Worker) release(ctx context.Context, m jetstream.Msg, d Decision, fail *action.Error) {
 	d.Outcome, d.Reason = Released, fail.Reason
+	if err := w.rec.Record(ctx, d); err != nil {
+		w.log.Error("record_failed", zap.String("event_id", d.EventID), zap.Error(err))
+	}
 	w.logDecision(d)
 	if err := m.Nak(); err != nil {
 		w.log.Warn("nak_failed", zap.String("event_id", d.EventID), zap.Error(err))
@@ -111,6 +114,7 @@ func failed(v verdict, o Outcome) Decision {
 
 // logDecision writes the one log line per decision.
 func (w *Worker) logDecision(d Decision, extra ...zap.Field) {
+	w.counts.add(d.Outcome)
 	fields := append([]zap.Field{
 		zap.String("event_id", d.EventID),
 		zap.String("event_type", d.EventType),

@@ -27,6 +27,7 @@ type Worker struct {
 	rec     Recorder
 	log     *zap.Logger
 	rnd     func(int64) int64
+	counts  counters
 }
 
 // Deps are what a worker is built from.
@@ -100,7 +101,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		cancelWork()
 		<-done
 	}
-	w.log.Info("worker_stopped")
+	w.log.Info("worker_stopped", zap.Any("outcomes", w.Counts()))
 	return nil
 }
 

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/remediator/remediator/events"
+	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/cloudsim"
+)
+
+type demoOptions struct {
+	eventsDir, seedPath, mode, logFormat string
+	timeout                              time.Duration
+	quiet                                bool
+}
+
+func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
+	var o demoOptions
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run everything in-process on the fixture events and print what happened",
+		Long: "Starts an embedded JetStream server, the cloud simulator and the worker with the built-in\n" +
+			"rules, publishes the fixture events, waits until each has an outcome and prints a table.\n" +
+			"No credentials, no servers, no network beyond 127.0.0.1.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			logOut := stderr
+			if o.quiet {
+				logOut = io.Discard
+			}
+			log, err := newLogger(logOut, o.logFormat)
+			if err != nil {
+				return err
+			}
+			return runDemo(cmd.Context(), stdout, log, o)
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&o.eventsDir, "events", "testdata/events", "fixture events to publish")
+	fs.StringVar(&o.seedPath, "seed", "testdata/cloudsim/demo.yaml", "initial simulator state")
+	fs.StringVar(&o.mode, "mode", "structured", "CloudEvents content mode to publish in: structured or binary")
+	fs.StringVar(&o.logFormat, "log-format", "console", "json or console")
+	fs.DurationVar(&o.timeout, "timeout", time.Minute, "how long to wait for every event's outcome")
+	fs.BoolVar(&o.quiet, "quiet", false, "print only the table")
+	return cmd
+}
+
+func runDemo(ctx context.Context, stdout io.Writer, log *zap.Logger, o demoOptions) error {
+	raws, err := events.ReadFixtures(o.eventsDir)
+	if err != nil {
+		return fmt.Errorf("fixtures: %w", err)
+	}
+	seed, err := cloudsim.LoadSeed(o.seedPath)
+	if err != nil {
+		return err
+	}
+	sim := cloudsim.New(seed)
+	// Show a retry: the first write is throttled, as the real API does under load.
+	sim.Inject(cloudsim.Fault{Op: "kms.enable-key-rotation", Count: 1, Status: 429, Code: "APIGW.0308",
+		Message: "The throttling threshold has been reached: policy user over ratelimit,limit:100,time:1 minute"})
+	srv, err := cloudsim.Start("127.0.0.1:0", sim)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = srv.Close(context.Background()) }()
+	dir, err := os.MkdirTemp("", "remediator-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	conn, err := connect("", dir, "", log)
+	if err != nil {
+		return err
+	}
+	defer conn.close()
+	reg, err := buildActions(providerConfig{cloudEndpoint: srv.URL()}, log)
+	if err != nil {
+		return err
+	}
+	set, err := loadRules(reg, nil)
+	if err != nil {
+		return err
+	}
+	cfg := worker.DefaultConfig()
+	cfg.RetryBase, cfg.ThrottleBase, cfg.AckWait, cfg.ShutdownTimeout = 200*time.Millisecond, 500*time.Millisecond, 10*time.Second, 5*time.Second
+	mem := worker.NewMemory()
+	wctx, stop := context.WithCancel(ctx)
+	_, done, err := startWorker(wctx, cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: mem, Logger: log})
+	if err != nil {
+		stop()
+		return err
+	}
+	defer func() { stop(); <-done }()
+	if _, err := replay(ctx, conn, cfg, raws, events.Mode(o.mode)); err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, r := range raws {
+		want[r.ID] = true
+	}
+	wait, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	waitErr := mem.Wait(wait, func([]worker.Decision) bool { return len(mem.Final()) >= len(want) })
+	printTable(stdout, raws, mem.Final())
+	fmt.Fprintf(stdout, "\n%d events, %d cloud writes, simulator at %s\n", len(raws), sim.Writes(""), srv.URL())
+	if waitErr != nil {
+		return fmt.Errorf("not every event had an outcome after %s", o.timeout)
+	}
+	return nil
+}
+
+// printTable prints one row per event and rule, in fixture order.
+func printTable(w io.Writer, raws []events.Raw, final map[string][]worker.Decision) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "EVENT ID\tTYPE\tRULE\tACTION\tOUTCOME\tREASON")
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	for _, r := range raws {
+		ds := final[r.ID]
+		if len(ds) == 0 {
+			fmt.Fprintf(tw, "%s\t%s\t-\t-\tpending\t-\n", r.ID, r.Type)
+			continue
+		}
+		sort.SliceStable(ds, func(i, j int) bool { return ds[i].Rule < ds[j].Rule })
+		for _, d := range ds {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Type, dash(d.Rule), dash(d.Action), d.Outcome, dash(string(d.Reason)))
+		}
+	}
+	_ = tw.Flush()
+}

@@ -1,0 +1,51 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/remediator/remediator/worker/embedded"
+)
+
+func TestReplayTwiceIsDeduplicated(t *testing.T) {
+	t.Parallel()
+	ns, err := embedded.Start(embedded.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	wants := []string{"published 7, duplicate 0, rejected 0", "published 0, duplicate 7, rejected 0"}
+	for i, want := range wants {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"replay", "--nats-url", ns.ClientURL(), "../../testdata/events"}, &out, &errb)
+		if code != 0 || !strings.Contains(out.String(), want) {
+			t.Fatalf("replay %d: exit %d, out %q, err %q; want %q", i+1, code, out.String(), errb.String(), want)
+		}
+	}
+}
+
+func TestReplayJSONLinesAndRejects(t *testing.T) {
+	t.Parallel()
+	ns, err := embedded.Start(embedded.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	dir := t.TempDir()
+	lines := `{"specversion":"1.0","id":"a","source":"s","type":"t"}
+{"specversion":"1.0","id":"b","source":"s","type":"t"}
+not json
+{"specversion":"1.0","source":"s","type":"t"}
+`
+	writeFile(t, dir+"/events.jsonl", lines)
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"replay", "--nats-url", ns.ClientURL(), "--mode", "binary", dir}, &out, &errb)
+	if code != 1 || !strings.Contains(out.String(), "published 2, duplicate 0, rejected 2") {
+		t.Fatalf("exit %d, out %q, err %q", code, out.String(), errb.String())
+	}
+	if !strings.Contains(errb.String(), "events.jsonl:3") || !strings.Contains(errb.String(), "events.jsonl:4") {
+		t.Errorf("rejections should name file:line, got %q", errb.String())
+	}
+}

@@ -1,0 +1,99 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
+	"github.com/remediator/remediator/worker"
+)
+
+// workerFlags are the flags shared by run and demo.
+type workerFlags struct {
+	cfg   worker.Config
+	rules []string
+}
+
+func (f *workerFlags) register(fs *pflag.FlagSet) {
+	d := worker.DefaultConfig()
+	f.cfg = d
+	fs.StringSliceVar(&f.rules, "rules", nil, "rule files or directories (default: the built-in pack)")
+	fs.StringVar(&f.cfg.Stream, "stream", d.Stream, "intake stream")
+	fs.StringVar(&f.cfg.Subject, "subject", d.Subject, "intake subjects")
+	fs.StringVar(&f.cfg.Consumer, "consumer", d.Consumer, "durable consumer shared by all replicas")
+	fs.StringVar(&f.cfg.DLQStream, "dlq-stream", d.DLQStream, "dead-letter stream")
+	fs.StringVar(&f.cfg.DLQSubject, "dlq-subject", d.DLQSubject, "dead-letter subject prefix")
+	fs.IntVar(&f.cfg.Concurrency, "concurrency", d.Concurrency, "events handled at once")
+	fs.IntVar(&f.cfg.MaxDeliver, "max-deliver", d.MaxDeliver, "attempts before an event is dead-lettered")
+	fs.IntVar(&f.cfg.MaxEventBytes, "max-event-bytes", d.MaxEventBytes, "larger events are dead-lettered as too_large")
+	fs.DurationVar(&f.cfg.AckWait, "ack-wait", d.AckWait, "consumer ack wait")
+	fs.DurationVar(&f.cfg.RetryBase, "retry-base", d.RetryBase, "first retry delay")
+	fs.DurationVar(&f.cfg.ThrottleBase, "throttle-base", d.ThrottleBase, "first retry delay after throttling")
+	fs.DurationVar(&f.cfg.RetryMax, "retry-max", d.RetryMax, "longest retry delay")
+	fs.DurationVar(&f.cfg.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "time in-flight work gets to finish at shutdown")
+	fs.BoolVar(&f.cfg.DryRun, "dry-run", false, "plan every action and write nothing")
+}
+
+func newRunCmd(stderr io.Writer) *cobra.Command {
+	var (
+		wf                         workerFlags
+		natsURL, dataDir, listen   string
+		cloudEndpoint, logFormat   string
+	)
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Consume events and remediate (embedded JetStream unless --nats-url is given)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(stderr, logFormat)
+			if err != nil {
+				return err
+			}
+			defer func() { _ = log.Sync() }()
+			if natsURL == "" {
+				natsURL = os.Getenv("NATS_URL")
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint})
+		},
+	}
+	fs := cmd.Flags()
+	wf.register(fs)
+	fs.StringVar(&natsURL, "nats-url", "", "NATS server URL (env NATS_URL); empty: start an embedded JetStream server")
+	fs.StringVar(&dataDir, "data-dir", defaultDataDir(), "embedded server data directory")
+	fs.StringVar(&listen, "embedded-listen", "127.0.0.1:4222", "client address of the embedded server (empty: in-process only)")
+	fs.StringVar(&cloudEndpoint, "cloud-endpoint", "", "send every provider call to this URL, e.g. http://127.0.0.1:8099 (the simulator)")
+	fs.StringVar(&logFormat, "log-format", "json", "json or console")
+	return cmd
+}
+
+func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, dataDir, listen string, pc providerConfig) error {
+	conn, err := connect(natsURL, dataDir, listen, log)
+	if err != nil {
+		return err
+	}
+	defer conn.close()
+	reg, err := buildActions(pc, log)
+	if err != nil {
+		return err
+	}
+	set, err := loadRules(reg, wf.rules)
+	if err != nil {
+		return fmt.Errorf("rules:\n%w", err)
+	}
+	_, done, err := startWorker(ctx, wf.cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Logger: log})
+	if err != nil {
+		return err
+	}
+	err = <-done
+	log.Info("shutdown_complete")
+	return err
+}

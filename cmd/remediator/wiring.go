@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/remediator/remediator/rules"
+	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/embedded"
+	"github.com/remediator/remediator/worker/huawei"
+)
+
+// defaultDataDir is the per-user state directory for the embedded server:
+// $XDG_STATE_HOME/remediator, else ~/.local/state/remediator.
+func defaultDataDir() string {
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "remediator")
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(home, ".local", "state", "remediator")
+	}
+	return filepath.Join(os.TempDir(), "remediator")
+}
+
+// natsConn is a connection and, when no server was named, the embedded
+// server behind it.
+type natsConn struct {
+	nc     *nats.Conn
+	closed chan struct{}
+	js  jetstream.JetStream
+	srv *embedded.Server
+}
+
+// connect dials url, or starts an embedded server when url is empty.
+func connect(url, dataDir, listen string, log *zap.Logger) (*natsConn, error) {
+	c := &natsConn{closed: make(chan struct{})}
+	onClose := nats.ClosedHandler(func(*nats.Conn) { close(c.closed) })
+	var err error
+	if url == "" {
+		store := filepath.Join(dataDir, "jetstream")
+		if err := os.MkdirAll(store, 0o700); err != nil {
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+		c.srv, err = embedded.Start(embedded.Options{StoreDir: store, Listen: listen, SyncAlways: true})
+		if err != nil {
+			return nil, err
+		}
+		log.Info("embedded_nats_started", zap.String("data_dir", dataDir), zap.String("client_url", c.srv.ClientURL()),
+			zap.String("note", "no --nats-url or NATS_URL given: running an embedded JetStream server"))
+		c.nc, err = c.srv.Connect(onClose)
+	} else {
+		c.nc, err = nats.Connect(url, nats.Name("remediator"), nats.MaxReconnects(-1), onClose)
+	}
+	if err != nil {
+		c.close()
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	if c.js, err = jetstream.New(c.nc); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// close drains the connection and stops the embedded server, if any.
+func (c *natsConn) close() {
+	if c.nc != nil {
+		if err := c.nc.Drain(); err == nil {
+			select {
+			case <-c.closed:
+			case <-time.After(10 * time.Second):
+			}
+		}
+		c.nc.Close()
+	}
+	if c.srv != nil {
+		c.srv.Shutdown()
+	}
+}
+
+// providerConfig says where provider calls go and with which credentials.
+type providerConfig struct {
+	cloudEndpoint string
+}
+
+// buildActions builds every provider's actions. With a cloud endpoint and
+// no credentials in the environment, the simulator's demo credentials are
+// used, so `run --cloud-endpoint` works against `remediator cloudsim`.
+func buildActions(pc providerConfig, log *zap.Logger) (*action.Registry, error) {
+	cred, ok := huawei.CredentialsFromEnv()
+	if !ok && pc.cloudEndpoint != "" {
+		cred = huawei.Credentials{AccessKey: cloudsim.DemoAccessKey, SecretKey: cloudsim.DemoSecretKey}
+		log.Info("using_simulator_credentials", zap.String("provider", "huawei"), zap.String("endpoint", pc.cloudEndpoint))
+	} else if !ok {
+		log.Warn("no_credentials", zap.String("provider", "huawei"),
+			zap.String("note", "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK; Huawei actions will dead-letter with no_credentials"))
+	}
+	hw := huawei.New(huawei.Config{Credentials: cred, Endpoint: pc.cloudEndpoint})
+	return action.NewRegistry(hw.Actions()...)
+}
+
+// loadRules loads rule files, or the built-in pack when none are given.
+func loadRules(reg *action.Registry, paths []string) (*rules.Set, error) {
+	if len(paths) == 0 {
+		return rules.Builtin(reg)
+	}
+	return rules.Load(reg, paths...)
+}
+
+// startWorker builds a worker and runs it until ctx ends.
+func startWorker(ctx context.Context, cfg worker.Config, d worker.Deps) (*worker.Worker, <-chan error, error) {
+	w, err := worker.New(ctx, cfg, d)
+	if err != nil {
+		return nil, nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	return w, done, nil
+}

@@ -1,0 +1,58 @@
+package worker
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/remediator/remediator/worker/action"
+)
+
+func TestBackoff(t *testing.T) {
+	t.Parallel()
+	c := Config{RetryBase: time.Second, ThrottleBase: 5 * time.Second, RetryMax: 30 * time.Second}
+	upper := func(n int64) int64 { return n - 1 } // the largest jitter
+	lower := func(int64) int64 { return 0 }       // the smallest
+	cases := []struct {
+		attempt  int
+		reason   action.Reason
+		min, max time.Duration
+	}{
+		{1, action.ReasonUnavailable, 500 * time.Millisecond, time.Second},
+		{2, action.ReasonUnavailable, time.Second, 2 * time.Second},
+		{3, action.ReasonTimeout, 2 * time.Second, 4 * time.Second},
+		{10, action.ReasonUnavailable, 15 * time.Second, 30 * time.Second},
+		{1, action.ReasonThrottled, 2500 * time.Millisecond, 5 * time.Second},
+		{3, action.ReasonThrottled, 10 * time.Second, 20 * time.Second},
+		{60, action.ReasonThrottled, 15 * time.Second, 30 * time.Second},
+	}
+	for _, tc := range cases {
+		lo, hi := c.backoff(tc.attempt, tc.reason, lower), c.backoff(tc.attempt, tc.reason, upper)
+		if lo != tc.min || hi != tc.max {
+			t.Errorf("attempt %d %s: range [%s, %s], want [%s, %s]", tc.attempt, tc.reason, lo, hi, tc.min, tc.max)
+		}
+	}
+	for range 1000 {
+		if d := c.backoff(4, action.ReasonUnavailable, jitter); d < 4*time.Second || d > 8*time.Second {
+			t.Fatalf("jittered delay %s outside [4s, 8s]", d)
+		}
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	t.Parallel()
+	c := DefaultConfig()
+	c.MaxEventBytes = int(c.MaxMsgSize) + 1
+	c.MaxDeliver = 1
+	c.MaxAckPending = 2
+	c.Concurrency = 4
+	err := c.validate()
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{"exceeds the stream's max message size", "below the concurrency", "at least 2"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q lacks %q", err, want)
+		}
+	}
+}
