@@ -43,9 +43,9 @@ func (f *workerFlags) register(fs *pflag.FlagSet) {
 
 func newRunCmd(stderr io.Writer) *cobra.Command {
 	var (
-		wf                         workerFlags
-		natsURL, dataDir, listen   string
-		cloudEndpoint, logFormat   string
+		wf                       workerFlags
+		natsURL, dataDir, listen string
+		cloudEndpoint, logFormat string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",

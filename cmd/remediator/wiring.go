@@ -36,8 +36,8 @@ func defaultDataDir() string {
 type natsConn struct {
 	nc     *nats.Conn
 	closed chan struct{}
-	js  jetstream.JetStream
-	srv *embedded.Server
+	js     jetstream.JetStream
+	srv    *embedded.Server
 }
 
 // connect dials url, or starts an embedded server when url is empty.

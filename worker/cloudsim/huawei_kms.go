@@ -87,7 +87,7 @@ func (s *Simulator) answerKMS(w http.ResponseWriter, r *http.Request, pid, name 
 				"request_id": w.Header().Get("X-Request-Id")})
 			return f.Status, f.Code
 		}
-		return fail(kmsFailure{f.Status, f.Code, f.Message})
+		return fail(kmsFailure{f.Status, f.Code, orDefault(f.Message, http.StatusText(f.Status))})
 	}
 	if jsonErr != nil {
 		// Chosen: the documentation names no code for a malformed body.

@@ -92,4 +92,3 @@ func TestCredentialsNeverPrint(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-
