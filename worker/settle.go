@@ -71,7 +71,7 @@ func (w *Worker) kill(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgM
 	d := failed(v, DeadLettered)
 	if err := w.deadLetter(ctx, m, meta, d, fail); err != nil {
 		w.log.Error("dead_letter_failed", zap.String("event_id", d.EventID), zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
-		w.nakDelay(m, w.cfg.RetryBase)
+		w.nakDelay(m, w.cfg.backoff(d.Attempt, action.ReasonUnavailable, w.rnd))
 		return
 	}
 	d.Final = true
