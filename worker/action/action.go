@@ -27,8 +27,12 @@ type Result struct {
 
 // Action is one corrective call.
 type Action interface {
+	// Name is what rules call the action, "<provider>.<service>.<verb>".
 	Name() string
 	Params() []rules.ParamSpec
+	// Permissions lists the RAM/IAM actions the call needs, for the
+	// least-privilege policy documents in deploy/.
+	Permissions() []string
 	// Ensure makes the desired state hold. It must read before writing,
 	// skip the write when compliant, and verify after writing. Errors
 	// should be *Error; others are sorted by Classify.

@@ -22,12 +22,19 @@ const (
 type Seed struct {
 	Credentials []SeedCredential `yaml:"credentials"`
 	Huawei      SeedHuawei       `yaml:"huawei"`
+	Alibaba     SeedAlibaba      `yaml:"alibaba"`
 }
 
 // SeedCredential is one accepted AK/SK pair.
 type SeedCredential struct {
 	AccessKey string `yaml:"access_key"`
 	SecretKey string `yaml:"secret_key"`
+	// Account is the Alibaba account id or Huawei domain id the key
+	// belongs to ("" for any).
+	Account string `yaml:"account"`
+	// RAMUser marks the key as a RAM (sub-)user's rather than the
+	// account's own: ECS default-KMS-key operations refuse it.
+	RAMUser bool `yaml:"ram_user"`
 }
 
 // SeedHuawei is the Huawei Cloud state, by project id.
@@ -39,6 +46,37 @@ type SeedHuawei struct {
 type SeedProject struct {
 	Region  string    `yaml:"region"`
 	KMSKeys []SeedKey `yaml:"kms_keys"`
+	EVS     SeedEVS   `yaml:"evs"`
+}
+
+// SeedEVS is a project's EVS default-encryption state.
+type SeedEVS struct {
+	DefaultEncryption bool   `yaml:"default_encryption"`
+	DefaultKMSKeyID   string `yaml:"default_kms_key_id"` // "" means the service key evs/default
+}
+
+// SeedAlibaba is the Alibaba Cloud state, by account id.
+type SeedAlibaba struct {
+	Accounts map[string]SeedAlibabaAccount `yaml:"accounts"`
+}
+
+// SeedAlibabaAccount is one Alibaba Cloud account, by region id.
+type SeedAlibabaAccount struct {
+	Regions map[string]SeedECSRegion `yaml:"regions"`
+}
+
+// SeedECSRegion is a region's account-level EBS default encryption state
+// and the KMS keys ECS may use there.
+type SeedECSRegion struct {
+	EncryptionByDefault bool            `yaml:"encryption_by_default"`
+	DefaultKMSKeyID     string          `yaml:"default_kms_key_id"` // "" means the service key
+	KMSKeys             []SeedAliKMSKey `yaml:"kms_keys"`
+}
+
+// SeedAliKMSKey is an Alibaba KMS key.
+type SeedAliKMSKey struct {
+	ID    string `yaml:"id"`
+	State string `yaml:"state"` // Enabled, Disabled, PendingDeletion
 }
 
 // SeedKey is one KMS key.

@@ -63,6 +63,7 @@ type Key struct {
 type project struct {
 	Region string          `json:"region"`
 	Keys   map[string]*Key `json:"kms_keys"`
+	EVS    *evsState       `json:"evs,omitempty"`
 }
 
 // Simulator is the simulated cloud. It is safe for concurrent use.
@@ -73,6 +74,7 @@ type Simulator struct {
 
 	mu       sync.Mutex
 	projects map[string]*project
+	ecs      map[string]*ecsAccount // Alibaba account id -> state
 	calls    []Call
 	faults   map[string][]Fault
 	chaos    Chaos
@@ -111,6 +113,8 @@ func (s *Simulator) reset() {
 		}
 		s.projects[pid] = pr
 	}
+	s.resetECS()
+	s.resetEVS()
 	s.calls, s.faults, s.chaos = nil, map[string][]Fault{}, Chaos{}
 	s.rnd = rand.New(rand.NewPCG(1, 2))
 }
@@ -243,6 +247,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 	case strings.HasPrefix(r.URL.Path, "/v1.0/"):
 		s.serveKMS(w, r)
+	case strings.HasPrefix(r.URL.Path, "/v5/"):
+		s.serveEVS(w, r)
+	case r.URL.Path == "/" && r.URL.Query().Get("Action") != "":
+		s.serveECS(w, r)
 	default:
 		writeJSON(w, http.StatusNotFound, kmsError("APIGW.0101", "The API does not exist or has not been published in the environment."))
 	}
