@@ -20,6 +20,9 @@ type ParamSpec struct {
 	Required bool
 	// Pattern, when set, must match the whole value.
 	Pattern *regexp.Regexp
+	// Literal params must be written in the rule, never computed from the
+	// event: an approved key is configuration, not event data.
+	Literal bool
 	Doc     string
 }
 

@@ -100,6 +100,9 @@ func (c *compiler) params(s *spec, specs []ParamSpec) []param {
 				continue
 			}
 			pr.literal = p.value.Value
+		} else if ps.Literal {
+			c.add(s.file, p.expr, s.name, field, "must be a literal: it is configuration, never event data")
+			continue
 		} else {
 			pr.expr = c.program(s, p.expr, field+".expr", cel.StringType)
 		}

@@ -25,8 +25,8 @@ func TestSlowCallIsKeptAlive(t *testing.T) {
 	if n := len(b.mem.Decisions()); n != 1 {
 		t.Errorf("%d decisions, want 1: the message was redelivered while in progress", n)
 	}
-	if n := len(b.sim.Calls()); n != 3 {
-		t.Errorf("%d calls, want 3 (read, write, verify)", n)
+	if n := len(b.sim.Calls()); n != 4 {
+		t.Errorf("%d calls, want 4 (describe, read, write, verify)", n)
 	}
 	b.assertDrained()
 }

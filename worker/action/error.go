@@ -60,6 +60,8 @@ const (
 	ReasonExhausted        Reason = "exhausted"
 	ReasonCanceled         Reason = "canceled"
 	ReasonAlreadyDone      Reason = "already_done"
+	ReasonEncryptionOff    Reason = "encryption_off" // default encryption is off in the region
+	ReasonRefused          Reason = "refused"        // a destructive action's guard refused the target
 )
 
 // Error is an action failure with its class. Code is the provider's error

@@ -55,7 +55,11 @@ func CredentialsFromEnv() (c Credentials, ok bool) {
 
 // Config configures the Huawei provider.
 type Config struct {
+	// Credentials serve every account when Accounts is empty.
 	Credentials Credentials
+	// Accounts maps a Huawei account (domain id) to its credentials. When
+	// set, an event for an account not listed fails with no_credentials.
+	Accounts map[string]Credentials
 	// Endpoint, when set, replaces every service endpoint, e.g.
 	// "http://127.0.0.1:8099" for the simulator. It must include the scheme.
 	Endpoint string
@@ -81,7 +85,7 @@ func New(cfg Config) *Provider {
 
 // Actions returns the Huawei actions backed by this provider.
 func (p *Provider) Actions() []action.Action {
-	return []action.Action{&EnableKeyRotation{p: p}}
+	return []action.Action{&EnableKeyRotation{p: p}, &DisableKey{p: p}}
 }
 
 func (p *Provider) endpoint(service, region string) string {
@@ -91,34 +95,59 @@ func (p *Provider) endpoint(service, region string) string {
 	return fmt.Sprintf("https://%s.%s.myhuaweicloud.com", service, region)
 }
 
-// kmsClient returns the KMS client for a region and project.
-func (p *Provider) kmsClient(region, project string) (*kms.KmsClient, error) {
-	if p.cfg.Credentials.AccessKey == "" || p.cfg.Credentials.SecretKey == "" {
-		return nil, action.Errorf(action.Permanent, action.ReasonNoCredentials, "", "no Huawei Cloud credentials configured")
+// credentials returns the credentials for an account ("" for the default).
+func (p *Provider) credentials(account string) (Credentials, error) {
+	c := p.cfg.Credentials
+	if len(p.cfg.Accounts) > 0 {
+		var ok bool
+		if c, ok = p.cfg.Accounts[account]; !ok {
+			return Credentials{}, action.Errorf(action.Permanent, action.ReasonNoCredentials, "",
+				"no credentials configured for Huawei account %q", account)
+		}
 	}
-	key := region + "/" + project
+	if c.AccessKey == "" || c.SecretKey == "" {
+		return Credentials{}, action.Errorf(action.Permanent, action.ReasonNoCredentials, "", "no Huawei Cloud credentials configured")
+	}
+	return c, nil
+}
+
+// sdkCredentials builds the SDK's AK/SK credentials scoped to a project.
+func sdkCredentials(c Credentials, project string) (*basic.Credentials, error) {
+	b := basic.NewCredentialsBuilder().WithAk(c.AccessKey).WithSk(c.SecretKey).WithProjectId(project)
+	if c.SecurityToken != "" {
+		b = b.WithSecurityToken(c.SecurityToken)
+	}
+	cred, err := b.SafeBuild()
+	if err != nil {
+		return nil, action.Errorf(action.Permanent, action.ReasonNoCredentials, "", "Huawei Cloud credentials rejected by the SDK")
+	}
+	return cred, nil
+}
+
+// kmsClient returns the KMS client for an account, region and project.
+func (p *Provider) kmsClient(account, region, project string) (*kms.KmsClient, error) {
+	c, err := p.credentials(account)
+	if err != nil {
+		return nil, err
+	}
+	key := account + "/" + region + "/" + project
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if c, ok := p.kms[key]; ok {
 		return c, nil
 	}
-	b := basic.NewCredentialsBuilder().WithAk(p.cfg.Credentials.AccessKey).
-		WithSk(p.cfg.Credentials.SecretKey).WithProjectId(project)
-	if p.cfg.Credentials.SecurityToken != "" {
-		b = b.WithSecurityToken(p.cfg.Credentials.SecurityToken)
-	}
-	cred, err := b.SafeBuild()
+	cred, err := sdkCredentials(c, project)
 	if err != nil {
-		return nil, action.Errorf(action.Permanent, action.ReasonNoCredentials, "", "Huawei Cloud credentials rejected by the SDK")
+		return nil, err
 	}
 	hc, err := kms.KmsClientBuilder().WithEndpoints([]string{p.endpoint("kms", region)}).
 		WithCredential(cred).WithHttpConfig(config.DefaultHttpConfig().WithTimeout(p.cfg.Timeout)).SafeBuild()
 	if err != nil {
 		return nil, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the KMS client: %v", err)
 	}
-	c := kms.NewKmsClient(hc)
-	p.kms[key] = c
-	return c, nil
+	kc := kms.NewKmsClient(hc)
+	p.kms[key] = kc
+	return kc, nil
 }
 
 // call runs one blocking SDK call, returning early when ctx ends. The SDK
@@ -158,6 +187,13 @@ var (
 func regionParam() rules.ParamSpec {
 	return rules.ParamSpec{Name: "region", Type: rules.String, Required: true, Pattern: regionPattern,
 		Doc: "Huawei Cloud region, e.g. cn-north-4"}
+}
+
+var accountPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
+
+func accountParam() rules.ParamSpec {
+	return rules.ParamSpec{Name: "account", Type: rules.String, Pattern: accountPattern,
+		Doc: "Huawei account (domain id) whose credentials to use; empty for the default"}
 }
 
 func projectParam() rules.ParamSpec {

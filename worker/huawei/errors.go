@@ -29,6 +29,8 @@ var errorTable = map[string]decision{
 	"KMS.2901":   {action.AlreadyDone, action.ReasonAlreadyDone},    // rotation already enabled
 
 	opEnableKeyRotation + "/KMS.0211": {action.Permanent, action.ReasonNotRotatable}, // default keys cannot rotate
+	opDisableKey + "/KMS.0211":        {action.Permanent, action.ReasonRefused},      // default keys cannot be disabled
+	opDisableKey + "/KMS.0210":        {action.Permanent, action.ReasonRefused},      // pending deletion
 }
 
 // Operation names used in errors and in the op-specific table entries.

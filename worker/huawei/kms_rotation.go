@@ -3,8 +3,8 @@ package huawei
 import (
 	"context"
 	"errors"
-	"fmt"
 
+	kms "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2/model"
 
 	"github.com/remediator/remediator/rules"
@@ -25,51 +25,49 @@ func (a *EnableKeyRotation) Params() []rules.ParamSpec {
 	return []rules.ParamSpec{
 		regionParam(),
 		projectParam(),
+		accountParam(),
 		{Name: "key_id", Type: rules.String, Required: true, Pattern: KeyIDPattern, Doc: "KMS key id"},
 	}
 }
 
-// Permissions lists the IAM actions this action needs.
+// Permissions implements action.Action.
 func (a *EnableKeyRotation) Permissions() []string {
-	return []string{"kms:cmk:getRotation", "kms:cmk:enableRotation"}
+	return []string{"kms:cmk:get", "kms:cmk:getRotation", "kms:cmk:enableRotation"}
 }
 
-// Ensure reads the rotation status, enables rotation when it is off, and
-// reads it back.
+// Ensure checks the key can rotate, reads the rotation status, enables
+// rotation when it is off, and reads it back.
 func (a *EnableKeyRotation) Ensure(ctx context.Context, req action.Request) (action.Result, error) {
-	c, err := a.p.kmsClient(req.Params["region"], req.Params["project_id"])
+	c, err := a.p.kmsClient(req.Params["account"], req.Params["region"], req.Params["project_id"])
 	if err != nil {
 		return action.Result{}, err
 	}
 	keyID := req.Params["key_id"]
-	body := &model.OperateKeyRequestBody{KeyId: keyID}
-	status := func() (bool, error) {
-		r, err := call(ctx, opGetKeyRotationStatus, func() (*model.ShowKeyRotationStatusResponse, error) {
-			return c.ShowKeyRotationStatus(&model.ShowKeyRotationStatusRequest{Body: body})
-		})
-		if err != nil {
-			return false, err
-		}
-		return r.KeyRotationEnabled != nil && *r.KeyRotationEnabled, nil
-	}
-	on, err := status()
+	k, err := describeKey(ctx, c, keyID)
 	if err != nil {
 		return action.Result{}, err
 	}
-	if on {
-		return action.Result{Before: "rotation enabled", After: "rotation enabled"}, nil
+	if ok, why := k.rotatable(); !ok {
+		return action.Result{}, action.Errorf(action.Permanent, action.ReasonNotRotatable, "", "key %s cannot rotate: %s", keyID, why)
+	}
+	if k.state != keyEnabled {
+		return action.Result{}, action.Errorf(action.Permanent, action.ReasonKeyNotUsable, "", "key %s is %s", keyID, k.stateName())
+	}
+	on, err := rotationOn(ctx, c, keyID)
+	if err != nil || on {
+		return action.Result{Before: "rotation enabled", After: "rotation enabled"}, err
 	}
 	if req.DryRun {
 		return action.Result{Planned: true, Before: "rotation disabled", After: "rotation enabled"}, nil
 	}
 	_, err = call(ctx, opEnableKeyRotation, func() (*model.EnableKeyRotationResponse, error) {
-		return c.EnableKeyRotation(&model.EnableKeyRotationRequest{Body: body})
+		return c.EnableKeyRotation(&model.EnableKeyRotationRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}})
 	})
 	var ae *action.Error
 	if err != nil && !(errors.As(err, &ae) && ae.Class == action.AlreadyDone) {
 		return action.Result{}, err
 	}
-	if on, err = status(); err != nil {
+	if on, err = rotationOn(ctx, c, keyID); err != nil {
 		return action.Result{}, err
 	}
 	if !on {
@@ -79,4 +77,12 @@ func (a *EnableKeyRotation) Ensure(ctx context.Context, req action.Request) (act
 	return action.Result{Changed: ae == nil, Before: "rotation disabled", After: "rotation enabled"}, nil
 }
 
-var _ fmt.Stringer = Credentials{}
+func rotationOn(ctx context.Context, c *kms.KmsClient, keyID string) (bool, error) {
+	r, err := call(ctx, opGetKeyRotationStatus, func() (*model.ShowKeyRotationStatusResponse, error) {
+		return c.ShowKeyRotationStatus(&model.ShowKeyRotationStatusRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}})
+	})
+	if err != nil {
+		return false, err
+	}
+	return r.KeyRotationEnabled != nil && *r.KeyRotationEnabled, nil
+}

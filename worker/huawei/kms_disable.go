@@ -1,0 +1,88 @@
+package huawei
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2/model"
+
+	"github.com/remediator/remediator/rules"
+	"github.com/remediator/remediator/worker/action"
+)
+
+// DisableKey ensures a KMS key is disabled
+// (POST /v1.0/{project_id}/kms/disable-key). It is destructive, so it acts
+// only on keys the rule lists in allowed_key_ids, and refuses default keys
+// and keys pending deletion, import or creation.
+type DisableKey struct {
+	p *Provider
+}
+
+const opDisableKey = "kms.disable-key"
+
+var keyListPattern = regexp.MustCompile(`^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}(,[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12})*$`)
+
+// Name implements action.Action.
+func (a *DisableKey) Name() string { return "huawei.kms.disable_key" }
+
+// Params implements action.Action.
+func (a *DisableKey) Params() []rules.ParamSpec {
+	return []rules.ParamSpec{
+		regionParam(),
+		projectParam(),
+		accountParam(),
+		{Name: "key_id", Type: rules.String, Required: true, Pattern: KeyIDPattern, Doc: "KMS key id to disable"},
+		{Name: "allowed_key_ids", Type: rules.String, Required: true, Literal: true, Pattern: keyListPattern,
+			Doc: "comma-separated key ids this rule may disable; written in the rule, never taken from the event"},
+	}
+}
+
+// Permissions implements action.Action.
+func (a *DisableKey) Permissions() []string {
+	return []string{"kms:cmk:get", "kms:cmk:disable"}
+}
+
+// Ensure disables the key when the guards allow it, and verifies.
+func (a *DisableKey) Ensure(ctx context.Context, req action.Request) (action.Result, error) {
+	keyID := req.Params["key_id"]
+	if !slices.Contains(strings.Split(req.Params["allowed_key_ids"], ","), keyID) {
+		return action.Result{}, action.Errorf(action.Permanent, action.ReasonRefused, "",
+			"key %s is not in the rule's allowed_key_ids", keyID)
+	}
+	c, err := a.p.kmsClient(req.Params["account"], req.Params["region"], req.Params["project_id"])
+	if err != nil {
+		return action.Result{}, err
+	}
+	k, err := describeKey(ctx, c, keyID)
+	if err != nil {
+		return action.Result{}, err
+	}
+	before := "key " + k.stateName()
+	switch {
+	case k.isDefault:
+		return action.Result{}, action.Errorf(action.Permanent, action.ReasonRefused, "", "key %s is a default key: never disabled", keyID)
+	case k.state == keyDisabled:
+		return action.Result{Before: before, After: before}, nil
+	case k.state != keyEnabled:
+		return action.Result{}, action.Errorf(action.Permanent, action.ReasonRefused, "", "key %s is %s: not disabled", keyID, k.stateName())
+	case req.DryRun:
+		return action.Result{Planned: true, Before: before, After: "key disabled"}, nil
+	}
+	_, err = call(ctx, opDisableKey, func() (*model.DisableKeyResponse, error) {
+		return c.DisableKey(&model.DisableKeyRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}})
+	})
+	var ae *action.Error
+	if err != nil && !(errors.As(err, &ae) && ae.Class == action.AlreadyDone) {
+		return action.Result{}, err
+	}
+	if k, err = describeKey(ctx, c, keyID); err != nil {
+		return action.Result{}, err
+	}
+	if k.state != keyDisabled {
+		return action.Result{}, action.Errorf(action.Retryable, action.ReasonVerifyFailed, "", "key %s reads as %s after disabling it", keyID, k.stateName())
+	}
+	return action.Result{Changed: ae == nil, Before: before, After: "key disabled"}, nil
+}
