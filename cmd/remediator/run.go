@@ -46,6 +46,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 		wf                       workerFlags
 		natsURL, dataDir, listen string
 		cloudEndpoint, logFormat string
+		accountsPath             string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -62,7 +63,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint})
+			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint, accountsPath: accountsPath})
 		},
 	}
 	fs := cmd.Flags()
@@ -72,6 +73,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	fs.StringVar(&listen, "embedded-listen", "127.0.0.1:4222", "client address of the embedded server (empty: in-process only)")
 	fs.StringVar(&cloudEndpoint, "cloud-endpoint", "", "send every provider call to this URL, e.g. http://127.0.0.1:8099 (the simulator)")
 	fs.StringVar(&logFormat, "log-format", "json", "json or console")
+	fs.StringVar(&accountsPath, "accounts", "", "YAML file naming the credentials of each cloud account (see README)")
 	return cmd
 }
 

@@ -90,22 +90,56 @@ func (c *natsConn) close() {
 // providerConfig says where provider calls go and with which credentials.
 type providerConfig struct {
 	cloudEndpoint string
+	accountsPath  string // --accounts file, "" for the environment only
 }
 
-// buildActions builds every provider's actions. With a cloud endpoint and
-// no credentials in the environment, the simulator's demo credentials are
-// used, so `run --cloud-endpoint` works against `remediator cloudsim`.
+// buildActions builds every provider's actions. Credentials come from the
+// --accounts file, else the providers' standard environment variables.
+// With a cloud endpoint and no credentials at all, the simulator's demo
+// credentials are used, so `run --cloud-endpoint` works against
+// `remediator cloudsim`.
 func buildActions(pc providerConfig, log *zap.Logger) (*action.Registry, error) {
-	cred, ok := huawei.CredentialsFromEnv()
-	if !ok && pc.cloudEndpoint != "" {
-		cred = huawei.Credentials{AccessKey: cloudsim.DemoAccessKey, SecretKey: cloudsim.DemoSecretKey}
-		log.Info("using_simulator_credentials", zap.String("provider", "huawei"), zap.String("endpoint", pc.cloudEndpoint))
-	} else if !ok {
-		log.Warn("no_credentials", zap.String("provider", "huawei"),
-			zap.String("note", "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK; Huawei actions will dead-letter with no_credentials"))
+	var af accountsFile
+	if pc.accountsPath != "" {
+		var err error
+		if af, err = loadAccounts(pc.accountsPath); err != nil {
+			return nil, fmt.Errorf("accounts: %w", err)
+		}
 	}
-	hw := huawei.New(huawei.Config{Credentials: cred, Endpoint: pc.cloudEndpoint})
+	hcfg, err := huaweiConfig(af.Huawei, pc, log)
+	if err != nil {
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	hw := huawei.New(hcfg)
 	return action.NewRegistry(hw.Actions()...)
+}
+
+func huaweiConfig(pa providerAccounts, pc providerConfig, log *zap.Logger) (huawei.Config, error) {
+	cfg := huawei.Config{Endpoint: pc.cloudEndpoint}
+	def, accts, err := pa.resolveAll("huawei")
+	if err != nil {
+		return cfg, err
+	}
+	if len(accts) > 0 {
+		cfg.Accounts = map[string]huawei.Credentials{}
+		for id, s := range accts {
+			cfg.Accounts[id] = huaweiCreds(s)
+		}
+	}
+	env, envOK := huawei.CredentialsFromEnv()
+	switch {
+	case def != nil:
+		cfg.Credentials = huaweiCreds(*def)
+	case envOK:
+		cfg.Credentials = env
+	case len(accts) == 0 && pc.cloudEndpoint != "":
+		cfg.Credentials = huawei.Credentials{AccessKey: cloudsim.DemoAccessKey, SecretKey: cloudsim.DemoSecretKey}
+		log.Info("using_simulator_credentials", zap.String("provider", "huawei"), zap.String("endpoint", pc.cloudEndpoint))
+	case len(accts) == 0:
+		log.Warn("no_credentials", zap.String("provider", "huawei"),
+			zap.String("note", "set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK or use --accounts; Huawei actions will dead-letter with no_credentials"))
+	}
+	return cfg, nil
 }
 
 // loadRules loads rule files, or the built-in pack when none are given.

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/remediator/remediator/worker/huawei"
+)
+
+// accountsFile is the --accounts file: which credentials serve which cloud
+// account. Secrets are named by environment variable or file, never
+// written inline.
+type accountsFile struct {
+	Huawei  providerAccounts `yaml:"huawei"`
+	Alibaba providerAccounts `yaml:"alibaba"`
+}
+
+type providerAccounts struct {
+	Default  *credentialSource           `yaml:"default"`
+	Accounts map[string]credentialSource `yaml:"accounts"`
+}
+
+// credentialSource says where an AK/SK pair (and an optional session
+// token) is read from.
+type credentialSource struct {
+	AccessKeyEnv      string `yaml:"access_key_env"`
+	SecretKeyEnv      string `yaml:"secret_key_env"`
+	SecurityTokenEnv  string `yaml:"security_token_env"`
+	AccessKeyFile     string `yaml:"access_key_file"`
+	SecretKeyFile     string `yaml:"secret_key_file"`
+	SecurityTokenFile string `yaml:"security_token_file"`
+}
+
+type secretTriple struct{ ak, sk, token string }
+
+func loadAccounts(path string) (accountsFile, error) {
+	var f accountsFile
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return f, err
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return f, fmt.Errorf("%s: %w", path, err)
+	}
+	return f, nil
+}
+
+// resolve reads the secrets. Errors name the variable or file, never a value.
+func (c credentialSource) resolve() (secretTriple, error) {
+	read := func(env, file, what string, required bool) (string, error) {
+		switch {
+		case env != "" && file != "":
+			return "", fmt.Errorf("%s: give %s_env or %s_file, not both", what, what, what)
+		case env != "":
+			v := os.Getenv(env)
+			if v == "" && required {
+				return "", fmt.Errorf("%s: environment variable %s is empty", what, env)
+			}
+			return v, nil
+		case file != "":
+			b, err := os.ReadFile(file)
+			if err != nil {
+				return "", fmt.Errorf("%s: %w", what, err)
+			}
+			return strings.TrimSpace(string(b)), nil
+		case required:
+			return "", fmt.Errorf("%s: %s_env or %s_file is required", what, what, what)
+		}
+		return "", nil
+	}
+	var s secretTriple
+	var errs []error
+	var err error
+	if s.ak, err = read(c.AccessKeyEnv, c.AccessKeyFile, "access_key", true); err != nil {
+		errs = append(errs, err)
+	}
+	if s.sk, err = read(c.SecretKeyEnv, c.SecretKeyFile, "secret_key", true); err != nil {
+		errs = append(errs, err)
+	}
+	if s.token, err = read(c.SecurityTokenEnv, c.SecurityTokenFile, "security_token", false); err != nil {
+		errs = append(errs, err)
+	}
+	return s, errors.Join(errs...)
+}
+
+// resolveAll resolves a provider's default and per-account credentials.
+func (p providerAccounts) resolveAll(provider string) (*secretTriple, map[string]secretTriple, error) {
+	var errs []error
+	var def *secretTriple
+	if p.Default != nil {
+		s, err := p.Default.resolve()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.default: %w", provider, err))
+		}
+		def = &s
+	}
+	accts := map[string]secretTriple{}
+	for id, src := range p.Accounts {
+		s, err := src.resolve()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s.accounts.%s: %w", provider, id, err))
+		}
+		accts[id] = s
+	}
+	return def, accts, errors.Join(errs...)
+}
+
+func huaweiCreds(s secretTriple) huawei.Credentials {
+	return huawei.Credentials{AccessKey: s.ak, SecretKey: s.sk, SecurityToken: s.token}
+}
