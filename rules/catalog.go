@@ -23,6 +23,9 @@ type ParamSpec struct {
 	// Literal params must be written in the rule, never computed from the
 	// event: an approved key is configuration, not event data.
 	Literal bool
+	// Resource marks the parameter naming the resource acted on, which
+	// exempt.resources is compared with.
+	Resource bool
 	Doc     string
 }
 

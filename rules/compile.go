@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"cel.dev/cel-go/cel"
 	"gopkg.in/yaml.v3"
@@ -24,22 +25,43 @@ type Rule struct {
 	File        string
 	Line        int
 
+	// Limit caps this rule's writes per window; nil for none.
+	Limit *Limit
+
 	typeGlob   glob
 	sourceGlob glob
+	attrs      []attrMatch
 	when       cel.Program
 	params     []param
+	scope      scope
+	exemptIDs  map[string]bool
+	exemptWhen cel.Program
+	resource   string // the action's resource parameter
+}
+
+// Limit is a rule's write budget: at most Writes per Per.
+type Limit struct {
+	Writes int
+	Per    time.Duration
+}
+
+type attrMatch struct {
+	name string
+	glob glob
 }
 
 type param struct {
 	spec    ParamSpec
 	literal string
 	expr    cel.Program
+	policy  bool // a {policy: ...} lookup: a missing entry means out of scope
 }
 
 func newEnv() (*cel.Env, error) {
 	return cel.NewEnv(
 		cel.Variable("event", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("data", cel.DynType),
+		cel.Variable("policy", cel.MapType(cel.StringType, cel.DynType)),
 	)
 }
 
@@ -47,6 +69,7 @@ func newEnv() (*cel.Env, error) {
 type compiler struct {
 	env      *cel.Env
 	catalog  Catalog
+	policy   map[string]any
 	problems []Problem
 }
 
@@ -62,8 +85,17 @@ func (c *compiler) rule(s *spec) *Rule {
 	if s.matchSource != nil {
 		r.Source, r.sourceGlob = s.matchSource.Value, compileGlob(s.matchSource.Value)
 	}
+	for _, a := range s.attrs {
+		r.attrs = append(r.attrs, attrMatch{name: a.name, glob: compileGlob(a.value.Value)})
+	}
 	if s.when != nil {
 		r.when = c.program(s, s.when, "when", cel.BoolType)
+	}
+	if s.limits != nil {
+		r.Limit = &Limit{Writes: s.limits.writes, Per: s.limits.per}
+	}
+	if s.exempt.when != nil {
+		r.exemptWhen = c.program(s, s.exempt.when, "exempt.when", cel.BoolType)
 	}
 	if s.action == nil {
 		return r
@@ -75,6 +107,7 @@ func (c *compiler) rule(s *spec) *Rule {
 		return r
 	}
 	r.params = c.params(s, specs)
+	c.scopeAndExempt(s, r, specs)
 	return r
 }
 
@@ -100,8 +133,10 @@ func (c *compiler) params(s *spec, specs []ParamSpec) []param {
 				continue
 			}
 			pr.literal = p.value.Value
+		} else if p.policy {
+			pr.expr, pr.policy = c.policyProgram(s, p.expr, field+".policy", ps), true
 		} else if ps.Literal {
-			c.add(s.file, p.expr, s.name, field, "must be a literal: it is configuration, never event data")
+			c.add(s.file, p.expr, s.name, field, "must be a literal or a {policy: ...} lookup: it is configuration, never event data")
 			continue
 		} else {
 			pr.expr = c.program(s, p.expr, field+".expr", cel.StringType)

@@ -16,8 +16,22 @@ import (
 type Match struct {
 	Rule   *Rule
 	Params map[string]string
-	Err    error
+	// Skip, when set, says the rule applies but must not act: OutOfScope
+	// (outside its scope, or no policy entry covers the event) or Exempt.
+	// SkipReason says why.
+	Skip       Skip
+	SkipReason string
+	Err        error
 }
+
+// Skip is why a matching rule does not act.
+type Skip string
+
+// Skips.
+const (
+	OutOfScope Skip = "out_of_scope"
+	Exempt     Skip = "exempt"
+)
 
 // ParamError says a parameter's value, computed for one event, is invalid.
 type ParamError struct {
@@ -49,10 +63,11 @@ func (s *Set) Evaluate(env *events.Envelope) []Match {
 		return nil
 	}
 	source := env.Event.Source()
-	vars := map[string]any{"event": env.Attributes(), "data": env.Data}
+	attrs := env.Attributes()
+	vars := map[string]any{"event": attrs, "data": env.Data, "policy": s.policy}
 	var out []Match
 	check := func(r *Rule) {
-		if !r.sourceGlob.match(source) {
+		if !r.sourceGlob.match(source) || !r.attrsMatch(attrs) {
 			return
 		}
 		if m, ok := r.evaluate(vars); ok {
@@ -90,6 +105,10 @@ func (r *Rule) evaluate(vars map[string]any) (Match, bool) {
 	m.Params = make(map[string]string, len(r.params))
 	for _, p := range r.params {
 		val, err := p.value(vars)
+		if err != nil && p.policy {
+			m.Skip, m.SkipReason = OutOfScope, fmt.Sprintf("no policy entry for %s: %v", p.spec.Name, err)
+			return m, true
+		}
 		if err == nil {
 			err = p.spec.Check(val)
 		}
@@ -99,7 +118,49 @@ func (r *Rule) evaluate(vars map[string]any) (Match, bool) {
 		}
 		m.Params[p.spec.Name] = val
 	}
+	if why := r.scope.check(m.Params); why != "" {
+		m.Skip, m.SkipReason = OutOfScope, why
+		return m, true
+	}
+	r.exempt(&m, vars)
 	return m, true
+}
+
+// exempt marks the match exempt when its resource is listed or the
+// exempt condition holds.
+func (r *Rule) exempt(m *Match, vars map[string]any) {
+	if r.exemptIDs[m.Params[r.resource]] {
+		m.Skip, m.SkipReason = Exempt, fmt.Sprintf("%s %s is exempt", r.resource, m.Params[r.resource])
+		return
+	}
+	if r.exemptWhen == nil {
+		return
+	}
+	v, _, err := r.exemptWhen.Eval(vars)
+	if err != nil {
+		m.Err = &EvalError{Rule: r.Name, Field: "exempt.when", Err: err}
+		return
+	}
+	if b, ok := v.Value().(bool); ok && b {
+		m.Skip, m.SkipReason = Exempt, "exempt.when holds"
+	}
+}
+
+func (r *Rule) attrsMatch(attrs map[string]any) bool {
+	for _, a := range r.attrs {
+		v, ok := attrs[a.name]
+		if !ok {
+			return false
+		}
+		s, ok := v.(string)
+		if !ok {
+			s = fmt.Sprint(v)
+		}
+		if !a.glob.match(s) {
+			return false
+		}
+	}
+	return true
 }
 
 func (p param) value(vars map[string]any) (string, error) {

@@ -12,6 +12,10 @@ import (
 
 // spec is a rule as written, with the positions of its parts.
 type spec struct {
+	scope       scopeSpec
+	exempt      exemptSpec
+	limits      *limitsSpec
+	attrs       []attrSpec
 	file        string
 	node        *yaml.Node
 	name        string
@@ -26,16 +30,18 @@ type spec struct {
 }
 
 type paramSpec struct {
-	name  string
-	key   *yaml.Node
-	value *yaml.Node // scalar literal
-	expr  *yaml.Node // or CEL source
+	name   string
+	key    *yaml.Node
+	value  *yaml.Node // scalar literal
+	expr   *yaml.Node // or CEL source
+	policy bool       // expr came from {policy: ...}
 }
 
 // parser collects problems while walking one file's YAML tree.
 type parser struct {
 	file     string
 	problems []Problem
+	policy   []policyPart
 }
 
 func (p *parser) add(n *yaml.Node, rule, field, format string, args ...any) {
@@ -59,7 +65,7 @@ func (p *parser) syntax(err error) {
 }
 
 // parseFile reads every YAML document in r as a rules file.
-func parseFile(file string, r io.Reader) ([]*spec, []Problem) {
+func parseFile(file string, r io.Reader) ([]*spec, []policyPart, []Problem) {
 	p := &parser{file: file}
 	dec := yaml.NewDecoder(r)
 	var out []*spec
@@ -75,12 +81,15 @@ func parseFile(file string, r io.Reader) ([]*spec, []Problem) {
 		}
 		out = append(out, p.document(&doc)...)
 	}
-	return out, p.problems
+	return out, p.policy, p.problems
 }
 
 func (p *parser) document(doc *yaml.Node) []*spec {
 	if len(doc.Content) == 0 {
 		return nil
+	}
+	if doc.Content[0].Kind == yaml.MappingNode {
+		doc.Content[0] = p.takePolicy(doc.Content[0])
 	}
 	top := doc.Content[0]
 	if top.Kind != yaml.MappingNode {
@@ -153,6 +162,9 @@ func (p *parser) rule(n *yaml.Node, index int) *spec {
 		"action":      str("action", &s.action),
 		"match":       func(_, v *yaml.Node) { p.match(v, s) },
 		"params":      func(_, v *yaml.Node) { p.params(v, s) },
+		"scope":       func(_, v *yaml.Node) { p.scope(v, s) },
+		"exempt":      func(_, v *yaml.Node) { p.exempt(v, s) },
+		"limits":      func(_, v *yaml.Node) { p.limits(v, s) },
 	})
 	if nameNode == nil || nameNode.Value == "" {
 		p.add(n, s.name, "name", "is required")
@@ -179,8 +191,9 @@ func (p *parser) match(n *yaml.Node, s *spec) {
 		}
 	}
 	p.fields(n, s.name, "match.", map[string]func(k, v *yaml.Node){
-		"type":   set("type", &s.matchType),
-		"source": set("source", &s.matchSource),
+		"type":       set("type", &s.matchType),
+		"source":     set("source", &s.matchSource),
+		"attributes": func(_, v *yaml.Node) { p.attributes(v, s) },
 	})
 	if s.matchType == nil {
 		p.add(n, s.name, "match.type", "is required")
@@ -214,12 +227,17 @@ func (p *parser) params(n *yaml.Node, s *spec) {
 						ps.expr = e
 					}
 				},
+				"policy": func(_, e *yaml.Node) {
+					if p.scalar(e, s.name, field+".policy", "!!str") {
+						ps.expr, ps.policy = e, true
+					}
+				},
 			})
 			if ps.expr == nil {
-				p.add(v, s.name, field, "a parameter is a literal or {expr: <CEL>}")
+				p.add(v, s.name, field, "a parameter is a literal, {expr: <CEL>} or {policy: <CEL>}")
 			}
 		default:
-			p.add(v, s.name, field, "a parameter is a literal or {expr: <CEL>}")
+			p.add(v, s.name, field, "a parameter is a literal, {expr: <CEL>} or {policy: <CEL>}")
 		}
 		if ps.value != nil || ps.expr != nil {
 			s.params = append(s.params, ps)
@@ -250,6 +268,8 @@ func tagName(tag string) string {
 		return "string"
 	case "!!bool":
 		return "boolean"
+	case "!!int":
+		return "integer"
 	}
 	return tag
 }

@@ -14,8 +14,15 @@ var keyID = regexp.MustCompile(`^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}
 
 var testCatalog = CatalogMap{
 	"alibaba.ecs.modify_disk_default_kms_key": {
-		{Name: "region", Type: String, Required: true},
+		{Name: "region", Type: String, Required: true, Resource: true},
+		{Name: "account", Type: String},
 		{Name: "kms_key_id", Type: String, Required: true, Literal: true},
+	},
+	"huawei.kms.disable_key": {
+		{Name: "region", Type: String, Required: true},
+		{Name: "project_id", Type: String, Required: true},
+		{Name: "key_id", Type: String, Required: true, Pattern: keyID, Resource: true},
+		{Name: "allowed_key_ids", Type: String, Required: true, Literal: true},
 	},
 	"huawei.kms.enable_key_rotation": {
 		{Name: "region", Type: String, Required: true},
@@ -113,7 +120,7 @@ func TestLoadProblems(t *testing.T) {
 		{"duplicate", head + okParams + strings.TrimPrefix(head, "rules:\n") + okParams, "f.yaml:6:5: rules[r].name: duplicate rule name (first defined at f.yaml:2)"},
 		{"no name", "rules:\n  - match: {type: t}\n    action: huawei.kms.enable_key_rotation\n" + okParams, "f.yaml:2:5: rules[#0].name: is required"},
 		{"literal only", "rules:\n  - name: r\n    match: {type: t}\n    action: alibaba.ecs.modify_disk_default_kms_key\n    params: {region: r, kms_key_id: {expr: data.key}}\n",
-			"f.yaml:5:44: rules[r].params.kms_key_id: must be a literal: it is configuration, never event data"},
+			"f.yaml:5:44: rules[r].params.kms_key_id: must be a literal or a {policy: ...} lookup: it is configuration, never event data"},
 		{"not yaml", "rules: [\n", "f.yaml:1:1: YAML: did not find expected node content"},
 	}
 	for _, tc := range cases {

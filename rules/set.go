@@ -18,6 +18,7 @@ var builtinFS embed.FS
 
 // Set is an immutable, checked rule set, safe for concurrent use.
 type Set struct {
+	policy map[string]any
 	rules  []*Rule // enabled rules, in load order
 	byType map[string][]*Rule
 	globs  []*Rule // rules whose type is a glob
@@ -29,6 +30,27 @@ func (s *Set) Rules() []*Rule { return s.rules }
 // Load reads rule files and directories (every *.yaml and *.yml in them,
 // recursively, in name order) and checks them against the catalog.
 func Load(cat Catalog, paths ...string) (*Set, error) {
+	srcs, err := readSources(paths)
+	if err != nil {
+		return nil, err
+	}
+	return compileSources(cat, srcs)
+}
+
+// LoadWithBuiltin loads the built-in pack and the given files as one set
+// (rule names must be unique across both).
+func LoadWithBuiltin(cat Catalog, paths ...string) (*Set, error) {
+	srcs, err := readSources(paths)
+	if err != nil {
+		return nil, err
+	}
+	if err := addFS(srcs, builtinFS, "builtin"); err != nil {
+		return nil, err
+	}
+	return compileSources(cat, srcs)
+}
+
+func readSources(paths []string) (map[string][]byte, error) {
 	var files []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
@@ -60,7 +82,7 @@ func Load(cat Catalog, paths ...string) (*Set, error) {
 		}
 		srcs[f] = b
 	}
-	return compileSources(cat, srcs)
+	return srcs, nil
 }
 
 // Builtin returns the rule pack embedded in the binary (rules/builtin).
@@ -71,7 +93,14 @@ func Builtin(cat Catalog) (*Set, error) {
 // LoadFS reads every *.yaml and *.yml file under dir in fsys.
 func LoadFS(cat Catalog, fsys fs.FS, dir string) (*Set, error) {
 	srcs := map[string][]byte{}
-	err := fs.WalkDir(fsys, dir, func(f string, d fs.DirEntry, err error) error {
+	if err := addFS(srcs, fsys, dir); err != nil {
+		return nil, err
+	}
+	return compileSources(cat, srcs)
+}
+
+func addFS(srcs map[string][]byte, fsys fs.FS, dir string) error {
+	return fs.WalkDir(fsys, dir, func(f string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !isYAML(f) {
 			return err
 		}
@@ -79,10 +108,6 @@ func LoadFS(cat Catalog, fsys fs.FS, dir string) (*Set, error) {
 		srcs[path.Join("rules", f)] = b
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	return compileSources(cat, srcs)
 }
 
 // Parse checks rules held in memory; name is used in problem locations.
@@ -108,11 +133,14 @@ func compileSources(cat Catalog, srcs map[string][]byte) (*Set, error) {
 	c := &compiler{env: env, catalog: cat}
 	var all []*Rule
 	var specs []*spec
+	var parts []policyPart
 	for _, n := range names {
-		ss, ps := parseFile(n, bytes.NewReader(srcs[n]))
+		ss, pol, ps := parseFile(n, bytes.NewReader(srcs[n]))
 		c.problems = append(c.problems, ps...)
 		specs = append(specs, ss...)
+		parts = append(parts, pol...)
 	}
+	c.policy = c.buildPolicy(parts)
 	seen := map[string]*spec{}
 	for _, s := range specs {
 		if prev, dup := seen[s.name]; dup {
@@ -129,11 +157,11 @@ func compileSources(cat Catalog, srcs map[string][]byte) (*Set, error) {
 	if len(all) == 0 {
 		return nil, errors.New("the rule set has no rules")
 	}
-	return newSet(all), nil
+	return newSet(all, c.policy), nil
 }
 
-func newSet(all []*Rule) *Set {
-	s := &Set{byType: map[string][]*Rule{}}
+func newSet(all []*Rule, policy map[string]any) *Set {
+	s := &Set{byType: map[string][]*Rule{}, policy: policy}
 	for _, r := range all {
 		if !r.Enabled {
 			continue

@@ -17,6 +17,8 @@ const (
 	AlreadyCompliant Outcome = "already_compliant"
 	Planned          Outcome = "planned"
 	NoMatch          Outcome = "no_match"
+	OutOfScope       Outcome = "out_of_scope"
+	Exempt           Outcome = "exempt"
 	DeadLettered     Outcome = "dead_lettered"
 	Retrying         Outcome = "retrying"
 	Released         Outcome = "released" // handed back at shutdown
@@ -36,6 +38,7 @@ type Decision struct {
 	Reason      action.Reason
 	Code        string
 	Error       string
+	Detail      string // human-readable why, for skips
 	Before      string
 	After       string
 	Attempt     int

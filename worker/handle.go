@@ -43,6 +43,15 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) ver
 	for _, mt := range matches {
 		d := base
 		d.Rule, d.Action = mt.Rule.Name, mt.Rule.Action
+		if mt.Skip != "" && mt.Err == nil {
+			d.Outcome, d.Detail = skipOutcome(mt.Skip), mt.SkipReason
+			d.Reason = action.ReasonScope
+			if mt.Skip == rules.Exempt {
+				d.Reason = action.ReasonExempt
+			}
+			v.decisions = append(v.decisions, d)
+			continue
+		}
 		start := time.Now()
 		out, err := w.run(ctx, mt, env)
 		d.Duration = time.Since(start)
@@ -74,7 +83,18 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope) 
 	if !ok {
 		return ran{}, action.Errorf(action.Permanent, action.ReasonRuleError, "", "action %s is not registered", mt.Rule.Action)
 	}
-	res, err := a.Ensure(ctx, action.Request{Params: mt.Params, DryRun: w.cfg.DryRun || mt.Rule.DryRun, EventID: env.Event.ID()})
+	dry := w.cfg.DryRun || mt.Rule.DryRun
+	slot := time.Now()
+	if !dry {
+		if wait := w.limits.take(mt.Rule, slot); wait > 0 {
+			return ran{}, &action.Error{Class: action.Retryable, Reason: action.ReasonRateLimited,
+				Msg: "rule " + mt.Rule.Name + " has used its write limit; next slot in " + wait.Round(time.Second).String(), RetryAfter: wait}
+		}
+	}
+	res, err := a.Ensure(ctx, action.Request{Params: mt.Params, DryRun: dry, EventID: env.Event.ID()})
+	if !dry && (err != nil || !res.Changed) {
+		w.limits.release(mt.Rule, slot)
+	}
 	if err != nil {
 		ae := action.Classify(err)
 		if ae.Class == action.AlreadyDone {
@@ -89,6 +109,13 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope) 
 		return ran{outcome: Planned, res: res}, nil
 	}
 	return ran{outcome: AlreadyCompliant, res: res}, nil
+}
+
+func skipOutcome(s rules.Skip) Outcome {
+	if s == rules.Exempt {
+		return Exempt
+	}
+	return OutOfScope
 }
 
 // msgSize is the body plus header bytes, what the event costs to carry.

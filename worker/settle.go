@@ -29,7 +29,7 @@ func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, v verdict,
 	case fail.Class == action.Retryable && attempt < w.cfg.MaxDeliver:
 		w.retry(ctx, m, v, attempt)
 	default:
-		if fail.Class == action.Retryable {
+		if fail.Class == action.Retryable && fail.Reason != action.ReasonRateLimited {
 			fail = &action.Error{Class: action.Permanent, Reason: action.ReasonExhausted, Code: fail.Code,
 				Msg: "gave up after " + itoa(attempt) + " attempts: " + fail.Error(), Err: fail}
 		}
@@ -57,6 +57,9 @@ func (w *Worker) ack(ctx context.Context, m jetstream.Msg, ds []Decision, attemp
 // retry Naks with a backoff delay.
 func (w *Worker) retry(ctx context.Context, m jetstream.Msg, v verdict, attempt int) {
 	delay := w.cfg.backoff(attempt, v.failure.Reason, w.rnd)
+	if ra := v.failure.RetryAfter; ra > 0 {
+		delay = min(ra, w.cfg.RetryMax)
+	}
 	d := failed(v, Retrying)
 	if err := w.rec.Record(ctx, d); err != nil {
 		w.log.Error("record_failed", zap.String("event_id", d.EventID), zap.Error(err))
@@ -130,6 +133,9 @@ func (w *Worker) logDecision(d Decision, extra ...zap.Field) {
 	}
 	if d.Error != "" {
 		fields = append(fields, zap.String("error", d.Error))
+	}
+	if d.Detail != "" {
+		fields = append(fields, zap.String("detail", d.Detail))
 	}
 	if d.Duration > 0 {
 		fields = append(fields, zap.Duration("duration", d.Duration))

@@ -28,6 +28,7 @@ type Worker struct {
 	log     *zap.Logger
 	rnd     func(int64) int64
 	counts  counters
+	limits  limiter
 }
 
 // Deps are what a worker is built from.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"time"
 )
 
 // Class says what the worker should do with a failed attempt.
@@ -62,6 +63,9 @@ const (
 	ReasonAlreadyDone      Reason = "already_done"
 	ReasonEncryptionOff    Reason = "encryption_off" // default encryption is off in the region
 	ReasonRefused          Reason = "refused"        // a destructive action's guard refused the target
+	ReasonRateLimited      Reason = "rate_limited"   // the rule's write limit is used up for now
+	ReasonScope            Reason = "scope"          // outside the rule's scope or policy
+	ReasonExempt           Reason = "exempt"         // the resource is exempt from the rule
 )
 
 // Error is an action failure with its class. Code is the provider's error
@@ -72,6 +76,9 @@ type Error struct {
 	Code   string
 	Msg    string
 	Err    error
+	// RetryAfter, when set on a retryable error, is the earliest useful
+	// time to try again (it overrides the backoff, up to RetryMax).
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {
