@@ -26,7 +26,7 @@ type ParamSpec struct {
 	// Resource marks the parameter naming the resource acted on, which
 	// exempt.resources is compared with.
 	Resource bool
-	Doc     string
+	Doc      string
 }
 
 // Check validates one value against the spec.

@@ -1,0 +1,251 @@
+package rules
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/remediator/remediator/events"
+)
+
+// TestFile is a file of rule test cases. Rules lists rule files or
+// directories (relative to the test file) to test; with none, the built-in
+// pack is tested. Builtin adds the built-in pack to Rules.
+type TestFile struct {
+	Rules   []string   `yaml:"rules"`
+	Builtin bool       `yaml:"builtin"`
+	Tests   []TestCase `yaml:"tests"`
+}
+
+// TestCase is one event and what the rules should make of it.
+type TestCase struct {
+	Name string `yaml:"name"`
+	// Event is a fixture path (relative to the test file); EventInline an
+	// event written in the case.
+	Event       string         `yaml:"event"`
+	EventInline map[string]any `yaml:"event_inline"`
+	// Expect is "no_match", or the list of rules that must match.
+	Expect Expectation `yaml:"expect"`
+}
+
+// Expectation is "no_match" or a list of expected matches.
+type Expectation struct {
+	NoMatch bool
+	Matches []ExpectedMatch
+}
+
+// ExpectedMatch is one rule expected to match. Outcome is "act" (the
+// default: the action would be called), "planned", "out_of_scope",
+// "exempt", "invalid_params" or "rule_error". Params lists the parameters
+// to check (others are not compared).
+type ExpectedMatch struct {
+	Rule    string            `yaml:"rule"`
+	Action  string            `yaml:"action"`
+	Outcome string            `yaml:"outcome"`
+	Params  map[string]string `yaml:"params"`
+}
+
+// UnmarshalYAML accepts the string no_match or a list of matches.
+func (e *Expectation) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if n.Value != "no_match" {
+			return fmt.Errorf("line %d: expect is no_match or a list of matches", n.Line)
+		}
+		e.NoMatch = true
+		return nil
+	}
+	return n.Decode(&e.Matches)
+}
+
+// CaseResult is the result of one test case.
+type CaseResult struct {
+	File     string
+	Name     string
+	Failures []string
+	Plan     []string // what the worker would do, one line per match
+}
+
+// Passed reports whether the case passed.
+func (r CaseResult) Passed() bool { return len(r.Failures) == 0 }
+
+// RunTestFiles runs rule test files. The error is for files that cannot be
+// read or rules that do not load; failing cases are in the results.
+func RunTestFiles(cat Catalog, paths ...string) ([]CaseResult, error) {
+	var out []CaseResult
+	for _, p := range paths {
+		res, err := runTestFile(cat, p)
+		if err != nil {
+			return out, fmt.Errorf("%s: %w", p, err)
+		}
+		out = append(out, res...)
+	}
+	return out, nil
+}
+
+func runTestFile(cat Catalog, path string) ([]CaseResult, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var tf TestFile
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&tf); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	var set *Set
+	switch {
+	case len(tf.Rules) == 0:
+		set, err = Builtin(cat)
+	default:
+		paths := make([]string, len(tf.Rules))
+		for i, r := range tf.Rules {
+			paths[i] = filepath.Join(dir, r)
+		}
+		if tf.Builtin {
+			set, err = LoadWithBuiltin(cat, paths...)
+		} else {
+			set, err = Load(cat, paths...)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]CaseResult, 0, len(tf.Tests))
+	for i, tc := range tf.Tests {
+		name := tc.Name
+		if name == "" {
+			name = fmt.Sprintf("#%d", i)
+		}
+		out = append(out, runCase(set, dir, path, name, tc))
+	}
+	return out, nil
+}
+
+func runCase(set *Set, dir, file, name string, tc TestCase) CaseResult {
+	res := CaseResult{File: file, Name: name}
+	env, err := caseEvent(dir, tc)
+	if err != nil {
+		res.Failures = append(res.Failures, err.Error())
+		return res
+	}
+	got := map[string]Match{}
+	for _, m := range set.Evaluate(env) {
+		got[m.Rule.Name] = m
+		res.Plan = append(res.Plan, planLine(m))
+	}
+	if tc.Expect.NoMatch {
+		for _, n := range slices.Sorted(maps.Keys(got)) {
+			res.Failures = append(res.Failures, "expected no match, but rule "+n+" matched")
+		}
+		return res
+	}
+	if len(tc.Expect.Matches) == 0 {
+		res.Failures = append(res.Failures, "the case has no expect")
+	}
+	want := map[string]bool{}
+	for _, em := range tc.Expect.Matches {
+		want[em.Rule] = true
+		m, ok := got[em.Rule]
+		if !ok {
+			res.Failures = append(res.Failures, "rule "+em.Rule+" did not match")
+			continue
+		}
+		res.Failures = append(res.Failures, compareMatch(em, m)...)
+	}
+	for _, n := range slices.Sorted(maps.Keys(got)) {
+		if !want[n] {
+			res.Failures = append(res.Failures, "rule "+n+" matched but is not expected")
+		}
+	}
+	return res
+}
+
+func caseEvent(dir string, tc TestCase) (*events.Envelope, error) {
+	var body []byte
+	switch {
+	case tc.Event != "" && tc.EventInline != nil:
+		return nil, errors.New("give event or event_inline, not both")
+	case tc.Event != "":
+		b, err := os.ReadFile(filepath.Join(dir, tc.Event))
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	case tc.EventInline != nil:
+		b, err := json.Marshal(tc.EventInline)
+		if err != nil {
+			return nil, err
+		}
+		body = b
+	default:
+		return nil, errors.New("the case has no event")
+	}
+	return events.Decode(context.Background(), map[string][]string{"Content-Type": {events.StructuredContentType}}, body)
+}
+
+// matchOutcome names what the worker would do with a match.
+func matchOutcome(m Match) string {
+	var pe *ParamError
+	switch {
+	case m.Err != nil && errors.As(m.Err, &pe):
+		return "invalid_params"
+	case m.Err != nil:
+		return "rule_error"
+	case m.Skip != "":
+		return string(m.Skip)
+	case m.Rule.DryRun:
+		return "planned"
+	}
+	return "act"
+}
+
+func compareMatch(em ExpectedMatch, m Match) []string {
+	var f []string
+	want := em.Outcome
+	if want == "" {
+		want = "act"
+	}
+	if got := matchOutcome(m); got != want {
+		f = append(f, fmt.Sprintf("rule %s: outcome %s, want %s", em.Rule, got, want))
+	}
+	if em.Action != "" && em.Action != m.Rule.Action {
+		f = append(f, fmt.Sprintf("rule %s: action %s, want %s", em.Rule, m.Rule.Action, em.Action))
+	}
+	for _, k := range slices.Sorted(maps.Keys(em.Params)) {
+		if got := m.Params[k]; got != em.Params[k] {
+			f = append(f, fmt.Sprintf("rule %s: param %s = %q, want %q", em.Rule, k, got, em.Params[k]))
+		}
+	}
+	return f
+}
+
+func planLine(m Match) string {
+	o := matchOutcome(m)
+	keys := slices.Sorted(maps.Keys(m.Params))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + m.Params[k]
+	}
+	sort.Strings(parts)
+	line := fmt.Sprintf("%s -> %s(%s) [%s]", m.Rule.Name, m.Rule.Action, strings.Join(parts, ", "), o)
+	switch {
+	case m.Err != nil:
+		line += ": " + m.Err.Error()
+	case m.SkipReason != "":
+		line += ": " + m.SkipReason
+	}
+	return line
+}
