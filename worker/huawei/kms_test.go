@@ -198,7 +198,9 @@ func TestAccounts(t *testing.T) {
 func TestSecretsNeverInErrors(t *testing.T) {
 	t.Parallel()
 	const secret = "S3CR3T-value-that-must-not-leak"
-	b := setup(t, func(c *Config) { c.Credentials = Credentials{AccessKey: "AKLEAKCHECK00000", SecretKey: secret, SecurityToken: "TOKEN-must-not-leak"} })
+	b := setup(t, func(c *Config) {
+		c.Credentials = Credentials{AccessKey: "AKLEAKCHECK00000", SecretKey: secret, SecurityToken: "TOKEN-must-not-leak"}
+	})
 	var texts []string
 	for _, name := range []string{"huawei.kms.enable_key_rotation", "huawei.kms.disable_key"} {
 		_, err := findAction(t, b.p, name).Ensure(context.Background(), action.Request{Params: params(keyOff)})
