@@ -126,6 +126,9 @@ func (c *compiler) params(s *spec, specs []ParamSpec) []param {
 			continue
 		}
 		given[p.name] = true
+		if p.bad {
+			continue
+		}
 		pr := param{spec: ps}
 		if p.value != nil {
 			if err := ps.Check(p.value.Value); err != nil {

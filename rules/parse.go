@@ -35,6 +35,7 @@ type paramSpec struct {
 	value  *yaml.Node // scalar literal
 	expr   *yaml.Node // or CEL source
 	policy bool       // expr came from {policy: ...}
+	bad    bool       // given, but malformed (already reported)
 }
 
 // parser collects problems while walking one file's YAML tree.
@@ -239,9 +240,8 @@ func (p *parser) params(n *yaml.Node, s *spec) {
 		default:
 			p.add(v, s.name, field, "a parameter is a literal, {expr: <CEL>} or {policy: <CEL>}")
 		}
-		if ps.value != nil || ps.expr != nil {
-			s.params = append(s.params, ps)
-		}
+		ps.bad = ps.value == nil && ps.expr == nil
+		s.params = append(s.params, ps)
 	}
 }
 
