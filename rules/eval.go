@@ -6,6 +6,7 @@ import (
 
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/interpreter"
 
 	"github.com/remediator/remediator/events"
 )
@@ -63,11 +64,10 @@ func (s *Set) Evaluate(env *events.Envelope) []Match {
 		return nil
 	}
 	source := env.Event.Source()
-	attrs := env.Attributes()
-	vars := map[string]any{"event": attrs, "data": env.Data, "policy": s.policy}
+	vars := &activation{env: env, policy: s.policy}
 	var out []Match
 	check := func(r *Rule) {
-		if !r.sourceGlob.match(source) || !r.attrsMatch(attrs) {
+		if !r.sourceGlob.match(source) || !r.attrsMatch(vars) {
 			return
 		}
 		if m, ok := r.evaluate(vars); ok {
@@ -85,7 +85,40 @@ func (s *Set) Evaluate(env *events.Envelope) []Match {
 	return out
 }
 
-func (r *Rule) evaluate(vars map[string]any) (Match, bool) {
+// activation gives CEL the event's variables, building the attribute map
+// only if an expression asks for it.
+type activation struct {
+	env    *events.Envelope
+	policy map[string]any
+	attrs  map[string]any
+}
+
+var _ interpreter.Activation = (*activation)(nil)
+
+// ResolveName implements interpreter.Activation.
+func (a *activation) ResolveName(name string) (any, bool) {
+	switch name {
+	case "data":
+		return a.env.Data, true
+	case "event":
+		return a.attributes(), true
+	case "policy":
+		return a.policy, true
+	}
+	return nil, false
+}
+
+// Parent implements interpreter.Activation.
+func (a *activation) Parent() interpreter.Activation { return nil }
+
+func (a *activation) attributes() map[string]any {
+	if a.attrs == nil {
+		a.attrs = a.env.Attributes()
+	}
+	return a.attrs
+}
+
+func (r *Rule) evaluate(vars *activation) (Match, bool) {
 	m := Match{Rule: r}
 	if r.when != nil {
 		v, _, err := r.when.Eval(vars)
@@ -128,7 +161,7 @@ func (r *Rule) evaluate(vars map[string]any) (Match, bool) {
 
 // exempt marks the match exempt when its resource is listed or the
 // exempt condition holds.
-func (r *Rule) exempt(m *Match, vars map[string]any) {
+func (r *Rule) exempt(m *Match, vars *activation) {
 	if r.exemptIDs[m.Params[r.resource]] {
 		m.Skip, m.SkipReason = Exempt, fmt.Sprintf("%s %s is exempt", r.resource, m.Params[r.resource])
 		return
@@ -146,7 +179,11 @@ func (r *Rule) exempt(m *Match, vars map[string]any) {
 	}
 }
 
-func (r *Rule) attrsMatch(attrs map[string]any) bool {
+func (r *Rule) attrsMatch(vars *activation) bool {
+	if len(r.attrs) == 0 {
+		return true
+	}
+	attrs := vars.attributes()
 	for _, a := range r.attrs {
 		v, ok := attrs[a.name]
 		if !ok {
@@ -163,7 +200,7 @@ func (r *Rule) attrsMatch(attrs map[string]any) bool {
 	return true
 }
 
-func (p param) value(vars map[string]any) (string, error) {
+func (p param) value(vars *activation) (string, error) {
 	if p.expr == nil {
 		return p.literal, nil
 	}

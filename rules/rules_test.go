@@ -31,7 +31,7 @@ var testCatalog = CatalogMap{
 	},
 }
 
-func decode(t *testing.T, body string) *events.Envelope {
+func decode(t testing.TB, body string) *events.Envelope {
 	t.Helper()
 	env, err := events.Decode(context.Background(), nil, []byte(body))
 	if err != nil {
