@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -17,14 +18,16 @@ import (
 
 // workerFlags are the flags shared by run and demo.
 type workerFlags struct {
-	cfg   worker.Config
-	rules []string
+	cfg       worker.Config
+	rules     []string
+	rulesPoll time.Duration
 }
 
 func (f *workerFlags) register(fs *pflag.FlagSet) {
 	d := worker.DefaultConfig()
 	f.cfg = d
 	fs.StringSliceVar(&f.rules, "rules", nil, "rule files or directories (default: the built-in pack)")
+	fs.DurationVar(&f.rulesPoll, "rules-poll", 2*time.Second, "how often rule files are checked for changes (SIGHUP reloads at once)")
 	fs.StringVar(&f.cfg.Stream, "stream", d.Stream, "intake stream")
 	fs.StringVar(&f.cfg.Subject, "subject", d.Subject, "intake subjects")
 	fs.StringVar(&f.cfg.Consumer, "consumer", d.Consumer, "durable consumer shared by all replicas")
@@ -91,9 +94,12 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}
-	_, done, err := startWorker(ctx, wf.cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Logger: log})
+	w, done, err := startWorker(ctx, wf.cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Logger: log})
 	if err != nil {
 		return err
+	}
+	if len(wf.rules) > 0 {
+		go watchRules(ctx, log, reg, wf.rules, w, wf.rulesPoll)
 	}
 	err = <-done
 	log.Info("shutdown_complete")
