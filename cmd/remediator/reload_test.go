@@ -29,7 +29,9 @@ func TestRulesHotReload(t *testing.T) {
 	}()
 	waitFor(t, "worker_started", func() bool { return strings.Contains(errb.String(), `"rules":1`) })
 	writeFile(t, dir+"/r.yaml", strings.Replace(reloadRule, "NAME", "first", 1)+strings.Replace(reloadRule, "NAME", "second", 1)[len("rules:\n"):])
-	waitFor(t, "the valid reload", func() bool { return strings.Contains(errb.String(), `"msg":"rules_reloaded","trigger":"file_change","rules":2`) })
+	waitFor(t, "the valid reload", func() bool {
+		return strings.Contains(errb.String(), `"msg":"rules_reloaded","trigger":"file_change","rules":2`)
+	})
 	writeFile(t, dir+"/r.yaml", "rules:\n  - name: broken\n    match: {type: t}\n    action: nope\n")
 	waitFor(t, "the rejected reload", func() bool { return strings.Contains(errb.String(), "rules_reload_failed") })
 	if !strings.Contains(errb.String(), `r.yaml:4:13: rules[broken].action: unknown action \"nope\"`) {
