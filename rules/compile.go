@@ -39,6 +39,10 @@ type Rule struct {
 	resource   string // the action's resource parameter
 }
 
+// ResourceParam names the action parameter that identifies the resource
+// acted on ("" when the action declares none).
+func (r *Rule) ResourceParam() string { return r.resource }
+
 // Limit is a rule's write budget: at most Writes per Per.
 type Limit struct {
 	Writes int

@@ -14,6 +14,9 @@ type Config struct {
 	Consumer      string        // durable pull consumer shared by replicas, remediator
 	DLQStream     string        // REMEDIATION_DLQ
 	DLQSubject    string        // prefix of dead-letter subjects, remediation.dlq
+	AuditStream   string        // REMEDIATION_AUDIT
+	AuditSubject  string        // prefix of audit subjects, remediation.audit
+	AuditMaxAge   time.Duration // how long audit events are kept
 	Duplicates    time.Duration // intake duplicate window (Nats-Msg-Id)
 	MaxMsgSize    int32         // largest message either stream stores
 	MaxEventBytes int           // larger events are dead-lettered as too_large
@@ -38,6 +41,9 @@ func DefaultConfig() Config {
 		Consumer:        "remediator",
 		DLQStream:       "REMEDIATION_DLQ",
 		DLQSubject:      "remediation.dlq",
+		AuditStream:     "REMEDIATION_AUDIT",
+		AuditSubject:    "remediation.audit",
+		AuditMaxAge:     90 * 24 * time.Hour,
 		Duplicates:      10 * time.Minute,
 		MaxMsgSize:      1 << 20,
 		MaxEventBytes:   256 << 10,
@@ -66,12 +72,15 @@ func (c Config) withDefaults() Config {
 	set(&c.Consumer, d.Consumer)
 	set(&c.DLQStream, d.DLQStream)
 	set(&c.DLQSubject, d.DLQSubject)
+	set(&c.AuditStream, d.AuditStream)
+	set(&c.AuditSubject, d.AuditSubject)
 	setDur := func(dst *time.Duration, v time.Duration) {
 		if *dst <= 0 {
 			*dst = v
 		}
 	}
 	setDur(&c.Duplicates, d.Duplicates)
+	setDur(&c.AuditMaxAge, d.AuditMaxAge)
 	setDur(&c.AckWait, d.AckWait)
 	setDur(&c.RetryBase, d.RetryBase)
 	setDur(&c.ThrottleBase, d.ThrottleBase)

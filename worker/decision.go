@@ -34,6 +34,8 @@ type Decision struct {
 	Sequence    uint64
 	Rule        string
 	Action      string
+	Params      map[string]string // the action's parameters, when computed
+	Resource    string            // the value of the action's resource parameter
 	Outcome     Outcome
 	Reason      action.Reason
 	Code        string

@@ -42,7 +42,10 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) ver
 	var v verdict
 	for _, mt := range matches {
 		d := base
-		d.Rule, d.Action = mt.Rule.Name, mt.Rule.Action
+		d.Rule, d.Action, d.Params = mt.Rule.Name, mt.Rule.Action, mt.Params
+		if rp := mt.Rule.ResourceParam(); rp != "" {
+			d.Resource = mt.Params[rp]
+		}
 		if mt.Skip != "" && mt.Err == nil {
 			d.Outcome, d.Detail = skipOutcome(mt.Skip), mt.SkipReason
 			d.Reason = action.ReasonScope

@@ -68,22 +68,31 @@ func (w *Worker) retry(ctx context.Context, m jetstream.Msg, v verdict, attempt 
 	w.nakDelay(m, delay)
 }
 
-// kill dead-letters the message, records it, and only then Terms it.
+// kill dead-letters the message, records it, and only then Terms it. If
+// either fails the message is Naked: the dead-letter publish is
+// deduplicated, so the retry stores it once.
 func (w *Worker) kill(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, v verdict, fail *action.Error) {
 	v.failure = fail
 	d := failed(v, DeadLettered)
+	retry := w.cfg.backoff(d.Attempt, action.ReasonUnavailable, w.rnd)
 	if err := w.deadLetter(ctx, m, meta, d, fail); err != nil {
 		w.log.Error("dead_letter_failed", zap.String("event_id", d.EventID), zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
-		w.nakDelay(m, w.cfg.backoff(d.Attempt, action.ReasonUnavailable, w.rnd))
+		w.nakDelay(m, retry)
 		return
 	}
 	d.Final = true
 	for _, done := range v.decisions {
 		done.Final = true
-		_ = w.rec.Record(ctx, done)
+		if err := w.rec.Record(ctx, done); err != nil {
+			w.log.Error("record_failed", zap.String("event_id", d.EventID), zap.Error(err))
+			w.nakDelay(m, retry)
+			return
+		}
 	}
 	if err := w.rec.Record(ctx, d); err != nil {
 		w.log.Error("record_failed", zap.String("event_id", d.EventID), zap.Error(err))
+		w.nakDelay(m, retry)
+		return
 	}
 	w.logDecision(d)
 	if err := m.TermWithReason(string(fail.Reason)); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {

@@ -43,6 +43,19 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", cfg.DLQStream, err)
 	}
+	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        cfg.AuditStream,
+		Description: "remediator audit trail: one CloudEvent per event, rule and final outcome",
+		Subjects:    []string{strings.TrimSuffix(cfg.AuditSubject, ".") + ".>"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Duplicates:  cfg.Duplicates,
+		MaxAge:      cfg.AuditMaxAge,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", cfg.AuditStream, err)
+	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
 		Durable:       cfg.Consumer,
 		Description:   "remediator workers (all replicas share this consumer)",

@@ -106,7 +106,8 @@ func setup(t *testing.T, opts ...option) *bundle {
 func (b *bundle) start() {
 	b.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	w, err := worker.New(ctx, b.cfg, worker.Deps{JetStream: b.js, Rules: b.set, Actions: b.reg, Recorder: b.mem, Logger: zaptest.NewLogger(b.t)})
+	rec := worker.Tee(worker.NewAudit(b.js, b.cfg), b.mem)
+	w, err := worker.New(ctx, b.cfg, worker.Deps{JetStream: b.js, Rules: b.set, Actions: b.reg, Recorder: rec, Logger: zaptest.NewLogger(b.t)})
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -207,10 +208,13 @@ func (b *bundle) assertDrained() {
 }
 
 // deadLetters returns every message in the dead-letter stream.
-func (b *bundle) deadLetters() []jetstream.Msg {
+func (b *bundle) deadLetters() []jetstream.Msg { return b.streamMsgs(b.cfg.DLQStream) }
+
+// streamMsgs returns every message in a stream.
+func (b *bundle) streamMsgs(stream string) []jetstream.Msg {
 	b.t.Helper()
 	ctx := context.Background()
-	st, err := b.js.Stream(ctx, b.cfg.DLQStream)
+	st, err := b.js.Stream(ctx, stream)
 	if err != nil {
 		b.t.Fatal(err)
 	}

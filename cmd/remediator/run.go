@@ -94,7 +94,8 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}
-	w, done, err := startWorker(ctx, wf.cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Logger: log})
+	rec := worker.NewAudit(conn.js, wf.cfg)
+	w, done, err := startWorker(ctx, wf.cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: rec, Logger: log})
 	if err != nil {
 		return err
 	}

@@ -14,8 +14,8 @@ func TestSeedFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(s.Huawei.Projects[testProject].KMSKeys); n != 5 {
-		t.Errorf("demo seed has %d keys, want 5", n)
+	if n := len(s.Huawei.Projects[testProject].KMSKeys); n != 8 {
+		t.Errorf("demo seed has %d keys, want 8", n)
 	}
 	_, err = LoadSeed("../../testdata/cloudsim/invalid_unknown_key.yaml")
 	if err == nil || !strings.Contains(err.Error(), "line 7: field rotaton not found") {

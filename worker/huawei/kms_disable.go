@@ -34,7 +34,7 @@ func (a *DisableKey) Params() []rules.ParamSpec {
 		regionParam(),
 		projectParam(),
 		accountParam(),
-		{Name: "key_id", Type: rules.String, Required: true, Pattern: KeyIDPattern, Doc: "KMS key id to disable"},
+		{Name: "key_id", Type: rules.String, Required: true, Resource: true, Pattern: KeyIDPattern, Doc: "KMS key id to disable"},
 		{Name: "allowed_key_ids", Type: rules.String, Required: true, Literal: true, Pattern: keyListPattern,
 			Doc: "comma-separated key ids this rule may disable; written in the rule, never taken from the event"},
 	}

@@ -26,7 +26,7 @@ func (a *EnableKeyRotation) Params() []rules.ParamSpec {
 		regionParam(),
 		projectParam(),
 		accountParam(),
-		{Name: "key_id", Type: rules.String, Required: true, Pattern: KeyIDPattern, Doc: "KMS key id"},
+		{Name: "key_id", Type: rules.String, Required: true, Resource: true, Pattern: KeyIDPattern, Doc: "KMS key id"},
 	}
 }
 

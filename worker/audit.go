@@ -1,0 +1,123 @@
+package worker
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/remediator/remediator/events"
+)
+
+// AuditSource is the CloudEvents source of audit events.
+const AuditSource = "remediator"
+
+// AuditTypePrefix prefixes the type of audit events: remediator.audit.<outcome>.
+const AuditTypePrefix = "remediator.audit."
+
+// AuditData is the data of an audit CloudEvent (schema in README).
+type AuditData struct {
+	Outcome    Outcome           `json:"outcome"`
+	Reason     string            `json:"reason,omitempty"`
+	Code       string            `json:"code,omitempty"`
+	Error      string            `json:"error,omitempty"`
+	Detail     string            `json:"detail,omitempty"`
+	Rule       string            `json:"rule"`
+	Action     string            `json:"action"`
+	Provider   string            `json:"provider"`
+	Account    string            `json:"account,omitempty"`
+	Region     string            `json:"region,omitempty"`
+	Resource   string            `json:"resource,omitempty"`
+	Params     map[string]string `json:"params,omitempty"`
+	Before     string            `json:"state_before,omitempty"`
+	After      string            `json:"state_after,omitempty"`
+	Attempts   int               `json:"attempts"`
+	DurationMS float64           `json:"duration_ms"`
+	Event      AuditEventRef     `json:"event"`
+}
+
+// AuditEventRef identifies the event an audit record is about.
+type AuditEventRef struct {
+	ID       string `json:"id"`
+	Source   string `json:"source"`
+	Type     string `json:"type"`
+	Subject  string `json:"nats_subject"`
+	Sequence uint64 `json:"stream_sequence"`
+}
+
+// Audit publishes one CloudEvent per final decision about a matched rule
+// to the audit stream, and waits for the stream's acknowledgement. The
+// Nats-Msg-Id is derived from the event, the rule and the outcome, so a
+// retried message does not duplicate its record.
+type Audit struct {
+	js  jetstream.JetStream
+	cfg Config
+	now func() time.Time
+}
+
+// NewAudit returns an audit recorder; the stream is created by
+// EnsureTopology.
+func NewAudit(js jetstream.JetStream, cfg Config) *Audit {
+	return &Audit{js: js, cfg: cfg.withDefaults(), now: time.Now}
+}
+
+// Record implements Recorder. Decisions that are not final, and events no
+// rule matched, have no audit record.
+func (a *Audit) Record(ctx context.Context, d Decision) error {
+	if !d.Final || d.Rule == "" {
+		return nil
+	}
+	body, id, err := a.event(d)
+	if err != nil {
+		return err
+	}
+	msg := &nats.Msg{
+		Subject: a.cfg.AuditSubject + "." + string(d.Outcome),
+		Header:  nats.Header{"Content-Type": {events.StructuredContentType}, jetstream.MsgIDHeader: {id}},
+		Data:    body,
+	}
+	if _, err := a.js.PublishMsg(ctx, msg); err != nil {
+		return errors.New("audit publish: " + err.Error())
+	}
+	return nil
+}
+
+// event renders the decision as a structured CloudEvent.
+func (a *Audit) event(d Decision) ([]byte, string, error) {
+	h := sha256.Sum256([]byte(d.EventSource + "\x00" + d.EventID + "\x00" + d.Rule + "\x00" + string(d.Outcome)))
+	id := "audit-" + hex.EncodeToString(h[:16])
+	provider, _, _ := strings.Cut(d.Action, ".")
+	data := AuditData{
+		Outcome: d.Outcome, Reason: string(d.Reason), Code: d.Code, Error: d.Error, Detail: d.Detail,
+		Rule: d.Rule, Action: d.Action, Provider: provider,
+		Account: d.Params["account"], Region: d.Params["region"], Resource: d.Resource, Params: d.Params,
+		Before: d.Before, After: d.After, Attempts: d.Attempt,
+		DurationMS: float64(d.Duration.Microseconds()) / 1000,
+		Event:      AuditEventRef{ID: d.EventID, Source: d.EventSource, Type: d.EventType, Subject: d.Subject, Sequence: d.Sequence},
+	}
+	b, err := json.Marshal(map[string]any{
+		"specversion": "1.0", "id": id, "source": AuditSource, "type": AuditTypePrefix + string(d.Outcome),
+		"subject": d.Rule, "time": a.now().UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json",
+		"data": data,
+	})
+	return b, id, err
+}
+
+// Tee records each decision with every recorder in turn and stops at the
+// first error.
+func Tee(recs ...Recorder) Recorder {
+	return RecorderFunc(func(ctx context.Context, d Decision) error {
+		for _, r := range recs {
+			if err := r.Record(ctx, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
