@@ -17,6 +17,8 @@ type Config struct {
 	AuditStream   string        // REMEDIATION_AUDIT
 	AuditSubject  string        // prefix of audit subjects, remediation.audit
 	AuditMaxAge   time.Duration // how long audit events are kept
+	LedgerBucket  string        // KV bucket of the idempotency ledger
+	LedgerTTL     time.Duration // how long done records are kept
 	Duplicates    time.Duration // intake duplicate window (Nats-Msg-Id)
 	MaxMsgSize    int32         // largest message either stream stores
 	MaxEventBytes int           // larger events are dead-lettered as too_large
@@ -44,6 +46,8 @@ func DefaultConfig() Config {
 		AuditStream:     "REMEDIATION_AUDIT",
 		AuditSubject:    "remediation.audit",
 		AuditMaxAge:     90 * 24 * time.Hour,
+		LedgerBucket:    "REMEDIATION_LEDGER",
+		LedgerTTL:       7 * 24 * time.Hour,
 		Duplicates:      10 * time.Minute,
 		MaxMsgSize:      1 << 20,
 		MaxEventBytes:   256 << 10,
@@ -74,6 +78,7 @@ func (c Config) withDefaults() Config {
 	set(&c.DLQSubject, d.DLQSubject)
 	set(&c.AuditStream, d.AuditStream)
 	set(&c.AuditSubject, d.AuditSubject)
+	set(&c.LedgerBucket, d.LedgerBucket)
 	setDur := func(dst *time.Duration, v time.Duration) {
 		if *dst <= 0 {
 			*dst = v
@@ -81,6 +86,7 @@ func (c Config) withDefaults() Config {
 	}
 	setDur(&c.Duplicates, d.Duplicates)
 	setDur(&c.AuditMaxAge, d.AuditMaxAge)
+	setDur(&c.LedgerTTL, d.LedgerTTL)
 	setDur(&c.AckWait, d.AckWait)
 	setDur(&c.RetryBase, d.RetryBase)
 	setDur(&c.ThrottleBase, d.ThrottleBase)

@@ -62,7 +62,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) ver
 			v.failed, v.failure = d, err
 			return v
 		}
-		d.Outcome, d.Before, d.After = out.outcome, out.res.Before, out.res.After
+		d.Outcome, d.Before, d.After, d.Detail = out.outcome, out.res.Before, out.res.After, out.detail
 		v.decisions = append(v.decisions, d)
 	}
 	return v
@@ -71,6 +71,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) ver
 type ran struct {
 	outcome Outcome
 	res     action.Result
+	detail  string
 }
 
 // run executes one matched rule's action.
@@ -86,18 +87,30 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope) 
 	if !ok {
 		return ran{}, action.Errorf(action.Permanent, action.ReasonRuleError, "", "action %s is not registered", mt.Rule.Action)
 	}
-	dry := w.cfg.DryRun || mt.Rule.DryRun
-	slot := time.Now()
-	if !dry {
-		if wait := w.limits.take(mt.Rule, slot); wait > 0 {
-			return ran{}, &action.Error{Class: action.Retryable, Reason: action.ReasonRateLimited,
-				Msg: "rule " + mt.Rule.Name + " has used its write limit; next slot in " + wait.Round(time.Second).String(), RetryAfter: wait}
-		}
+	if w.cfg.DryRun || mt.Rule.DryRun {
+		return w.ensure(ctx, a, mt, env, true)
 	}
-	res, err := a.Ensure(ctx, action.Request{Params: mt.Params, DryRun: dry, EventID: env.Event.ID()})
-	if !dry && (err != nil || !res.Changed) {
+	slot := time.Now()
+	if wait := w.limits.take(mt.Rule, slot); wait > 0 {
+		return ran{}, &action.Error{Class: action.Retryable, Reason: action.ReasonRateLimited,
+			Msg: "rule " + mt.Rule.Name + " has used its write limit; next slot in " + wait.Round(time.Second).String(), RetryAfter: wait}
+	}
+	held, out, ferr := w.hold(ctx, mt, env)
+	if ferr != nil || held == nil {
+		w.limits.release(mt.Rule, slot)
+		return out, ferr
+	}
+	out, ferr = w.ensure(ctx, a, mt, env, false)
+	held.finish(ctx, out, ferr)
+	if ferr != nil || out.outcome != Remediated {
 		w.limits.release(mt.Rule, slot)
 	}
+	return out, ferr
+}
+
+// ensure calls the action and turns its result into an outcome.
+func (w *Worker) ensure(ctx context.Context, a action.Action, mt rules.Match, env *events.Envelope, dry bool) (ran, *action.Error) {
+	res, err := a.Ensure(ctx, action.Request{Params: mt.Params, DryRun: dry, EventID: env.Event.ID()})
 	if err != nil {
 		ae := action.Classify(err)
 		if ae.Class == action.AlreadyDone {

@@ -59,6 +59,14 @@ func (w *Worker) retry(ctx context.Context, m jetstream.Msg, v verdict, attempt 
 	delay := w.cfg.backoff(attempt, v.failure.Reason, w.rnd)
 	if ra := v.failure.RetryAfter; ra > 0 {
 		delay = min(ra, w.cfg.RetryMax)
+		if v.failure.Reason == action.ReasonBusy {
+			// A live holder usually finishes in milliseconds; a stale one
+			// (crashed) is waited out until its lease expires.
+			delay = min(w.cfg.backoff(attempt, action.ReasonBusy, w.rnd), ra)
+			if v.failure.WaitFull {
+				delay = ra
+			}
+		}
 	}
 	d := failed(v, Retrying)
 	if err := w.rec.Record(ctx, d); err != nil {

@@ -56,6 +56,16 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", cfg.AuditStream, err)
 	}
+	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:      cfg.LedgerBucket,
+		Description: "remediator idempotency ledger: leases and done records per event and rule, leases per resource",
+		TTL:         cfg.LedgerTTL,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("key-value bucket %s: %w", cfg.LedgerBucket, err)
+	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
 		Durable:       cfg.Consumer,
 		Description:   "remediator workers (all replicas share this consumer)",

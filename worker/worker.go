@@ -29,6 +29,7 @@ type Worker struct {
 	rnd     func(int64) int64
 	counts  counters
 	limits  limiter
+	ledger  *ledger
 }
 
 // Deps are what a worker is built from.
@@ -57,6 +58,11 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if w.log == nil {
 		w.log = zap.NewNop()
 	}
+	kv, err := d.JetStream.KeyValue(ctx, cfg.LedgerBucket)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	w.ledger = newLedger(kv, cfg.AckWait)
 	w.rules.Store(d.Rules)
 	return w, nil
 }

@@ -66,6 +66,7 @@ const (
 	ReasonRateLimited      Reason = "rate_limited"   // the rule's write limit is used up for now
 	ReasonScope            Reason = "scope"          // outside the rule's scope or policy
 	ReasonExempt           Reason = "exempt"         // the resource is exempt from the rule
+	ReasonBusy             Reason = "busy"           // another replica is working on the event or resource
 )
 
 // Error is an action failure with its class. Code is the provider's error
@@ -79,6 +80,9 @@ type Error struct {
 	// RetryAfter, when set on a retryable error, is the earliest useful
 	// time to try again (it overrides the backoff, up to RetryMax).
 	RetryAfter time.Duration
+	// WaitFull makes the worker wait all of RetryAfter rather than retry
+	// sooner with its backoff.
+	WaitFull bool
 }
 
 func (e *Error) Error() string {
