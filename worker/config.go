@@ -9,20 +9,21 @@ import (
 // Config holds the names and limits of the intake, the dead-letter stream
 // and the worker pool. Zero values take the defaults from DefaultConfig.
 type Config struct {
-	Stream        string        // intake stream, REMEDIATION_EVENTS
-	Subject       string        // intake subjects, remediation.events.>
-	Consumer      string        // durable pull consumer shared by replicas, remediator
-	DLQStream     string        // REMEDIATION_DLQ
-	DLQSubject    string        // prefix of dead-letter subjects, remediation.dlq
-	AuditStream   string        // REMEDIATION_AUDIT
-	AuditSubject  string        // prefix of audit subjects, remediation.audit
-	AuditMaxAge   time.Duration // how long audit events are kept
-	LedgerBucket  string        // KV bucket of the idempotency ledger
-	LedgerTTL     time.Duration // how long done records are kept
-	Duplicates    time.Duration // intake duplicate window (Nats-Msg-Id)
-	MaxMsgSize    int32         // largest message either stream stores
-	MaxEventBytes int           // larger events are dead-lettered as too_large
-	Replicas      int           // stream replicas (1 standalone, 3 in a cluster)
+	Stream         string        // intake stream, REMEDIATION_EVENTS
+	Subject        string        // intake subjects, remediation.events.>
+	Consumer       string        // durable pull consumer shared by replicas, remediator
+	DLQStream      string        // REMEDIATION_DLQ
+	DLQSubject     string        // prefix of dead-letter subjects, remediation.dlq
+	AuditStream    string        // REMEDIATION_AUDIT
+	AuditSubject   string        // prefix of audit subjects, remediation.audit
+	AuditMaxAge    time.Duration // how long audit events are kept
+	LedgerBucket   string        // KV bucket of the idempotency ledger
+	AdvisoryStream string        // captures the intake consumer's max-deliveries advisories
+	LedgerTTL      time.Duration // how long done records are kept
+	Duplicates     time.Duration // intake duplicate window (Nats-Msg-Id)
+	MaxMsgSize     int32         // largest message either stream stores
+	MaxEventBytes  int           // larger events are dead-lettered as too_large
+	Replicas       int           // stream replicas (1 standalone, 3 in a cluster)
 
 	Concurrency     int
 	AckWait         time.Duration
@@ -47,6 +48,7 @@ func DefaultConfig() Config {
 		AuditSubject:    "remediation.audit",
 		AuditMaxAge:     90 * 24 * time.Hour,
 		LedgerBucket:    "REMEDIATION_LEDGER",
+		AdvisoryStream:  "REMEDIATION_ADVISORIES",
 		LedgerTTL:       7 * 24 * time.Hour,
 		Duplicates:      10 * time.Minute,
 		MaxMsgSize:      1 << 20,
@@ -79,6 +81,7 @@ func (c Config) withDefaults() Config {
 	set(&c.AuditStream, d.AuditStream)
 	set(&c.AuditSubject, d.AuditSubject)
 	set(&c.LedgerBucket, d.LedgerBucket)
+	set(&c.AdvisoryStream, d.AdvisoryStream)
 	setDur := func(dst *time.Duration, v time.Duration) {
 		if *dst <= 0 {
 			*dst = v

@@ -36,8 +36,22 @@ const maxHeaderError = 1024
 // waits for the stream's acknowledgement. Nats-Msg-Id is derived from the
 // original stream and sequence, so publishing twice stores it once.
 func (w *Worker) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, d Decision, fail *action.Error) error {
+	return w.publishDeadLetter(ctx, original{subject: m.Subject(), header: m.Headers(), data: m.Data(),
+		stream: meta.Stream, seq: meta.Sequence.Stream}, d, fail)
+}
+
+// original is the message being dead-lettered, as it arrived.
+type original struct {
+	subject string
+	header  nats.Header
+	data    []byte
+	stream  string
+	seq     uint64
+}
+
+func (w *Worker) publishDeadLetter(ctx context.Context, o original, d Decision, fail *action.Error) error {
 	h := nats.Header{}
-	for k, vs := range m.Headers() {
+	for k, vs := range o.header {
 		if k == jetstream.MsgIDHeader {
 			h[HeaderOriginalMsgID] = append([]string(nil), vs...)
 			continue
@@ -58,15 +72,15 @@ func (w *Worker) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstrea
 	set(HeaderRule, d.Rule)
 	set(HeaderAction, d.Action)
 	set(HeaderAttempts, strconv.Itoa(d.Attempt))
-	set(HeaderOriginalSubject, m.Subject())
-	set(HeaderOriginalStream, meta.Stream)
-	set(HeaderOriginalSequence, strconv.FormatUint(meta.Sequence.Stream, 10))
+	set(HeaderOriginalSubject, o.subject)
+	set(HeaderOriginalStream, o.stream)
+	set(HeaderOriginalSequence, strconv.FormatUint(o.seq, 10))
 	set(HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
-	h[jetstream.MsgIDHeader] = []string{fmt.Sprintf("dlq:%s:%d", meta.Stream, meta.Sequence.Stream)}
+	h[jetstream.MsgIDHeader] = []string{fmt.Sprintf("dlq:%s:%d", o.stream, o.seq)}
 	msg := &nats.Msg{
 		Subject: w.cfg.DLQSubject + "." + string(fail.Reason),
 		Header:  h,
-		Data:    m.Data(),
+		Data:    o.data,
 	}
 	if _, err := w.js.PublishMsg(ctx, msg); err != nil {
 		return fmt.Errorf("dead-letter publish: %w", err)

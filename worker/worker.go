@@ -30,6 +30,8 @@ type Worker struct {
 	counts  counters
 	limits  limiter
 	ledger  *ledger
+	// advisories is the consumer of captured max-deliveries advisories.
+	advisories jetstream.Consumer
 }
 
 // Deps are what a worker is built from.
@@ -57,6 +59,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	}
 	if w.log == nil {
 		w.log = zap.NewNop()
+	}
+	if w.advisories, err = ensureAdvisories(ctx, d.JetStream, cfg); err != nil {
+		return nil, err
 	}
 	kv, err := d.JetStream.KeyValue(ctx, cfg.LedgerBucket)
 	if err != nil {
@@ -94,6 +99,11 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.loop(workCtx, it, &stopping)
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		w.runAdvisories(ctx, w.advisories)
+	}()
 	w.log.Info("worker_started", zap.String("stream", w.cfg.Stream), zap.String("consumer", w.cfg.Consumer),
 		zap.Int("concurrency", w.cfg.Concurrency), zap.Int("rules", len(w.rules.Load().Rules())))
 	<-ctx.Done()

@@ -67,6 +67,7 @@ const (
 	ReasonScope            Reason = "scope"          // outside the rule's scope or policy
 	ReasonExempt           Reason = "exempt"         // the resource is exempt from the rule
 	ReasonBusy             Reason = "busy"           // another replica is working on the event or resource
+	ReasonMaxDeliveries    Reason = "max_deliveries" // delivered MaxDeliver times without being settled (a crash loop)
 )
 
 // Error is an action failure with its class. Code is the provider's error
