@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/remediator/remediator/events"
+	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/embedded"
+)
+
+const (
+	crashEvents    = 2000
+	crashResources = 100
+	crashKills     = 4
+)
+
+// TestCrashRecovery is the exactly-once proof: thousands of drift events
+// while the worker process is SIGKILLed at random moments and restarted,
+// the NATS server is restarted once, and the simulator throttles, fails
+// and times out calls. Every event must end with one final audit outcome
+// or in the dead-letter stream, each resource must see at most one write,
+// the cloud must end compliant and nothing may be left pending.
+func TestCrashRecovery(t *testing.T) {
+	t.Parallel()
+	storeDir := t.TempDir()
+	addr := freeAddr(t)
+	ns := startNATS(t, storeDir, addr)
+	defer func() { ns.Shutdown() }()
+	sim, keys := crashSimulator()
+	srv, err := cloudsim.Start("127.0.0.1:0", sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = srv.Close(context.Background()) }()
+	sim.SetChaos(cloudsim.Chaos{ThrottleRate: 0.05, ServerErrorRate: 0.05, TimeoutRate: 0.01, TimeoutDelay: 300 * time.Millisecond, Latency: 4 * time.Millisecond, Seed: 42})
+
+	args := []string{"run", "--nats-url", "nats://" + addr, "--cloud-endpoint", srv.URL(), "--concurrency", "8",
+		"--ack-wait", "2s", "--max-deliver", "30", "--retry-base", "20ms", "--throttle-base", "50ms", "--retry-max", "400ms",
+		"--shutdown-timeout", "1s"}
+	child, _ := startChild(t, args...)
+	publishCrashEvents(t, ns, keys)
+
+	rnd := rand.New(rand.NewPCG(7, 7))
+	kills, restarts := 0, 0
+	for kills < crashKills {
+		time.Sleep(time.Duration(300+rnd.IntN(900)) * time.Millisecond)
+		if kills == 2 && restarts == 0 { // restart the NATS server once, under a running worker
+			ns.Shutdown()
+			ns = startNATS(t, storeDir, addr)
+			restarts++
+			time.Sleep(500 * time.Millisecond)
+		}
+		_ = child.Process.Signal(syscall.SIGKILL)
+		_ = child.Wait()
+		kills++
+		child, _ = startChild(t, args...)
+	}
+	settled := waitSettled(t, ns, crashEvents, 3*time.Minute)
+	_ = child.Process.Signal(syscall.SIGTERM)
+	_ = child.Wait()
+
+	writes := map[string]int{}
+	faults := 0
+	for _, c := range sim.Calls() {
+		if c.Write && c.Status/100 == 2 {
+			writes[c.Params["key_id"]]++
+		}
+		if c.Status >= 429 {
+			faults++
+		}
+	}
+	duplicates, compliant := 0, 0
+	for _, k := range keys {
+		if writes[k] > 1 {
+			duplicates += writes[k] - 1
+		}
+		if key, _ := sim.Key(crashProject, k); key.Rotation {
+			compliant++
+		}
+	}
+	t.Logf("crash test: %d events, %d kills, %d NATS restarts, %d faults injected, %d settled (%d audit, %d dead-lettered, %d after a retry or redelivery), %d lost, %d duplicate audit records, %d duplicate writes, %d/%d resources compliant",
+		crashEvents, kills, restarts, faults, settled.total(), settled.audited, settled.deadLettered, settled.retried, crashEvents-settled.total(),
+		settled.records-settled.audited, duplicates, compliant, len(keys))
+	if settled.records != settled.audited {
+		t.Errorf("%d audit records for %d events: duplicates", settled.records, settled.audited)
+	}
+	if settled.total() != crashEvents || settled.conflicting > 0 {
+		t.Errorf("%d of %d events settled, %d with conflicting outcomes", settled.total(), crashEvents, settled.conflicting)
+	}
+	if duplicates > 0 {
+		t.Errorf("%d duplicate writes", duplicates)
+	}
+	if compliant != len(keys) {
+		t.Errorf("%d of %d resources compliant", compliant, len(keys))
+	}
+	if faults == 0 {
+		t.Error("no faults were injected: the test proves nothing")
+	}
+	assertNothingPending(t, ns)
+}
+
+const crashProject = "0b5a7f3c2d8e4b1a9c6d5e4f3a2b1c0d"
+
+func crashSimulator() (*cloudsim.Simulator, []string) {
+	var b strings.Builder
+	fmt.Fprintf(&b, "huawei:\n  projects:\n    %s:\n      region: cn-north-4\n      kms_keys:\n", crashProject)
+	keys := make([]string, crashResources)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%08x-0000-4000-8000-%012x", i+1, i+1)
+		fmt.Fprintf(&b, "        - {id: %s, state: enabled, rotation: false}\n", keys[i])
+	}
+	seed, err := cloudsim.ParseSeed([]byte(b.String()))
+	if err != nil {
+		panic(err)
+	}
+	return cloudsim.New(seed), keys
+}
+
+func publishCrashEvents(t *testing.T, ns *embedded.Server, keys []string) {
+	t.Helper()
+	nc, err := ns.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	cfg := worker.DefaultConfig()
+	if _, err := worker.EnsureTopology(context.Background(), js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for i := range crashEvents {
+		key := keys[i%len(keys)]
+		body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": fmt.Sprintf("crash-%05d", i), "source": "HC.KMS",
+			"type": "KMS:CloudTrace:ApiCall", "data": map[string]any{"trace_name": "disableKeyRotation", "code": "200",
+				"resource_id": key, "project_id": crashProject, "region_id": "cn-north-4"}})
+		raw := events.Raw{Body: body, Source: "HC.KMS", ID: fmt.Sprintf("crash-%05d", i)}
+		if _, err := worker.Publish(context.Background(), js, cfg, raw, events.Structured); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+type settledCount struct{ audited, deadLettered, conflicting, records, retried int }
+
+func (s settledCount) total() int { return s.audited + s.deadLettered }
+
+// waitSettled counts events with a final audit record or a dead letter
+// until all are settled or the time is up.
+func waitSettled(t *testing.T, ns *embedded.Server, n int, limit time.Duration) settledCount {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		s := countSettled(t, ns)
+		if s.total() >= n || time.Now().After(deadline) {
+			return s
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func countSettled(t *testing.T, ns *embedded.Server) settledCount {
+	nc, err := ns.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	outcomes := map[string]string{}
+	var s settledCount
+	readAll(t, js, "REMEDIATION_AUDIT", func(data []byte) {
+		var ev struct {
+			Data worker.AuditData `json:"data"`
+		}
+		if json.Unmarshal(data, &ev) != nil {
+			return
+		}
+		id := ev.Data.Event.ID
+		s.records++
+		if ev.Data.Attempts > 1 {
+			s.retried++
+		}
+		if prev, ok := outcomes[id]; ok && prev != string(ev.Data.Outcome) {
+			s.conflicting++
+		}
+		outcomes[id] = string(ev.Data.Outcome)
+	})
+	dl := map[string]bool{}
+	readAll(t, js, "REMEDIATION_DLQ", func(data []byte) {
+		var ev struct{ ID string }
+		if json.Unmarshal(data, &ev) == nil {
+			dl[ev.ID] = true
+		}
+	})
+	for id := range dl {
+		if _, ok := outcomes[id]; !ok {
+			s.deadLettered++
+		}
+	}
+	s.audited = len(outcomes)
+	_ = ctx
+	return s
+}
+
+func readAll(t *testing.T, js jetstream.JetStream, stream string, f func([]byte)) {
+	ctx := context.Background()
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		return
+	}
+	info, err := st.Info(ctx)
+	if err != nil || info.State.Msgs == 0 {
+		return
+	}
+	c, err := st.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for got := uint64(0); got < info.State.Msgs; {
+		batch, err := c.Fetch(500, jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			f(m.Data())
+			n++
+		}
+		if n == 0 {
+			return
+		}
+		got += uint64(n)
+	}
+}
+
+func assertNothingPending(t *testing.T, ns *embedded.Server) {
+	t.Helper()
+	nc, err := ns.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	st, err := js.Stream(context.Background(), "REMEDIATION_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, _ := st.Info(context.Background())
+	if info.State.Msgs != 0 {
+		t.Errorf("%d messages left in the intake stream", info.State.Msgs)
+	}
+}
+
+func startNATS(t *testing.T, dir, addr string) *embedded.Server {
+	t.Helper()
+	var ns *embedded.Server
+	var err error
+	for range 50 { // the port may linger briefly after a shutdown
+		if ns, err = embedded.Start(embedded.Options{StoreDir: dir, Listen: addr, SyncAlways: true}); err == nil {
+			return ns
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal(err)
+	return nil
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
