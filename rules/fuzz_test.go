@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 )
 
 // FuzzParse: the loader never panics, and every failure is a *LoadError
@@ -20,7 +21,18 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte(policyRules))
 	f.Fuzz(func(t *testing.T, src []byte) {
-		set, err := Parse(testCatalog, "fuzz.yaml", src)
+		var set *Set
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			set, err = Parse(testCatalog, "fuzz.yaml", src)
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("Parse did not return within 5s for %q", src)
+		}
 		if err != nil {
 			var le *LoadError
 			if errors.As(err, &le) && len(le.Problems) == 0 {
