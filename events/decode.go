@@ -37,6 +37,9 @@ type Envelope struct {
 	// string, bool, nil), or nil when the data is absent or not JSON.
 	Data any
 	Mode Mode
+	// Finding is the normalised finding, set by Normalizer.Normalize's
+	// caller; nil when the event is of no known form.
+	Finding *Finding
 }
 
 // InvalidError says why a message is not a usable CloudEvent. It is never

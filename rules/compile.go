@@ -66,6 +66,7 @@ func newEnv() (*cel.Env, error) {
 		cel.Variable("event", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("data", cel.DynType),
 		cel.Variable("policy", cel.MapType(cel.StringType, cel.DynType)),
+		cel.Variable("finding", cel.MapType(cel.StringType, cel.DynType)),
 	)
 }
 

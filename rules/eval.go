@@ -85,6 +85,10 @@ func (s *Set) Evaluate(env *events.Envelope) []Match {
 	return out
 }
 
+// noFinding is what rules see for events of no known form: every field
+// present and empty, so conditions on it are simply false.
+var noFinding = (&events.Finding{}).Map()
+
 // activation gives CEL the event's variables, building the attribute map
 // only if an expression asks for it.
 type activation struct {
@@ -104,6 +108,11 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		return a.attributes(), true
 	case "policy":
 		return a.policy, true
+	case "finding":
+		if a.env.Finding == nil {
+			return noFinding, true
+		}
+		return a.env.Finding.Map(), true
 	}
 	return nil, false
 }

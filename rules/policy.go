@@ -65,7 +65,7 @@ func (c *compiler) policyProgram(s *spec, n *yaml.Node, field string, ps ParamSp
 	if prg == nil || referencesEventData(ast.NativeRep().Expr()) {
 		return prg
 	}
-	v, _, err := prg.Eval(map[string]any{"policy": c.policy, "event": map[string]any{}, "data": nil})
+	v, _, err := prg.Eval(map[string]any{"policy": c.policy, "event": map[string]any{}, "data": nil, "finding": noFinding})
 	if err != nil {
 		c.add(s.file, n, s.name, field, "does not resolve: %s", oneLine(err.Error()))
 		return nil
@@ -103,7 +103,7 @@ func rootedAtPolicy(e celast.Expr) bool {
 func referencesEventData(e celast.Expr) bool {
 	found := false
 	celast.PostOrderVisit(e, celast.NewExprVisitor(func(x celast.Expr) {
-		if x.Kind() == celast.IdentKind && (x.AsIdent() == "event" || x.AsIdent() == "data") {
+		if x.Kind() == celast.IdentKind && (x.AsIdent() == "event" || x.AsIdent() == "data" || x.AsIdent() == "finding") {
 			found = true
 		}
 	}))

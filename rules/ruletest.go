@@ -193,7 +193,14 @@ func caseEvent(dir string, tc TestCase) (*events.Envelope, error) {
 	default:
 		return nil, errors.New("the case has no event")
 	}
-	return events.Decode(context.Background(), map[string][]string{"Content-Type": {events.StructuredContentType}}, body)
+	env, err := events.Decode(context.Background(), map[string][]string{"Content-Type": {events.StructuredContentType}}, body)
+	if err != nil {
+		return nil, err
+	}
+	if env.Finding, err = (events.Normalizer{}).Normalize(env); err != nil {
+		return nil, err
+	}
+	return env, nil
 }
 
 // matchOutcome names what the worker would do with a match.

@@ -70,7 +70,7 @@ func NewAudit(js jetstream.JetStream, cfg Config) *Audit {
 // Record implements Recorder. Decisions that are not final, and events no
 // rule matched, have no audit record.
 func (a *Audit) Record(ctx context.Context, d Decision) error {
-	if !d.Final || d.Rule == "" {
+	if !d.Final || (d.Rule == "" && d.Outcome != Untrusted && d.Outcome != DeadLettered) {
 		return nil
 	}
 	body, id, err := a.event(d)
@@ -93,11 +93,17 @@ func (a *Audit) event(d Decision) ([]byte, string, error) {
 	h := sha256.Sum256([]byte(d.EventSource + "\x00" + d.EventID + "\x00" + d.Rule + "\x00" + string(d.Outcome)))
 	id := "audit-" + hex.EncodeToString(h[:16])
 	provider, _, _ := strings.Cut(d.Action, ".")
+	if provider == "" && d.Finding != nil {
+		provider = d.Finding.Provider
+	}
 	data := AuditData{
 		Outcome: d.Outcome, Reason: string(d.Reason), Code: d.Code, Error: d.Error, Detail: d.Detail,
 		Rule: d.Rule, Action: d.Action, Provider: provider,
-		Account: d.Params["account"], Region: d.Params["region"], Resource: d.Resource, Params: d.Params,
-		Before: d.Before, After: d.After, Attempts: d.Attempt,
+		Account:  orFinding(d.Params["account"], d.Finding, func(f *events.Finding) string { return f.Account }),
+		Region:   orFinding(d.Params["region"], d.Finding, func(f *events.Finding) string { return f.Region }),
+		Resource: orFinding(d.Resource, d.Finding, func(f *events.Finding) string { return f.ResourceID }),
+		Params:   d.Params,
+		Before:   d.Before, After: d.After, Attempts: d.Attempt,
 		DurationMS: float64(d.Duration.Microseconds()) / 1000,
 		Event:      AuditEventRef{ID: d.EventID, Source: d.EventSource, Type: d.EventType, Subject: d.Subject, Sequence: d.Sequence},
 	}
@@ -120,4 +126,12 @@ func Tee(recs ...Recorder) Recorder {
 		}
 		return nil
 	})
+}
+
+// orFinding returns v, or the finding's value when v is empty.
+func orFinding(v string, f *events.Finding, get func(*events.Finding) string) string {
+	if v != "" || f == nil {
+		return v
+	}
+	return get(f)
 }

@@ -34,6 +34,16 @@ type Config struct {
 	RetryMax        time.Duration // cap on any retry delay
 	ShutdownTimeout time.Duration
 	DryRun          bool // plan every action, write nothing
+
+	// SelfPrincipals are the worker's own cloud identities (ActionTrail
+	// principalId or userName, CTS user id or name): changes they made are
+	// findings with self=true, which the built-in rules do not act on.
+	SelfPrincipals []string
+	// TrustedSources and TrustedAccounts, when set, are the only event
+	// sources (exact, or a prefix ending in *) and accounts acted on;
+	// other events are acked with outcome untrusted.
+	TrustedSources  []string
+	TrustedAccounts []string
 }
 
 // DefaultConfig returns the defaults.

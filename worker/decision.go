@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+
+	"github.com/remediator/remediator/events"
 	"sync"
 	"time"
 
@@ -18,6 +20,7 @@ const (
 	Planned          Outcome = "planned"
 	NoMatch          Outcome = "no_match"
 	OutOfScope       Outcome = "out_of_scope"
+	Untrusted        Outcome = "untrusted"
 	Exempt           Outcome = "exempt"
 	DeadLettered     Outcome = "dead_lettered"
 	Retrying         Outcome = "retrying"
@@ -36,6 +39,7 @@ type Decision struct {
 	Action      string
 	Params      map[string]string // the action's parameters, when computed
 	Resource    string            // the value of the action's resource parameter
+	Finding     *events.Finding   // the normalised finding, when the event had a known form
 	Outcome     Outcome
 	Reason      action.Reason
 	Code        string

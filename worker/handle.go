@@ -33,6 +33,15 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) ver
 		return verdict{failed: base, failure: &action.Error{Class: action.Permanent, Reason: action.ReasonInvalidEvent, Msg: err.Error(), Err: err}}
 	}
 	base.EventID, base.EventSource, base.EventType = env.Event.ID(), env.Event.Source(), env.Event.Type()
+	if env.Finding, err = (events.Normalizer{SelfPrincipals: w.cfg.SelfPrincipals}).Normalize(env); err != nil {
+		return verdict{failed: base, failure: &action.Error{Class: action.Permanent, Reason: action.ReasonInvalidEvent, Msg: err.Error(), Err: err}}
+	}
+	base.Finding = env.Finding
+	if why := w.untrusted(env); why != "" {
+		d := base
+		d.Outcome, d.Reason, d.Detail = Untrusted, action.ReasonUntrusted, why
+		return verdict{decisions: []Decision{d}}
+	}
 	matches := w.rules.Load().Evaluate(env)
 	if len(matches) == 0 {
 		d := base

@@ -68,6 +68,7 @@ const (
 	ReasonExempt           Reason = "exempt"         // the resource is exempt from the rule
 	ReasonBusy             Reason = "busy"           // another replica is working on the event or resource
 	ReasonMaxDeliveries    Reason = "max_deliveries" // delivered MaxDeliver times without being settled (a crash loop)
+	ReasonUntrusted        Reason = "untrusted"      // the event's source or account is not on the trust allowlist
 )
 
 // Error is an action failure with its class. Code is the provider's error
