@@ -18,13 +18,16 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
 	want := map[string][2]string{
-		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e01": {"remediated", "-"},
-		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e02": {"already_compliant", "-"},
-		"finding-2026-11-20-0001":              {"remediated", "-"},
-		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e04": {"no_match", "-"},
-		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e05": {"no_match", "-"},
-		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e06": {"dead_lettered", "not_found"},
-		"finding-2026-11-20-0002":              {"dead_lettered", "invalid_params"},
+		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e01":   {"remediated", "-"},
+		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e02":   {"already_compliant", "-"},
+		"finding-2026-11-20-0001":                {"remediated", "-"},
+		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e04":   {"no_match", "-"},
+		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e05":   {"no_match", "-"},
+		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e06":   {"dead_lettered", "not_found"},
+		"finding-2026-11-20-0002":                {"dead_lettered", "invalid_params"},
+		"cfg-2026-11-20-0016":                    {"no_match", "-"},
+		"cfg-2026-11-20-0017":                    {"no_match", "-"},
+		"45ef4dewq-6f0b-4d8e-9a51-actiontrail18": {"no_match", "-"},
 	}
 	rows := 0
 	for _, line := range strings.Split(out.String(), "\n") {
@@ -45,7 +48,7 @@ func TestDemo(t *testing.T) {
 	if rows != len(want) {
 		t.Errorf("%d rows, want %d\n%s", rows, len(want), out.String())
 	}
-	if !strings.Contains(out.String(), "7 events, 2 cloud writes") {
+	if !strings.Contains(out.String(), "10 events, 2 cloud writes") {
 		t.Errorf("summary line missing or wrong:\n%s", out.String())
 	}
 }
