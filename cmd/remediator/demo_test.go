@@ -25,6 +25,7 @@ func TestDemo(t *testing.T) {
 		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e05":   {"no_match", "-"},
 		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e06":   {"dead_lettered", "not_found"},
 		"finding-2026-11-20-0002":                {"dead_lettered", "invalid_params"},
+		"45ef4dewq-6f0b-4d8e-9a51-actiontrail10": {"no_match", "-"},
 		"cfg-2026-11-20-0016":                    {"no_match", "-"},
 		"cfg-2026-11-20-0017":                    {"no_match", "-"},
 		"45ef4dewq-6f0b-4d8e-9a51-actiontrail18": {"no_match", "-"},
@@ -48,7 +49,7 @@ func TestDemo(t *testing.T) {
 	if rows != len(want) {
 		t.Errorf("%d rows, want %d\n%s", rows, len(want), out.String())
 	}
-	if !strings.Contains(out.String(), "10 events, 2 cloud writes") {
+	if !strings.Contains(out.String(), "11 events, 2 cloud writes") {
 		t.Errorf("summary line missing or wrong:\n%s", out.String())
 	}
 }
