@@ -42,6 +42,10 @@ func (f *workerFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.cfg.RetryMax, "retry-max", d.RetryMax, "longest retry delay")
 	fs.DurationVar(&f.cfg.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "time in-flight work gets to finish at shutdown")
 	fs.BoolVar(&f.cfg.DryRun, "dry-run", false, "plan every action and write nothing")
+	fs.IntVar(&f.cfg.Replicas, "replicas", d.Replicas, "replicas of the streams and the ledger (3 on a NATS cluster)")
+	fs.StringSliceVar(&f.cfg.SelfPrincipals, "self-principal", nil, "the worker's own cloud identities (principal id or user name): changes they made are not acted on")
+	fs.StringSliceVar(&f.cfg.TrustedSources, "trusted-source", nil, "only act on events from these sources (exact, or prefix*); default any")
+	fs.StringSliceVar(&f.cfg.TrustedAccounts, "trusted-account", nil, "only act on events about these accounts; default any")
 }
 
 func newRunCmd(stderr io.Writer) *cobra.Command {
