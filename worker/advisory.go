@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -25,7 +26,7 @@ func (c Config) advisorySubject() string {
 
 // ensureAdvisories creates the capture stream and its durable consumer.
 func ensureAdvisories(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Consumer, error) {
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:        cfg.AdvisoryStream,
 		Description: "max-deliveries advisories of the remediator intake consumer",
 		Subjects:    []string{cfg.advisorySubject()},
@@ -36,8 +37,8 @@ func ensureAdvisories(ctx context.Context, js jetstream.JetStream, cfg Config) (
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", cfg.AdvisoryStream, err)
 	}
-	return js.CreateOrUpdateConsumer(ctx, cfg.AdvisoryStream, jetstream.ConsumerConfig{
-		Durable: cfg.Consumer, AckPolicy: jetstream.AckExplicitPolicy, MaxDeliver: -1, Replicas: cfg.Replicas,
+	return ensureConsumer(ctx, js, cfg.AdvisoryStream, jetstream.ConsumerConfig{
+		Durable: cfg.Consumer, AckPolicy: jetstream.AckExplicitPolicy, AckWait: 30 * time.Second, MaxDeliver: -1, Replicas: cfg.Replicas,
 	})
 }
 

@@ -2,7 +2,9 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,7 +18,7 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	_, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:        cfg.Stream,
 		Description: "remediator intake: CloudEvents to evaluate",
 		Subjects:    []string{cfg.Subject},
@@ -30,7 +32,7 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", cfg.Stream, err)
 	}
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	err = ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:        cfg.DLQStream,
 		Description: "remediator dead letters: original message plus Remediator-* headers",
 		Subjects:    []string{strings.TrimSuffix(cfg.DLQSubject, ".") + ".>"},
@@ -43,7 +45,7 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", cfg.DLQStream, err)
 	}
-	_, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	err = ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:        cfg.AuditStream,
 		Description: "remediator audit trail: one CloudEvent per event, rule and final outcome",
 		Subjects:    []string{strings.TrimSuffix(cfg.AuditSubject, ".") + ".>"},
@@ -56,7 +58,7 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", cfg.AuditStream, err)
 	}
-	_, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	err = ensureKV(ctx, js, jetstream.KeyValueConfig{
 		Bucket:      cfg.LedgerBucket,
 		Description: "remediator idempotency ledger: leases and done records per event and rule, leases per resource",
 		TTL:         cfg.LedgerTTL,
@@ -66,7 +68,10 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket %s: %w", cfg.LedgerBucket, err)
 	}
-	cons, err := js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
+	if _, err := ensureAdvisories(ctx, js, cfg); err != nil {
+		return nil, err
+	}
+	cons, err := ensureConsumer(ctx, js, cfg.Stream, jetstream.ConsumerConfig{
 		Durable:       cfg.Consumer,
 		Description:   "remediator workers (all replicas share this consumer)",
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -80,4 +85,55 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 		return nil, fmt.Errorf("consumer %s on %s: %w", cfg.Consumer, cfg.Stream, err)
 	}
 	return cons, nil
+}
+
+// ensureStream creates the stream, or updates it when its settings
+// differ. An existing stream with the same settings is left alone, so a
+// replica can start while a cluster node is down.
+func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.StreamConfig) error {
+	st, err := js.Stream(ctx, sc.Name)
+	switch {
+	case err == nil:
+		cur := st.CachedInfo().Config
+		if slices.Equal(cur.Subjects, sc.Subjects) && cur.Retention == sc.Retention && cur.MaxMsgSize == sc.MaxMsgSize &&
+			cur.Duplicates == sc.Duplicates && cur.MaxAge == sc.MaxAge && cur.Replicas == max(sc.Replicas, 1) {
+			return nil
+		}
+		_, err = js.UpdateStream(ctx, sc)
+		return err
+	case !errors.Is(err, jetstream.ErrStreamNotFound):
+		return err
+	}
+	_, err = js.CreateStream(ctx, sc)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return nil // another replica created it just now
+	}
+	return err
+}
+
+// ensureConsumer creates the durable consumer, or updates it when its
+// settings differ.
+func ensureConsumer(ctx context.Context, js jetstream.JetStream, stream string, cc jetstream.ConsumerConfig) (jetstream.Consumer, error) {
+	c, err := js.Consumer(ctx, stream, cc.Durable)
+	if err == nil {
+		cur := c.CachedInfo().Config
+		if cur.AckWait == cc.AckWait && cur.MaxDeliver == cc.MaxDeliver && cur.MaxAckPending == cc.MaxAckPending {
+			return c, nil
+		}
+	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, err
+	}
+	return js.CreateOrUpdateConsumer(ctx, stream, cc)
+}
+
+// ensureKV creates the bucket unless it exists.
+func ensureKV(ctx context.Context, js jetstream.JetStream, kc jetstream.KeyValueConfig) error {
+	if _, err := js.KeyValue(ctx, kc.Bucket); err == nil {
+		return nil
+	}
+	_, err := js.CreateKeyValue(ctx, kc)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		return nil
+	}
+	return err
 }

@@ -60,8 +60,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if w.log == nil {
 		w.log = zap.NewNop()
 	}
-	if w.advisories, err = ensureAdvisories(ctx, d.JetStream, cfg); err != nil {
-		return nil, err
+	if w.advisories, err = d.JetStream.Consumer(ctx, cfg.AdvisoryStream, cfg.Consumer); err != nil {
+		return nil, fmt.Errorf("advisories consumer: %w", err)
 	}
 	kv, err := d.JetStream.KeyValue(ctx, cfg.LedgerBucket)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/remediator/remediator/events"
@@ -134,11 +135,27 @@ func publishCrashEvents(t *testing.T, ns *embedded.Server, keys []string) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
+	publishCrashEventsConn(t, nc, keys, 1)
+}
+
+func publishCrashEventsConn(t *testing.T, nc *nats.Conn, keys []string, replicas int) {
+	t.Helper()
 	js, _ := jetstream.New(nc)
 	cfg := worker.DefaultConfig()
-	if _, err := worker.EnsureTopology(context.Background(), js, cfg); err != nil {
+	cfg.Replicas = replicas
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := worker.EnsureTopology(ctx, js, cfg); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the intake stream's leader", func() bool {
+		st, err := js.Stream(ctx, cfg.Stream)
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(ctx)
+		return err == nil && (info.Cluster == nil || info.Cluster.Leader != "")
+	})
 	for i := range crashEvents {
 		key := keys[i%len(keys)]
 		body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": fmt.Sprintf("crash-%05d", i), "source": "HC.KMS",
@@ -175,6 +192,28 @@ func countSettled(t *testing.T, ns *embedded.Server) settledCount {
 		t.Fatal(err)
 	}
 	defer nc.Close()
+	return countSettledConn(t, nc)
+}
+
+// waitSettledURL is waitSettled through a client URL.
+func waitSettledURL(t *testing.T, addr string, n int, limit time.Duration) settledCount {
+	t.Helper()
+	nc, err := nats.Connect("nats://" + addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	deadline := time.Now().Add(limit)
+	for {
+		s := countSettledConn(t, nc)
+		if s.total() >= n || time.Now().After(deadline) {
+			return s
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func countSettledConn(t *testing.T, nc *nats.Conn) settledCount {
 	js, _ := jetstream.New(nc)
 	ctx := context.Background()
 	outcomes := map[string]string{}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -150,13 +151,35 @@ func loadRules(reg *action.Registry, paths []string) (*rules.Set, error) {
 	return rules.Load(reg, paths...)
 }
 
-// startWorker builds a worker and runs it until ctx ends.
+// startWorker builds a worker and runs it until ctx ends. Setting up the
+// streams is retried while the server is unreachable or electing leaders
+// (a cluster starting or losing a node), for up to a minute.
 func startWorker(ctx context.Context, cfg worker.Config, d worker.Deps) (*worker.Worker, <-chan error, error) {
-	w, err := worker.New(ctx, cfg, d)
+	var w *worker.Worker
+	var err error
+	for try := 1; ; try++ {
+		w, err = worker.New(ctx, cfg, d)
+		if err == nil || try == 30 || !transient(err) || ctx.Err() != nil {
+			break
+		}
+		if d.Logger != nil {
+			d.Logger.Warn("topology_retry", zap.Int("try", try), zap.Error(err))
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
 	if err != nil {
 		return nil, nil, err
 	}
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
 	return w, done, nil
+}
+
+// transient reports errors worth retrying at start-up.
+func transient(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) || errors.Is(err, nats.ErrNoResponders) ||
+		errors.Is(err, jetstream.ErrJetStreamNotEnabled) || errors.Is(err, nats.ErrConnectionClosed)
 }

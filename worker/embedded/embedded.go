@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -26,6 +27,18 @@ type Options struct {
 	SyncAlways bool
 	// MaxStore caps JetStream file storage in bytes (0: server default).
 	MaxStore int64
+	// Name is the server name; required in a cluster.
+	Name string
+	// Cluster joins a cluster: this node's route listen address, and the
+	// route URLs of every node (its own included).
+	Cluster *Cluster
+}
+
+// Cluster is a node's cluster membership.
+type Cluster struct {
+	Name   string
+	Listen string   // host:port for routes
+	Routes []string // nats-route://host:port of every node
 }
 
 // Server is a running embedded nats-server.
@@ -66,6 +79,14 @@ func Start(o Options) (*Server, error) {
 			opts.Port = server.RANDOM_PORT
 		}
 	}
+	if o.Name != "" {
+		opts.ServerName = o.Name
+	}
+	if o.Cluster != nil {
+		if err := clusterOptions(opts, o.Cluster); err != nil {
+			return nil, err
+		}
+	}
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
@@ -98,4 +119,19 @@ func (s *Server) ClientURL() string {
 func (s *Server) Shutdown() {
 	s.srv.Shutdown()
 	s.srv.WaitForShutdown()
+}
+
+// clusterOptions sets the cluster listen address and routes.
+func clusterOptions(opts *server.Options, c *Cluster) error {
+	host, port, err := net.SplitHostPort(c.Listen)
+	if err != nil {
+		return fmt.Errorf("embedded nats: cluster listen %q: %w", c.Listen, err)
+	}
+	opts.Cluster.Name = c.Name
+	opts.Cluster.Host = host
+	if opts.Cluster.Port, err = strconv.Atoi(port); err != nil {
+		return fmt.Errorf("embedded nats: cluster port %q: %w", port, err)
+	}
+	opts.Routes = server.RoutesFromStr(strings.Join(c.Routes, ","))
+	return nil
 }
