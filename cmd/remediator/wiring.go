@@ -15,6 +15,7 @@ import (
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/alibaba"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded"
 	"github.com/remediator/remediator/worker/huawei"
@@ -111,8 +112,40 @@ func buildActions(pc providerConfig, log *zap.Logger) (*action.Registry, error) 
 	if err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
-	hw := huawei.New(hcfg)
-	return action.NewRegistry(hw.Actions()...)
+	acfg, err := alibabaConfig(af.Alibaba, pc, log)
+	if err != nil {
+		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	hw, ali := huawei.New(hcfg), alibaba.New(acfg)
+	return action.NewRegistry(append(hw.Actions(), ali.Actions()...)...)
+}
+
+func alibabaConfig(pa providerAccounts, pc providerConfig, log *zap.Logger) (alibaba.Config, error) {
+	cfg := alibaba.Config{Endpoint: pc.cloudEndpoint}
+	def, accts, err := pa.resolveAll("alibaba")
+	if err != nil {
+		return cfg, err
+	}
+	if len(accts) > 0 {
+		cfg.Accounts = map[string]alibaba.Credentials{}
+		for id, s := range accts {
+			cfg.Accounts[id] = alibaba.Credentials{AccessKeyID: s.ak, AccessKeySecret: s.sk, SecurityToken: s.token}
+		}
+	}
+	env, envOK := alibaba.CredentialsFromEnv()
+	switch {
+	case def != nil:
+		cfg.Credentials = alibaba.Credentials{AccessKeyID: def.ak, AccessKeySecret: def.sk, SecurityToken: def.token}
+	case envOK:
+		cfg.Credentials = env
+	case len(accts) == 0 && pc.cloudEndpoint != "":
+		cfg.Credentials = alibaba.Credentials{AccessKeyID: cloudsim.DemoAccessKey, AccessKeySecret: cloudsim.DemoSecretKey}
+		log.Info("using_simulator_credentials", zap.String("provider", "alibaba"), zap.String("endpoint", pc.cloudEndpoint))
+	case len(accts) == 0:
+		log.Warn("no_credentials", zap.String("provider", "alibaba"),
+			zap.String("note", "set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET or use --accounts; Alibaba actions will dead-letter with no_credentials"))
+	}
+	return cfg, nil
 }
 
 func huaweiConfig(pa providerAccounts, pc providerConfig, log *zap.Logger) (huawei.Config, error) {

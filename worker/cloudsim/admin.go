@@ -10,7 +10,8 @@ func (s *Simulator) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	switch r.Method + " " + r.URL.Path {
 	case "GET /_sim/state":
 		s.mu.Lock()
-		state := map[string]any{"huawei": map[string]any{"projects": s.projects}, "chaos": s.chaos, "faults": s.faults}
+		state := map[string]any{"huawei": map[string]any{"projects": s.projects}, "alibaba": map[string]any{"accounts": s.ecs},
+			"chaos": s.chaos, "faults": s.faults}
 		b, err := json.Marshal(state)
 		s.mu.Unlock()
 		if err != nil {

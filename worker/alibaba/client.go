@@ -1,0 +1,185 @@
+package alibaba
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/remediator/remediator/rules"
+	"github.com/remediator/remediator/worker/action"
+)
+
+// Credentials are an AccessKey pair and an optional STS token. Their
+// String method never reveals the secret parts.
+type Credentials struct {
+	AccessKeyID     string
+	AccessKeySecret string
+	SecurityToken   string
+}
+
+func (c Credentials) String() string {
+	if c.AccessKeyID == "" {
+		return "alibaba credentials: none"
+	}
+	id := c.AccessKeyID
+	if len(id) > 4 {
+		id = id[:4]
+	}
+	return "alibaba credentials: AK " + id + "****"
+}
+
+// GoString keeps %#v from printing the secret.
+func (c Credentials) GoString() string { return c.String() }
+
+// CredentialsFromEnv reads ALIBABA_CLOUD_ACCESS_KEY_ID,
+// ALIBABA_CLOUD_ACCESS_KEY_SECRET and ALIBABA_CLOUD_SECURITY_TOKEN.
+func CredentialsFromEnv() (Credentials, bool) {
+	c := Credentials{
+		AccessKeyID:     os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+		AccessKeySecret: os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+		SecurityToken:   os.Getenv("ALIBABA_CLOUD_SECURITY_TOKEN"),
+	}
+	return c, c.AccessKeyID != "" && c.AccessKeySecret != ""
+}
+
+// Config configures the Alibaba provider.
+type Config struct {
+	// Credentials serve every account when Accounts is empty.
+	Credentials Credentials
+	// Accounts maps an Alibaba account id to its credentials. When set,
+	// an event for an account not listed fails with no_credentials.
+	Accounts map[string]Credentials
+	// Endpoint, when set ("http://127.0.0.1:8099"), receives every call.
+	Endpoint string
+	// Timeout bounds one HTTP call (default 10s).
+	Timeout time.Duration
+}
+
+// Provider builds and caches ECS clients per account and region.
+type Provider struct {
+	cfg     Config
+	domain  string // host:port of the endpoint override
+	scheme  string
+	mu      sync.Mutex
+	clients map[string]*ecs.Client
+}
+
+// New returns a provider. Missing credentials fail each call with
+// no_credentials rather than here.
+func New(cfg Config) *Provider {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	p := &Provider{cfg: cfg, scheme: "HTTPS", clients: map[string]*ecs.Client{}}
+	if u, err := url.Parse(cfg.Endpoint); err == nil && u.Host != "" {
+		p.domain, p.scheme = u.Host, strings.ToUpper(u.Scheme)
+	}
+	return p
+}
+
+// Actions returns the Alibaba actions.
+func (p *Provider) Actions() []action.Action {
+	return []action.Action{&defaultKey{p: p, modify: true}, &defaultKey{p: p}}
+}
+
+func (p *Provider) credentials(account string) (Credentials, error) {
+	c := p.cfg.Credentials
+	if len(p.cfg.Accounts) > 0 {
+		var ok bool
+		if c, ok = p.cfg.Accounts[account]; !ok {
+			return Credentials{}, action.Errorf(action.Permanent, action.ReasonNoCredentials, "",
+				"no credentials configured for Alibaba account %q", account)
+		}
+	}
+	if c.AccessKeyID == "" || c.AccessKeySecret == "" {
+		return Credentials{}, action.Errorf(action.Permanent, action.ReasonNoCredentials, "", "no Alibaba Cloud credentials configured")
+	}
+	return c, nil
+}
+
+// client returns the ECS client for an account and region.
+func (p *Provider) client(account, region string) (*ecs.Client, error) {
+	c, err := p.credentials(account)
+	if err != nil {
+		return nil, err
+	}
+	key := account + "/" + region
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if cl, ok := p.clients[key]; ok {
+		return cl, nil
+	}
+	var cred auth.Credential = credentials.NewAccessKeyCredential(c.AccessKeyID, c.AccessKeySecret)
+	if c.SecurityToken != "" {
+		cred = credentials.NewStsTokenCredential(c.AccessKeyID, c.AccessKeySecret, c.SecurityToken)
+	}
+	cfg := sdk.NewConfig().WithScheme(p.scheme).WithAutoRetry(false).WithTimeout(p.cfg.Timeout)
+	cl, err := ecs.NewClientWithOptions(region, cfg, cred)
+	if err != nil {
+		return nil, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the ECS client failed")
+	}
+	cl.SetConnectTimeout(p.cfg.Timeout)
+	cl.SetReadTimeout(p.cfg.Timeout)
+	p.clients[key] = cl
+	return cl, nil
+}
+
+// prepare points one request at the endpoint override, if any.
+func (p *Provider) prepare(r *requests.RpcRequest, region string) {
+	r.RegionId = region
+	if p.domain != "" {
+		r.Domain, r.Scheme = p.domain, strings.ToLower(p.scheme)
+	}
+}
+
+// call runs one blocking SDK call, returning early when ctx ends (the
+// SDK's own timeout bounds the abandoned call).
+func call[T any](ctx context.Context, op string, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := f()
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			return r.v, classify(op, r.err)
+		}
+		return r.v, nil
+	case <-ctx.Done():
+		var zero T
+		return zero, action.Classify(ctx.Err())
+	}
+}
+
+var (
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+$`)
+	accountPattern = regexp.MustCompile(`^[0-9]{10,20}$`)
+	// KeyIDPattern accepts Alibaba KMS key ids ("key-hzz62f1cb66fa42qo9hd")
+	// and the UUID form older keys use.
+	KeyIDPattern = regexp.MustCompile(`^(key-[a-z0-9]{8,40}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`)
+)
+
+func regionParam() rules.ParamSpec {
+	return rules.ParamSpec{Name: "region", Type: rules.String, Required: true, Resource: true, Pattern: regionPattern,
+		Doc: "Alibaba Cloud region, e.g. cn-hangzhou (the default disk key is per account and region)"}
+}
+
+func accountParam() rules.ParamSpec {
+	return rules.ParamSpec{Name: "account", Type: rules.String, Pattern: accountPattern,
+		Doc: "Alibaba account id whose credentials to use; empty for the default"}
+}

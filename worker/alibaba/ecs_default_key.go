@@ -1,0 +1,134 @@
+package alibaba
+
+import (
+	"context"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/remediator/remediator/rules"
+	"github.com/remediator/remediator/worker/action"
+)
+
+// defaultKey ensures the account-level EBS default-encryption key of a
+// region: the approved key (modify) or the ECS service key (reset).
+type defaultKey struct {
+	p      *Provider
+	modify bool
+}
+
+const (
+	opStatus = "ecs.DescribeDiskEncryptionByDefaultStatus"
+	opGetKey = "ecs.DescribeDiskDefaultKMSKeyId"
+	opModify = "ecs.ModifyDiskDefaultKMSKeyId"
+	opReset  = "ecs.ResetDiskDefaultKMSKeyId"
+)
+
+// Name implements action.Action.
+func (a *defaultKey) Name() string {
+	if a.modify {
+		return "alibaba.ecs.modify_disk_default_kms_key"
+	}
+	return "alibaba.ecs.reset_disk_default_kms_key"
+}
+
+// Params implements action.Action.
+func (a *defaultKey) Params() []rules.ParamSpec {
+	ps := []rules.ParamSpec{regionParam(), accountParam()}
+	if a.modify {
+		ps = append(ps, rules.ParamSpec{Name: "kms_key_id", Type: rules.String, Required: true, Literal: true, Pattern: KeyIDPattern,
+			Doc: "the approved KMS key; configuration (a literal or a policy lookup), never event data"})
+	}
+	return ps
+}
+
+// Permissions implements action.Action.
+func (a *defaultKey) Permissions() []string {
+	w := "ecs:ResetDiskDefaultKMSKeyId"
+	if a.modify {
+		w = "ecs:ModifyDiskDefaultKMSKeyId"
+	}
+	return []string{"ecs:DescribeDiskDefaultKMSKeyId", "ecs:DescribeDiskEncryptionByDefaultStatus", w}
+}
+
+func keyText(k string) string {
+	if k == "" {
+		return "default key: ECS service key"
+	}
+	return "default key " + k
+}
+
+// Ensure reads default encryption and the default key, writes when the key
+// is not the desired one, and reads it back.
+func (a *defaultKey) Ensure(ctx context.Context, req action.Request) (action.Result, error) {
+	region, want := req.Params["region"], req.Params["kms_key_id"]
+	c, err := a.p.client(req.Params["account"], region)
+	if err != nil {
+		return action.Result{}, err
+	}
+	st, err := call(ctx, opStatus, func() (*ecs.DescribeDiskEncryptionByDefaultStatusResponse, error) {
+		r := ecs.CreateDescribeDiskEncryptionByDefaultStatusRequest()
+		a.p.prepare(r.RpcRequest, region)
+		return c.DescribeDiskEncryptionByDefaultStatus(r)
+	})
+	if err != nil {
+		return action.Result{}, err
+	}
+	if !st.Encrypted {
+		return action.Result{}, action.Errorf(action.Permanent, action.ReasonEncryptionOff, "",
+			"account-level EBS default encryption is off in %s: enable it first", region)
+	}
+	cur, err := a.current(ctx, c, region)
+	if err != nil {
+		return action.Result{}, err
+	}
+	res := action.Result{Before: keyText(cur), After: keyText(want)}
+	switch {
+	case cur == want:
+		return res, nil
+	case req.DryRun:
+		res.Planned = true
+		return res, nil
+	}
+	if err := a.write(ctx, c, region, want); err != nil {
+		return action.Result{}, err
+	}
+	if cur, err = a.current(ctx, c, region); err != nil {
+		return action.Result{}, err
+	}
+	if cur != want {
+		return action.Result{}, action.Errorf(action.Retryable, action.ReasonVerifyFailed, "",
+			"%s still reads as %q after the write", region, cur)
+	}
+	res.Changed = true
+	return res, nil
+}
+
+func (a *defaultKey) current(ctx context.Context, c *ecs.Client, region string) (string, error) {
+	r, err := call(ctx, opGetKey, func() (*ecs.DescribeDiskDefaultKMSKeyIdResponse, error) {
+		r := ecs.CreateDescribeDiskDefaultKMSKeyIdRequest()
+		a.p.prepare(r.RpcRequest, region)
+		return c.DescribeDiskDefaultKMSKeyId(r)
+	})
+	if err != nil {
+		return "", err
+	}
+	return r.KMSKeyId, nil
+}
+
+func (a *defaultKey) write(ctx context.Context, c *ecs.Client, region, key string) error {
+	if !a.modify {
+		_, err := call(ctx, opReset, func() (*ecs.ResetDiskDefaultKMSKeyIdResponse, error) {
+			r := ecs.CreateResetDiskDefaultKMSKeyIdRequest()
+			a.p.prepare(r.RpcRequest, region)
+			return c.ResetDiskDefaultKMSKeyId(r)
+		})
+		return err
+	}
+	_, err := call(ctx, opModify, func() (*ecs.ModifyDiskDefaultKMSKeyIdResponse, error) {
+		r := ecs.CreateModifyDiskDefaultKMSKeyIdRequest()
+		a.p.prepare(r.RpcRequest, region)
+		r.KMSKeyId = key
+		return c.ModifyDiskDefaultKMSKeyId(r)
+	})
+	return err
+}
