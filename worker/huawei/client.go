@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/config"
 	kms "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2"
@@ -72,6 +73,7 @@ type Provider struct {
 	cfg Config
 	mu  sync.Mutex
 	kms map[string]*kms.KmsClient
+	evs map[string]*core.HcHttpClient
 }
 
 // New returns a provider. Missing credentials are not an error here: each
@@ -80,12 +82,12 @@ func New(cfg Config) *Provider {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	return &Provider{cfg: cfg, kms: map[string]*kms.KmsClient{}}
+	return &Provider{cfg: cfg, kms: map[string]*kms.KmsClient{}, evs: map[string]*core.HcHttpClient{}}
 }
 
 // Actions returns the Huawei actions backed by this provider.
 func (p *Provider) Actions() []action.Action {
-	return []action.Action{&EnableKeyRotation{p: p}, &DisableKey{p: p}}
+	return []action.Action{&EnableKeyRotation{p: p}, &DisableKey{p: p}, &UpdateDefaultKey{p: p}}
 }
 
 func (p *Provider) endpoint(service, region string) string {

@@ -52,17 +52,20 @@ func classify(op string, err error) error {
 	}
 	msg := op + ": " + se.ErrorMessage
 	if d, ok := errorTable[op+"/"+se.ErrorCode]; ok {
-		return &action.Error{Class: d.class, Reason: d.reason, Code: se.ErrorCode, Msg: msg}
+		return &action.Error{Class: d.class, Reason: d.reason, Code: se.ErrorCode, Msg: msg, Err: se}
 	}
 	if d, ok := errorTable[se.ErrorCode]; ok {
-		return &action.Error{Class: d.class, Reason: d.reason, Code: se.ErrorCode, Msg: msg}
+		return &action.Error{Class: d.class, Reason: d.reason, Code: se.ErrorCode, Msg: msg, Err: se}
+	}
+	if d, ok := evsErrorTable[se.ErrorCode]; ok {
+		return &action.Error{Class: d.class, Reason: d.reason, Code: se.ErrorCode, Msg: msg, Err: se}
 	}
 	d := byStatus(se.StatusCode)
 	code := se.ErrorCode
 	if code == "" {
 		code = http.StatusText(se.StatusCode)
 	}
-	return &action.Error{Class: d.class, Reason: d.reason, Code: code, Msg: msg}
+	return &action.Error{Class: d.class, Reason: d.reason, Code: code, Msg: msg, Err: se}
 }
 
 func byStatus(status int) decision {
