@@ -35,6 +35,9 @@ func (p ParamSpec) Check(v any) error {
 	if !ok {
 		return fmt.Errorf("must be a %s, got %T", p.Type, v)
 	}
+	if s == "" && !p.Required {
+		return nil // an optional parameter may be empty
+	}
 	if p.Pattern != nil && !p.Pattern.MatchString(s) {
 		return fmt.Errorf("%q does not match %s", s, p.Pattern)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/ext"
 	"gopkg.in/yaml.v3"
 )
 
@@ -67,6 +68,7 @@ func newEnv() (*cel.Env, error) {
 		cel.Variable("data", cel.DynType),
 		cel.Variable("policy", cel.MapType(cel.StringType, cel.DynType)),
 		cel.Variable("finding", cel.MapType(cel.StringType, cel.DynType)),
+		ext.Strings(),
 	)
 }
 

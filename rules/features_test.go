@@ -104,12 +104,12 @@ func TestPolicyProblems(t *testing.T) {
 			"rules[r].params.kms_key_id.policy: must be a lookup in policy"},
 		{"static lookup missing", "policy: {keys: {a: k1}}\n" + head + "    params: {region: r, kms_key_id: {policy: policy.keys.b}}\n",
 			"rules[r].params.kms_key_id.policy: does not resolve: no such key: b"},
-		{"scope param missing", strings.Replace(head, "alibaba.ecs.modify_disk_default_kms_key", "huawei.kms.disable_key", 1) +
-			"    params: {region: r, project_id: p, key_id: 0d0466b0-e727-4d9c-b35d-f84bb474a37f, allowed_key_ids: x}\n    scope: {accounts: [a]}\n",
-			"rules[r].scope.accounts: action huawei.kms.disable_key has no account parameter to scope by"},
-		{"exempt without resource", strings.Replace(head, "alibaba.ecs.modify_disk_default_kms_key", "huawei.kms.enable_key_rotation", 1) +
-			"    params: {region: r, project_id: p, key_id: 0d0466b0-e727-4d9c-b35d-f84bb474a37f}\n    exempt: {resources: [x]}\n",
-			"rules[r].exempt.resources: action huawei.kms.enable_key_rotation declares no resource parameter"},
+		{"scope param missing", strings.Replace(head, "alibaba.ecs.modify_disk_default_kms_key", "test.noresource", 1) +
+			"    params: {region: r}\n    scope: {accounts: [a]}\n",
+			"rules[r].scope.accounts: action test.noresource has no account parameter to scope by"},
+		{"exempt without resource", strings.Replace(head, "alibaba.ecs.modify_disk_default_kms_key", "test.noresource", 1) +
+			"    params: {region: r}\n    exempt: {resources: [x]}\n",
+			"rules[r].exempt.resources: action test.noresource declares no resource parameter"},
 		{"bad limits", head + "    params: {region: r, kms_key_id: k}\n    limits: {writes: 0, per: soon}\n",
 			"rules[r].limits.per: must be a duration of at least 1s"},
 		{"policy not a mapping", "policy: [1]\n" + head + "    params: {region: r, kms_key_id: k}\n", "policy: must be a mapping"},

@@ -105,7 +105,7 @@ func (p *parser) document(doc *yaml.Node) []*spec {
 				return
 			}
 			for i, item := range v.Content {
-				if s := p.rule(item, i); s != nil {
+				if s := p.rule(deref(item), i); s != nil {
 					out = append(out, s)
 				}
 			}
@@ -119,7 +119,7 @@ func (p *parser) document(doc *yaml.Node) []*spec {
 func (p *parser) fields(m *yaml.Node, rule, prefix string, known map[string]func(k, v *yaml.Node)) {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(m.Content); i += 2 {
-		k, v := m.Content[i], m.Content[i+1]
+		k, v := m.Content[i], deref(m.Content[i+1])
 		name := prefix + k.Value
 		h, ok := known[k.Value]
 		switch {
@@ -208,7 +208,7 @@ func (p *parser) params(n *yaml.Node, s *spec) {
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+		k, v := n.Content[i], deref(n.Content[i+1])
 		field := "params." + k.Value
 		if seen[k.Value] {
 			p.add(k, s.name, field, "repeated parameter")
@@ -284,4 +284,13 @@ func describe(n *yaml.Node) string {
 		return "an alias"
 	}
 	return fmt.Sprintf("%s %q", tagName(n.ShortTag()), n.Value)
+}
+
+// deref follows YAML aliases (*name) to the anchored node, so rule files
+// can share params or conditions with anchors.
+func deref(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
 }

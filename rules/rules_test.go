@@ -12,29 +12,35 @@ import (
 
 var keyID = regexp.MustCompile(`^[0-9a-z]{8}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{4}-[0-9a-z]{12}$`)
 
+var (
+	region  = ParamSpec{Name: "region", Type: String, Required: true}
+	project = ParamSpec{Name: "project_id", Type: String, Required: true}
+	account = ParamSpec{Name: "account", Type: String}
+	kmsKey  = ParamSpec{Name: "key_id", Type: String, Required: true, Pattern: keyID, Resource: true}
+)
+
+// testCatalog mirrors the worker's actions' parameters.
 var testCatalog = CatalogMap{
 	"alibaba.ecs.modify_disk_default_kms_key": {
-		{Name: "region", Type: String, Required: true, Resource: true},
-		{Name: "account", Type: String},
+		{Name: "region", Type: String, Required: true, Resource: true}, account,
 		{Name: "kms_key_id", Type: String, Required: true, Literal: true},
 	},
-	"huawei.kms.disable_key": {
-		{Name: "region", Type: String, Required: true},
-		{Name: "project_id", Type: String, Required: true},
-		{Name: "key_id", Type: String, Required: true, Pattern: keyID, Resource: true},
-		{Name: "allowed_key_ids", Type: String, Required: true, Literal: true},
-	},
-	"huawei.kms.enable_key_rotation": {
-		{Name: "region", Type: String, Required: true},
-		{Name: "project_id", Type: String, Required: true},
-		{Name: "key_id", Type: String, Required: true, Pattern: keyID},
-	},
+	"alibaba.ecs.reset_disk_default_kms_key": {{Name: "region", Type: String, Required: true, Resource: true}, account},
+	"huawei.kms.disable_key": {region, project, account, kmsKey,
+		{Name: "allowed_key_ids", Type: String, Required: true, Literal: true}},
+	"huawei.kms.enable_key_rotation": {region, project, account, kmsKey},
+	"test.noresource":                {region},
+	"huawei.evs.update_default_kms_key": {region, {Name: "project_id", Type: String, Required: true, Resource: true}, account,
+		{Name: "kms_key_id", Type: String, Required: true, Literal: true, Pattern: keyID}},
 }
 
 func decode(t testing.TB, body string) *events.Envelope {
 	t.Helper()
 	env, err := events.Decode(context.Background(), nil, []byte(body))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if env.Finding, err = (events.Normalizer{}).Normalize(env); err != nil {
 		t.Fatal(err)
 	}
 	return env
@@ -95,10 +101,9 @@ func TestEvaluateParamErrors(t *testing.T) {
 	if len(ms) != 1 || !errors.As(ms[0].Err, &pe) || pe.Param != "key_id" {
 		t.Fatalf("want a key_id ParamError, got %+v", ms)
 	}
-	missing := strings.Replace(ctsEvent, `"region_id":"cn-north-4",`, "", 1)
-	ms = set.Evaluate(decode(t, missing))
-	if len(ms) != 1 || !errors.As(ms[0].Err, &pe) || pe.Param != "region" {
-		t.Fatalf("want a region ParamError for a missing field, got %+v", ms)
+	badProject := strings.Replace(ctsEvent, "0b5a7f3c2d8e4b1a9c6d5e4f3a2b1c0d", "", 1)
+	if _, err := (events.Normalizer{}).Normalize(decodeRaw(t, badProject)); err == nil {
+		t.Fatal("a CTS trace without a project must not normalise")
 	}
 }
 
@@ -190,4 +195,13 @@ func TestGlob(t *testing.T) {
 			t.Errorf("glob %q on %q = %v, want %v", tc.p, tc.s, got, tc.want)
 		}
 	}
+}
+
+func decodeRaw(t testing.TB, body string) *events.Envelope {
+	t.Helper()
+	env, err := events.Decode(context.Background(), nil, []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
 }

@@ -18,9 +18,9 @@ import (
 )
 
 type demoOptions struct {
-	eventsDir, seedPath, mode, logFormat string
-	timeout                              time.Duration
-	quiet                                bool
+	eventsDir, seedPath, rulesDir, mode, logFormat string
+	timeout                                        time.Duration
+	quiet                                          bool
 }
 
 func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -46,6 +46,7 @@ func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&o.eventsDir, "events", "testdata/events", "fixture events to publish")
+	fs.StringVar(&o.rulesDir, "rules", "testdata/rules/demo", "rules loaded beside the built-in pack (the demo's policy)")
 	fs.StringVar(&o.seedPath, "seed", "testdata/cloudsim/demo.yaml", "initial simulator state")
 	fs.StringVar(&o.mode, "mode", "structured", "CloudEvents content mode to publish in: structured or binary")
 	fs.StringVar(&o.logFormat, "log-format", "console", "json or console")
@@ -86,15 +87,15 @@ func runDemo(ctx context.Context, stdout io.Writer, log *zap.Logger, o demoOptio
 	if err != nil {
 		return err
 	}
-	set, err := loadRules(reg, nil)
+	set, err := loadRules(reg, []string{o.rulesDir}, true)
 	if err != nil {
-		return err
+		return fmt.Errorf("rules:\n%w", err)
 	}
 	cfg := worker.DefaultConfig()
 	cfg.RetryBase, cfg.ThrottleBase, cfg.AckWait, cfg.ShutdownTimeout = 200*time.Millisecond, 500*time.Millisecond, 10*time.Second, 5*time.Second
 	mem := worker.NewMemory()
 	wctx, stop := context.WithCancel(ctx)
-	_, done, err := startWorker(wctx, cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: mem, Logger: log})
+	_, done, err := startWorker(wctx, cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: worker.Tee(worker.NewAudit(conn.js, cfg), mem), Logger: log})
 	if err != nil {
 		stop()
 		return err

@@ -13,7 +13,7 @@ func TestDemo(t *testing.T) {
 	t.Parallel()
 	var out, errb bytes.Buffer
 	code := run(context.Background(), []string{"demo", "--quiet",
-		"--events", "../../testdata/events", "--seed", "../../testdata/cloudsim/demo.yaml"}, &out, &errb)
+		"--events", "../../testdata/events", "--rules", "../../testdata/rules/demo", "--seed", "../../testdata/cloudsim/demo.yaml"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
 	}
@@ -25,7 +25,14 @@ func TestDemo(t *testing.T) {
 		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e05":   {"no_match", "-"},
 		"c2a7f1e4-6f0b-4d8e-9a51-0a1b2c3d4e06":   {"dead_lettered", "not_found"},
 		"finding-2026-11-20-0002":                {"dead_lettered", "invalid_params"},
-		"45ef4dewq-6f0b-4d8e-9a51-actiontrail10": {"no_match", "-"},
+		"finding-2026-11-20-0008":                {"remediated", "-"},
+		"finding-2026-11-20-0009":                {"already_compliant", "-"},
+		"45ef4dewq-6f0b-4d8e-9a51-actiontrail10": {"remediated", "-"},
+		"finding-2026-11-20-0011":                {"already_compliant", "-"},
+		"finding-2026-11-20-0012":                {"remediated", "-"},
+		"finding-2026-11-20-0013":                {"already_compliant", "-"},
+		"finding-2026-11-20-0014":                {"remediated", "-"},
+		"finding-2026-11-20-0015":                {"already_compliant", "-"},
 		"cfg-2026-11-20-0016":                    {"no_match", "-"},
 		"cfg-2026-11-20-0017":                    {"no_match", "-"},
 		"45ef4dewq-6f0b-4d8e-9a51-actiontrail18": {"no_match", "-"},
@@ -49,7 +56,7 @@ func TestDemo(t *testing.T) {
 	if rows != len(want) {
 		t.Errorf("%d rows, want %d\n%s", rows, len(want), out.String())
 	}
-	if !strings.Contains(out.String(), "11 events, 2 cloud writes") {
+	if !strings.Contains(out.String(), "18 events, 6 cloud writes") {
 		t.Errorf("summary line missing or wrong:\n%s", out.String())
 	}
 }

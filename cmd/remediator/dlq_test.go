@@ -47,7 +47,7 @@ func TestDLQAndAuditCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	set, err := loadRules(reg, nil)
+	set, err := loadRules(reg, nil, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/action"
 )
@@ -21,7 +20,7 @@ import (
 // watchRules reloads the rule files on SIGHUP and when their content
 // changes (checked every interval). A set that fails validation is logged
 // and rejected; the running set stays.
-func watchRules(ctx context.Context, log *zap.Logger, reg *action.Registry, paths []string, w *worker.Worker, interval time.Duration) {
+func watchRules(ctx context.Context, log *zap.Logger, reg *action.Registry, paths []string, builtin bool, w *worker.Worker, interval time.Duration) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -42,7 +41,7 @@ func watchRules(ctx context.Context, log *zap.Logger, reg *action.Registry, path
 			}
 			last = fp
 		}
-		set, err := rules.Load(reg, paths...)
+		set, err := loadRules(reg, paths, builtin)
 		if err != nil {
 			log.Error("rules_reload_failed", zap.String("trigger", trigger), zap.String("error", err.Error()),
 				zap.String("note", "the previous rule set keeps running"))

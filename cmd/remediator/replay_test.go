@@ -16,7 +16,7 @@ func TestReplayTwiceIsDeduplicated(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	wants := []string{"published 11, duplicate 0, rejected 0", "published 0, duplicate 11, rejected 0"}
+	wants := []string{"published 18, duplicate 0, rejected 0", "published 0, duplicate 18, rejected 0"}
 	for i, want := range wants {
 		var out, errb bytes.Buffer
 		code := run(context.Background(), []string{"replay", "--nats-url", ns.ClientURL(), "../../testdata/events"}, &out, &errb)

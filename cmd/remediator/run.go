@@ -20,6 +20,7 @@ import (
 type workerFlags struct {
 	cfg       worker.Config
 	rules     []string
+	builtin   bool
 	rulesPoll time.Duration
 }
 
@@ -27,6 +28,7 @@ func (f *workerFlags) register(fs *pflag.FlagSet) {
 	d := worker.DefaultConfig()
 	f.cfg = d
 	fs.StringSliceVar(&f.rules, "rules", nil, "rule files or directories (default: the built-in pack)")
+	fs.BoolVar(&f.builtin, "builtin", false, "load the built-in pack beside --rules (e.g. with a file holding only your policy)")
 	fs.DurationVar(&f.rulesPoll, "rules-poll", 2*time.Second, "how often rule files are checked for changes (SIGHUP reloads at once)")
 	fs.StringVar(&f.cfg.Stream, "stream", d.Stream, "intake stream")
 	fs.StringVar(&f.cfg.Subject, "subject", d.Subject, "intake subjects")
@@ -94,7 +96,7 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	if err != nil {
 		return err
 	}
-	set, err := loadRules(reg, wf.rules)
+	set, err := loadRules(reg, wf.rules, wf.builtin)
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}
@@ -104,7 +106,7 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 		return err
 	}
 	if len(wf.rules) > 0 {
-		go watchRules(ctx, log, reg, wf.rules, w, wf.rulesPoll)
+		go watchRules(ctx, log, reg, wf.rules, wf.builtin, w, wf.rulesPoll)
 	}
 	err = <-done
 	log.Info("shutdown_complete")

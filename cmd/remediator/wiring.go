@@ -176,10 +176,14 @@ func huaweiConfig(pa providerAccounts, pc providerConfig, log *zap.Logger) (huaw
 	return cfg, nil
 }
 
-// loadRules loads rule files, or the built-in pack when none are given.
-func loadRules(reg *action.Registry, paths []string) (*rules.Set, error) {
-	if len(paths) == 0 {
+// loadRules loads rule files, with the built-in pack when asked or when
+// no files are given.
+func loadRules(reg *action.Registry, paths []string, builtin bool) (*rules.Set, error) {
+	switch {
+	case len(paths) == 0:
 		return rules.Builtin(reg)
+	case builtin:
+		return rules.LoadWithBuiltin(reg, paths...)
 	}
 	return rules.Load(reg, paths...)
 }

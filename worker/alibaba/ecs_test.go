@@ -140,7 +140,9 @@ func TestECSErrors(t *testing.T) {
 	wantErr(t, err, action.Permanent, action.ReasonNotFound)
 	_, err = b.run(t, modify, "eu-central-1", approved, false)
 	wantErr(t, err, action.Permanent, action.ReasonInvalidParams)
-	ram := setup(t, func(c *Config) { c.Credentials = Credentials{AccessKeyID: "LTAIRAMUSERKEY00", AccessKeySecret: "ram-secret"} })
+	ram := setup(t, func(c *Config) {
+		c.Credentials = Credentials{AccessKeyID: "LTAIRAMUSERKEY00", AccessKeySecret: "ram-secret"}
+	})
 	_, err = ram.run(t, modify, "cn-hangzhou", approved, false)
 	wantErr(t, err, action.Permanent, action.ReasonPermissionDenied)
 	if !strings.Contains(err.Error(), "not a RAM user") {
