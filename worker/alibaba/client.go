@@ -65,6 +65,12 @@ type Config struct {
 	Timeout time.Duration
 }
 
+// newClientMu serialises ecs.NewClientWithOptions across the process: the
+// SDK lazily fills a package-level endpoint map without a lock (a data
+// race the race detector reports when two clients are built at once).
+// It is the one package-level variable here, and it guards the SDK's.
+var newClientMu sync.Mutex
+
 // Provider builds and caches ECS clients per account and region.
 type Provider struct {
 	cfg     Config
@@ -124,7 +130,9 @@ func (p *Provider) client(account, region string) (*ecs.Client, error) {
 		cred = credentials.NewStsTokenCredential(c.AccessKeyID, c.AccessKeySecret, c.SecurityToken)
 	}
 	cfg := sdk.NewConfig().WithScheme(p.scheme).WithAutoRetry(false).WithTimeout(p.cfg.Timeout)
+	newClientMu.Lock() // see newClientMu
 	cl, err := ecs.NewClientWithOptions(region, cfg, cred)
+	newClientMu.Unlock()
 	if err != nil {
 		return nil, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the ECS client failed")
 	}
