@@ -15,6 +15,7 @@ import (
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/alibaba"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded"
 	"github.com/remediator/remediator/worker/huawei"
@@ -83,7 +84,9 @@ func setup(t *testing.T, opts ...option) *bundle {
 		Credentials: huawei.Credentials{AccessKey: cloudsim.DemoAccessKey, SecretKey: cloudsim.DemoSecretKey},
 		Endpoint:    hs.URL, Timeout: 3 * time.Second,
 	})
-	reg, err := action.NewRegistry(hw.Actions()...)
+	ali := alibaba.New(alibaba.Config{Credentials: alibaba.Credentials{AccessKeyID: cloudsim.DemoAccessKey, AccessKeySecret: cloudsim.DemoSecretKey},
+		Endpoint: hs.URL, Timeout: 3 * time.Second})
+	reg, err := action.NewRegistry(append(hw.Actions(), ali.Actions()...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
