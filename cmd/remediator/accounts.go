@@ -116,3 +116,25 @@ func (p providerAccounts) resolveAll(provider string) (*secretTriple, map[string
 func huaweiCreds(s secretTriple) huawei.Credentials {
 	return huawei.Credentials{AccessKey: s.ak, SecretKey: s.sk, SecurityToken: s.token}
 }
+
+// secret reads one optional secret from the source's env or file fields
+// (AccessKeyEnv / AccessKeyFile), "" when neither is set.
+func (c credentialSource) secret(what string) (string, error) {
+	switch {
+	case c.AccessKeyEnv != "" && c.AccessKeyFile != "":
+		return "", fmt.Errorf("%s: give the _env or the _file form, not both", what)
+	case c.AccessKeyEnv != "":
+		v := os.Getenv(c.AccessKeyEnv)
+		if v == "" {
+			return "", fmt.Errorf("%s: environment variable %s is empty", what, c.AccessKeyEnv)
+		}
+		return v, nil
+	case c.AccessKeyFile != "":
+		b, err := os.ReadFile(c.AccessKeyFile)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", what, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	return "", nil
+}

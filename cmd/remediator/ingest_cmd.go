@@ -1,0 +1,132 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"gopkg.in/yaml.v3"
+
+	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/ingest"
+)
+
+// sourcesFile is the --sources file of `ingest`: who may send what.
+type sourcesFile struct {
+	Sources []struct {
+		Source         string `yaml:"source"`
+		TokenEnv       string `yaml:"token_env"`
+		TokenFile      string `yaml:"token_file"`
+		HMACSecretEnv  string `yaml:"hmac_secret_env"`
+		HMACSecretFile string `yaml:"hmac_secret_file"`
+	} `yaml:"sources"`
+}
+
+func loadSources(path string) ([]ingest.Source, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f sourcesFile
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var out []ingest.Source
+	for i, s := range f.Sources {
+		tok, err := credentialSource{AccessKeyEnv: s.TokenEnv, AccessKeyFile: s.TokenFile}.secret("token")
+		if err != nil {
+			return nil, fmt.Errorf("%s: sources[%d]: %w", path, i, err)
+		}
+		sec, err := credentialSource{AccessKeyEnv: s.HMACSecretEnv, AccessKeyFile: s.HMACSecretFile}.secret("hmac_secret")
+		if err != nil {
+			return nil, fmt.Errorf("%s: sources[%d]: %w", path, i, err)
+		}
+		out = append(out, ingest.Source{Pattern: s.Source, Token: tok, HMACSecret: sec})
+	}
+	return out, nil
+}
+
+func newIngestCmd(stderr io.Writer) *cobra.Command {
+	var (
+		listen, natsURL, sourcesPath, cert, key string
+		types                                   []string
+		maxBody                                 int64
+		cfg                                     = worker.DefaultConfig()
+	)
+	cmd := &cobra.Command{
+		Use:   "ingest",
+		Short: "Receive CloudEvents over HTTP (binary, structured, batch) and publish them to the intake stream",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(stderr, "json")
+			if err != nil {
+				return err
+			}
+			sources, err := loadSources(sourcesPath)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return withConn(&clientFlags{natsURL: natsURL}, func(c *natsConn) error {
+				if _, err := worker.EnsureTopology(ctx, c.js, cfg); err != nil {
+					return err
+				}
+				h, err := ingest.New(c.js, ingest.Config{Sources: sources, AllowedTypes: types, MaxBodyBytes: maxBody, Intake: cfg})
+				if err != nil {
+					return err
+				}
+				return serveIngest(ctx, log, h, listen, cert, key)
+			})
+		},
+	}
+	fs := cmd.Flags()
+	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve on")
+	fs.StringVar(&natsURL, "nats-url", "", "NATS server URL (env NATS_URL, default nats://127.0.0.1:4222)")
+	fs.StringVar(&sourcesPath, "sources", "", "YAML file of allowed sources and their credentials (required)")
+	fs.StringSliceVar(&types, "allow-type", nil, "allowed event types (exact or prefix*); default any")
+	fs.Int64Var(&maxBody, "max-body", 1<<20, "largest request body in bytes")
+	fs.StringVar(&cert, "tls-cert", "", "TLS certificate file (serve HTTPS)")
+	fs.StringVar(&key, "tls-key", "", "TLS key file")
+	_ = cmd.MarkFlagRequired("sources")
+	return cmd
+}
+
+func serveIngest(ctx context.Context, log *zap.Logger, h *ingest.Handler, listen, cert, key string) error {
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() {
+		if cert != "" {
+			errc <- srv.ServeTLS(ln, cert, key)
+			return
+		}
+		errc <- srv.Serve(ln)
+	}()
+	log.Info("ingest_listening", zap.String("addr", ln.Addr().String()), zap.Bool("tls", cert != ""))
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err = srv.Shutdown(sctx)
+	log.Info("ingest_stopped", zap.Any("counts", h.Stats()))
+	return err
+}
