@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"time"
+
+	"github.com/nats-io/nuid"
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -22,6 +26,7 @@ type replayCounts struct {
 func newReplayCmd(stdout io.Writer) *cobra.Command {
 	var (
 		natsURL, mode string
+		freshIDs      bool
 		cfg           = worker.DefaultConfig()
 	)
 	cmd := &cobra.Command{
@@ -46,7 +51,12 @@ func newReplayCmd(stdout io.Writer) *cobra.Command {
 				return err
 			}
 			raws, readErr := events.ReadFixtures(args...)
-			n, err := replay(cmd.Context(), conn, cfg, raws, events.Mode(mode))
+			if freshIDs {
+				if raws, err = withFreshIDs(raws); err != nil {
+					return err
+				}
+			}
+			n, err := replayWithProgress(cmd.Context(), cmd.ErrOrStderr(), conn, cfg, raws, events.Mode(mode))
 			n.rejected += countJoined(readErr)
 			if readErr != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), readErr)
@@ -64,14 +74,28 @@ func newReplayCmd(stdout io.Writer) *cobra.Command {
 	fs := cmd.Flags()
 	fs.StringVar(&natsURL, "nats-url", "", "NATS server URL (env NATS_URL, default nats://127.0.0.1:4222)")
 	fs.StringVar(&mode, "mode", "structured", "CloudEvents content mode: structured or binary")
+	fs.BoolVar(&freshIDs, "fresh-ids", false, "give every event a new unique id (load tests: replays are then new work)")
 	fs.StringVar(&cfg.Stream, "stream", cfg.Stream, "intake stream")
 	fs.StringVar(&cfg.Subject, "subject", cfg.Subject, "intake subjects")
 	return cmd
 }
 
 func replay(ctx context.Context, conn *natsConn, cfg worker.Config, raws []events.Raw, mode events.Mode) (replayCounts, error) {
+	return replayWithProgress(ctx, io.Discard, conn, cfg, raws, mode)
+}
+
+// replayWithProgress publishes and, for sets that take a while, writes a
+// progress line (count, rate, time left) to w about once a second.
+func replayWithProgress(ctx context.Context, w io.Writer, conn *natsConn, cfg worker.Config, raws []events.Raw, mode events.Mode) (replayCounts, error) {
 	var n replayCounts
-	for _, r := range raws {
+	start, last := time.Now(), time.Now()
+	for i, r := range raws {
+		if time.Since(last) >= time.Second {
+			last = time.Now()
+			rate := float64(i) / time.Since(start).Seconds()
+			left := time.Duration(float64(len(raws)-i)/rate) * time.Second
+			fmt.Fprintf(w, "replay: %d/%d events, %.0f/s, about %s left\n", i, len(raws), rate, left.Round(time.Second))
+		}
 		dup, err := worker.Publish(ctx, conn.js, cfg, r, mode)
 		var inv *events.InvalidError
 		switch {
@@ -101,4 +125,24 @@ func countJoined(err error) int {
 		n += countJoined(e)
 	}
 	return n
+}
+
+// withFreshIDs rewrites each event's id to a new unique one.
+func withFreshIDs(raws []events.Raw) ([]events.Raw, error) {
+	out := make([]events.Raw, len(raws))
+	for i, r := range raws {
+		var m map[string]any
+		if err := json.Unmarshal(r.Body, &m); err != nil {
+			return nil, fmt.Errorf("%s: %w", r.Origin, err)
+		}
+		r.ID = fmt.Sprintf("%s-%s", r.ID, nuid.Next())
+		m["id"] = r.ID
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, err
+		}
+		r.Body = b
+		out[i] = r
+	}
+	return out, nil
 }

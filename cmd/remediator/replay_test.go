@@ -49,3 +49,19 @@ not json
 		t.Errorf("rejections should name file:line, got %q", errb.String())
 	}
 }
+
+func TestReplayFreshIDs(t *testing.T) {
+	t.Parallel()
+	ns, err := embedded.Start(embedded.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	for range 2 {
+		var out, errb bytes.Buffer
+		code := run(context.Background(), []string{"replay", "--fresh-ids", "--nats-url", ns.ClientURL(), "../../testdata/events/01-huawei-cts-rotation-disabled.json"}, &out, &errb)
+		if code != 0 || !strings.Contains(out.String(), "published 1, duplicate 0, rejected 0") {
+			t.Fatalf("exit %d, out %q, err %q", code, out.String(), errb.String())
+		}
+	}
+}
