@@ -49,6 +49,7 @@ type Decision struct {
 	After       string
 	Attempt     int
 	Duration    time.Duration
+	Arrived     time.Time // when the event entered the intake stream
 	// Final is true when the message has been settled for good: acked or
 	// dead-lettered. Retrying and released decisions are not final.
 	Final bool

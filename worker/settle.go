@@ -135,6 +135,7 @@ func failed(v verdict, o Outcome) Decision {
 // logDecision writes the one log line per decision.
 func (w *Worker) logDecision(d Decision, extra ...zap.Field) {
 	w.counts.add(d.Outcome)
+	w.metrics.observe(d, d.Arrived)
 	fields := append([]zap.Field{
 		zap.String("event_id", d.EventID),
 		zap.String("event_type", d.EventType),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/rules"
@@ -30,6 +31,8 @@ type Worker struct {
 	counts  counters
 	limits  limiter
 	ledger  *ledger
+	metrics *Metrics
+	ready   atomic.Bool
 	// advisories is the consumer of captured max-deliveries advisories.
 	advisories jetstream.Consumer
 }
@@ -41,6 +44,7 @@ type Deps struct {
 	Actions   *action.Registry
 	Recorder  Recorder    // nil: decisions are only logged
 	Logger    *zap.Logger // nil: no logging
+	Metrics   *Metrics    // nil: metrics go to a private registry
 }
 
 // New ensures the streams and consumer exist and returns a worker.
@@ -60,6 +64,9 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if w.log == nil {
 		w.log = zap.NewNop()
 	}
+	if w.metrics = d.Metrics; w.metrics == nil {
+		w.metrics = NewMetrics(prometheus.NewRegistry())
+	}
 	if w.advisories, err = d.JetStream.Consumer(ctx, cfg.AdvisoryStream, cfg.Consumer); err != nil {
 		return nil, fmt.Errorf("advisories consumer: %w", err)
 	}
@@ -71,6 +78,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	w.rules.Store(d.Rules)
 	return w, nil
 }
+
+// Ready reports whether the worker is consuming (its streams and consumer
+// exist and its rules are loaded).
+func (w *Worker) Ready() bool { return w.ready.Load() }
 
 // Config returns the effective configuration.
 func (w *Worker) Config() Config { return w.cfg }
@@ -104,6 +115,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer wg.Done()
 		w.runAdvisories(ctx, w.advisories)
 	}()
+	w.ready.Store(true)
+	defer w.ready.Store(false)
 	w.log.Info("worker_started", zap.String("stream", w.cfg.Stream), zap.String("consumer", w.cfg.Consumer),
 		zap.Int("concurrency", w.cfg.Concurrency), zap.Int("rules", len(w.rules.Load().Rules())))
 	<-ctx.Done()
@@ -148,7 +161,7 @@ func (w *Worker) process(ctx context.Context, m jetstream.Msg, stopping *atomic.
 		_ = m.Term() // not a JetStream message: cannot be retried or dead-lettered
 		return
 	}
-	base := Decision{Subject: m.Subject(), Sequence: meta.Sequence.Stream, Attempt: int(meta.NumDelivered)}
+	base := Decision{Subject: m.Subject(), Sequence: meta.Sequence.Stream, Attempt: int(meta.NumDelivered), Arrived: meta.Timestamp}
 	if id := m.Headers().Get("ce-id"); id != "" {
 		base.EventID = id
 	}

@@ -20,7 +20,7 @@ import (
 // watchRules reloads the rule files on SIGHUP and when their content
 // changes (checked every interval). A set that fails validation is logged
 // and rejected; the running set stays.
-func watchRules(ctx context.Context, log *zap.Logger, reg *action.Registry, paths []string, builtin bool, w *worker.Worker, interval time.Duration) {
+func watchRules(ctx context.Context, log *zap.Logger, reg *action.Registry, paths []string, builtin bool, w *worker.Worker, interval time.Duration, m *worker.Metrics) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -43,11 +43,13 @@ func watchRules(ctx context.Context, log *zap.Logger, reg *action.Registry, path
 		}
 		set, err := loadRules(reg, paths, builtin)
 		if err != nil {
+			m.Reloads.WithLabelValues("rejected").Inc()
 			log.Error("rules_reload_failed", zap.String("trigger", trigger), zap.String("error", err.Error()),
 				zap.String("note", "the previous rule set keeps running"))
 			continue
 		}
 		w.SetRules(set)
+		m.Reloads.WithLabelValues("ok").Inc()
 		log.Info("rules_reloaded", zap.String("trigger", trigger), zap.Int("rules", len(set.Rules())))
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -55,7 +56,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 		wf                       workerFlags
 		natsURL, dataDir, listen string
 		cloudEndpoint, logFormat string
-		accountsPath             string
+		accountsPath, opsListen  string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -72,7 +73,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint, accountsPath: accountsPath})
+			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint, accountsPath: accountsPath}, opsListen)
 		},
 	}
 	fs := cmd.Flags()
@@ -83,10 +84,11 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	fs.StringVar(&cloudEndpoint, "cloud-endpoint", "", "send every provider call to this URL, e.g. http://127.0.0.1:8099 (the simulator)")
 	fs.StringVar(&logFormat, "log-format", "json", "json or console")
 	fs.StringVar(&accountsPath, "accounts", "", "YAML file naming the credentials of each cloud account (see README)")
+	fs.StringVar(&opsListen, "http", "", "serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9464); empty: off")
 	return cmd
 }
 
-func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, dataDir, listen string, pc providerConfig) error {
+func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, dataDir, listen string, pc providerConfig, opsListen string) error {
 	conn, err := connect(natsURL, dataDir, listen, log)
 	if err != nil {
 		return err
@@ -100,13 +102,24 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}
+	promReg, metrics := newRegistry()
+	worker.RegisterDLQDepth(promReg, conn.js, wf.cfg)
+	var wp atomic.Pointer[worker.Worker]
+	if opsListen != "" {
+		ops, err := startOps(opsListen, promReg, conn.nc, func() bool { w := wp.Load(); return w != nil && w.Ready() }, log)
+		if err != nil {
+			return err
+		}
+		defer ops.close()
+	}
 	rec := worker.NewAudit(conn.js, wf.cfg)
-	w, done, err := startWorker(ctx, wf.cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: rec, Logger: log})
+	w, done, err := startWorker(ctx, wf.cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: rec, Logger: log, Metrics: metrics})
 	if err != nil {
 		return err
 	}
+	wp.Store(w)
 	if len(wf.rules) > 0 {
-		go watchRules(ctx, log, reg, wf.rules, wf.builtin, w, wf.rulesPoll)
+		go watchRules(ctx, log, reg, wf.rules, wf.builtin, w, wf.rulesPoll, metrics)
 	}
 	err = <-done
 	log.Info("shutdown_complete")

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestOpsEndpoints: run serves /healthz, /readyz and /metrics, and the
+// metrics count a processed event.
+func TestOpsEndpoints(t *testing.T) {
+	t.Setenv("NATS_URL", "")
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"run", "--data-dir", t.TempDir(), "--embedded-listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
+			"--cloud-endpoint", "http://127.0.0.1:1"}, &out, &errb)
+	}()
+	addr := waitMatch(t, &errb, `"msg":"ops_listening","addr":"([^"]+)"`)
+	natsURL := waitMatch(t, &errb, `"client_url":"([^"]+)"`)
+	waitFor(t, "worker_started", func() bool { return strings.Contains(errb.String(), "worker_started") })
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if c, _ := get("/healthz"); c != 200 {
+		t.Errorf("healthz %d", c)
+	}
+	if c, _ := get("/readyz"); c != 200 {
+		t.Errorf("readyz %d", c)
+	}
+	var rout, rerr syncBuffer
+	if c := run(context.Background(), []string{"replay", "--nats-url", natsURL, "../../testdata/events/04-huawei-cts-rotation-disable-failed.json"}, &rout, &rerr); c != 0 {
+		t.Fatalf("replay: %s %s", rout.String(), rerr.String())
+	}
+	waitFor(t, "the event in the metrics", func() bool {
+		_, m := get("/metrics")
+		return strings.Contains(m, `remediator_events_total{form="cts",outcome="no_match"} 1`)
+	})
+	_, m := get("/metrics")
+	for _, want := range []string{"remediator_dlq_messages 0", "remediator_event_latency_seconds_count 1", "go_goroutines"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	cancel()
+	if c := <-code; c != 0 {
+		t.Errorf("exit %d", c)
+	}
+}
+
+func waitMatch(t *testing.T, b *syncBuffer, pattern string) string {
+	t.Helper()
+	re := regexp.MustCompile(pattern)
+	var got string
+	waitFor(t, pattern, func() bool {
+		m := re.FindStringSubmatch(b.String())
+		if m != nil {
+			got = m[1]
+		}
+		return m != nil
+	})
+	return got
+}

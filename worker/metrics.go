@@ -1,0 +1,96 @@
+package worker
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the worker's Prometheus metrics, in the remediator
+// namespace, with bounded labels only.
+type Metrics struct {
+	events    *prometheus.CounterVec
+	actions   *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
+	latency   prometheus.Histogram
+	retries   *prometheus.CounterVec
+	conflicts prometheus.Counter
+	rateWaits prometheus.Counter
+	// Reloads counts rule reloads by result (ok, rejected).
+	Reloads *prometheus.CounterVec
+}
+
+// NewMetrics registers the metrics with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "remediator", Name: "events_total",
+			Help: "Decisions about events, by event form (actiontrail, config, cts, finding, other) and outcome."}, []string{"form", "outcome"}),
+		actions: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "remediator", Name: "actions_total",
+			Help: "Action outcomes by provider, action, outcome and reason."}, []string{"provider", "action", "outcome", "reason"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "remediator", Name: "action_duration_seconds",
+			Help: "Time spent in one action (reads, write, verify).", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"action"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: "remediator", Name: "event_latency_seconds",
+			Help: "Time from an event's arrival in the intake stream to its final decision.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 20)}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "remediator", Name: "retries_total",
+			Help: "Attempts handed back for a retry, by reason."}, []string{"reason"}),
+		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "remediator", Name: "ledger_conflicts_total",
+			Help: "Attempts delayed because another replica held the event or the resource."}),
+		rateWaits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "remediator", Name: "rate_limit_waits_total",
+			Help: "Attempts delayed by a rule's write limit."}),
+		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "remediator", Name: "rule_reloads_total",
+			Help: "Rule reloads by result (ok, rejected)."}, []string{"result"}),
+	}
+	reg.MustRegister(m.events, m.actions, m.duration, m.latency, m.retries, m.conflicts, m.rateWaits, m.Reloads)
+	return m
+}
+
+// observe records one decision.
+func (m *Metrics) observe(d Decision, arrived time.Time) {
+	form := "other"
+	if d.Finding != nil {
+		form = d.Finding.Form
+	}
+	m.events.WithLabelValues(form, string(d.Outcome)).Inc()
+	if d.Action != "" {
+		provider, _, _ := strings.Cut(d.Action, ".")
+		m.actions.WithLabelValues(provider, d.Action, string(d.Outcome), string(d.Reason)).Inc()
+		if d.Duration > 0 {
+			m.duration.WithLabelValues(d.Action).Observe(d.Duration.Seconds())
+		}
+	}
+	switch {
+	case d.Outcome == Retrying:
+		m.retries.WithLabelValues(string(d.Reason)).Inc()
+		if d.Reason == "busy" {
+			m.conflicts.Inc()
+		}
+		if d.Reason == "rate_limited" {
+			m.rateWaits.Inc()
+		}
+	case d.Final && !arrived.IsZero():
+		m.latency.Observe(time.Since(arrived).Seconds())
+	}
+}
+
+// RegisterDLQDepth adds a gauge of the dead-letter stream's size, read
+// from the server at each scrape.
+func RegisterDLQDepth(reg prometheus.Registerer, js jetstream.JetStream, cfg Config) {
+	cfg = cfg.withDefaults()
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "remediator", Name: "dlq_messages",
+		Help: "Messages in the dead-letter stream (-1 when it cannot be read)."}, func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		st, err := js.Stream(ctx, cfg.DLQStream)
+		if err != nil {
+			return -1
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return -1
+		}
+		return float64(info.State.Msgs)
+	}))
+}
