@@ -120,6 +120,7 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, stream string, 
 		if cur.AckWait == cc.AckWait && cur.MaxDeliver == cc.MaxDeliver && cur.MaxAckPending == cc.MaxAckPending {
 			return c, nil
 		}
+		cc.PauseUntil = cur.PauseUntil // an operator's pause survives a config change
 	} else if !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, err
 	}

@@ -95,7 +95,7 @@ func (w *Worker) SetRules(s *rules.Set) { w.rules.Store(s) }
 // unfinished and returns nil. It returns an error only if consuming cannot
 // start.
 func (w *Worker) Run(ctx context.Context) error {
-	it, err := w.cons.Messages(jetstream.PullMaxMessages(w.cfg.Concurrency))
+	it, err := w.cons.Messages(jetstream.PullMaxMessages(w.cfg.Concurrency), jetstream.PullExpiry(5*time.Second))
 	if err != nil {
 		return fmt.Errorf("consume %s/%s: %w", w.cfg.Stream, w.cfg.Consumer, err)
 	}
