@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"testing"
 )
@@ -34,5 +35,33 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("accepted an invalid event: %+v", env.Event)
 		}
 		_ = env.Attributes()
+	})
+}
+
+// FuzzNormalize: normalising any decodable event never panics, and every
+// failure is an *InvalidError. Run: go test ./events -fuzz FuzzNormalize
+func FuzzNormalize(f *testing.F) {
+	for _, typ := range []string{"KMS:CloudTrace:ApiCall", "ecs:ActionTrail:ApiCall", "config:Config:NonCompliantNotification", "remediator.finding.kms.key_rotation_disabled"} {
+		f.Add(typ, "HC.KMS", []byte(`{"trace_name":"disableKeyRotation","project_id":"p","region_id":"r","code":"200","user":{"name":"u"}}`))
+		f.Add(typ, "acs.ecs", []byte(`{"eventName":"ModifyDiskDefaultKMSKeyId","acsRegion":"r","userIdentity":{"accountId":1},"requestParameters":"{}"}`))
+		f.Add(typ, "acs.config", []byte(`{"annotation":"{\"x\":1}","accountId":12,"evaluationResultIdentifier":{"evaluationResultQualifier":{"regionId":"r"}}}`))
+	}
+	f.Fuzz(func(t *testing.T, typ, source string, data []byte) {
+		body, err := json.Marshal(map[string]any{"specversion": "1.0", "id": "1", "source": source, "type": typ, "data": json.RawMessage(data)})
+		if err != nil {
+			return // data is not JSON: Decode is fuzzed on its own
+		}
+		env, err := Decode(context.Background(), nil, body)
+		if err != nil {
+			return
+		}
+		fd, err := (Normalizer{SelfPrincipals: []string{"u"}}).Normalize(env)
+		var inv *InvalidError
+		if err != nil && !errors.As(err, &inv) {
+			t.Fatalf("error %v is not an *InvalidError", err)
+		}
+		if fd != nil {
+			_ = fd.Map()
+		}
 	})
 }
