@@ -211,6 +211,11 @@ func TestRetriesExhaustedAreDeadLettered(t *testing.T) {
 	if len(dl) != 1 || dl[0].Headers().Get(worker.HeaderAttempts) != "4" || dl[0].Headers().Get(worker.HeaderErrorCode) != "KMS.0001" {
 		t.Fatalf("dead letters %d, want 1 with attempts 4 and code KMS.0001", len(dl))
 	}
+	first, err1 := time.Parse(time.RFC3339Nano, dl[0].Headers().Get(worker.HeaderFirstFailure))
+	last, err2 := time.Parse(time.RFC3339Nano, dl[0].Headers().Get(worker.HeaderFailedAt))
+	if err1 != nil || err2 != nil || !first.Before(last) {
+		t.Errorf("first failure %v, last %v: the first must come before the last", first, last)
+	}
 	b.assertDrained()
 }
 

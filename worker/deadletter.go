@@ -26,7 +26,8 @@ const (
 	HeaderOriginalStream   = "Remediator-Original-Stream"
 	HeaderOriginalSequence = "Remediator-Original-Sequence"
 	HeaderOriginalMsgID    = "Remediator-Original-Msg-Id"
-	HeaderFailedAt         = "Remediator-Failed-At"
+	HeaderFailedAt         = "Remediator-Failed-At"     // the last failure
+	HeaderFirstFailure     = "Remediator-First-Failure" // the first failed attempt
 )
 
 // maxHeaderError bounds the error text carried in a header.
@@ -75,7 +76,9 @@ func (w *Worker) publishDeadLetter(ctx context.Context, o original, d Decision, 
 	set(HeaderOriginalSubject, o.subject)
 	set(HeaderOriginalStream, o.stream)
 	set(HeaderOriginalSequence, strconv.FormatUint(o.seq, 10))
-	set(HeaderFailedAt, time.Now().UTC().Format(time.RFC3339Nano))
+	now := time.Now().UTC()
+	set(HeaderFailedAt, now.Format(time.RFC3339Nano))
+	set(HeaderFirstFailure, w.firstFailure(ctx, o.stream, o.seq, now).Format(time.RFC3339Nano))
 	h[jetstream.MsgIDHeader] = []string{fmt.Sprintf("dlq:%s:%d", o.stream, o.seq)}
 	msg := &nats.Msg{
 		Subject: w.cfg.DLQSubject + "." + string(fail.Reason),

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -141,4 +142,30 @@ func (l *ledger) value(e ledgerEntry) []byte {
 	e.At = l.now().UTC()
 	b, _ := json.Marshal(e)
 	return b
+}
+
+// failureKey records when a message first failed, so its dead letter can
+// say when the trouble started whatever replica saw it first.
+func failureKey(stream string, seq uint64) string {
+	return ledgerKey("f", stream, strconv.FormatUint(seq, 10))
+}
+
+// noteFailure records the first failure of a message (later ones keep it).
+func (w *Worker) noteFailure(ctx context.Context, stream string, seq uint64) {
+	b, _ := w.ledger.now().UTC().MarshalText()
+	_, _ = w.ledger.kv.Create(ctx, failureKey(stream, seq), b)
+}
+
+// firstFailure returns when the message first failed, or now.
+func (w *Worker) firstFailure(ctx context.Context, stream string, seq uint64, now time.Time) time.Time {
+	e, err := w.ledger.kv.Get(ctx, failureKey(stream, seq))
+	if err != nil {
+		return now
+	}
+	var t time.Time
+	if t.UnmarshalText(e.Value()) != nil {
+		return now
+	}
+	_ = w.ledger.kv.Delete(ctx, failureKey(stream, seq))
+	return t
 }

@@ -27,6 +27,7 @@ func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, v verdict,
 	case fail.Class == action.Retryable && stopping && fail.Reason == action.ReasonCanceled:
 		w.release(ctx, m, v.failed, fail)
 	case fail.Class == action.Retryable && attempt < w.cfg.MaxDeliver:
+		w.noteFailure(ctx, meta.Stream, meta.Sequence.Stream)
 		w.retry(ctx, m, v, attempt)
 	default:
 		if fail.Class == action.Retryable && fail.Reason != action.ReasonRateLimited {
