@@ -1,0 +1,383 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+
+	"github.com/remediator/remediator/events"
+	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/embedded"
+)
+
+type benchOptions struct {
+	events, concurrency, resources, rate int
+	latencyFor                           time.Duration
+}
+
+func newBenchCmd(stdout io.Writer) *cobra.Command {
+	var o benchOptions
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure the worker against JetStream itself, in one run, in-process",
+		Long: "Runs an embedded nats-server and the simulator, then measures: the DoubleAck ceiling of a plain\n" +
+			"jetstream consumer; the worker on events that need no write and on events that each need one;\n" +
+			"publish-to-outcome latency at a fixed offered rate; writes per distinct drift; peak RSS.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd.Context(), stdout, o) },
+	}
+	fs := cmd.Flags()
+	fs.IntVar(&o.events, "events", 20000, "events per throughput run")
+	fs.IntVar(&o.concurrency, "concurrency", 4, "consumer concurrency (ceiling and worker)")
+	fs.IntVar(&o.resources, "resources", 100, "distinct resources the drift events are about")
+	fs.IntVar(&o.rate, "rate", 500, "offered events per second for the latency run")
+	fs.DurationVar(&o.latencyFor, "latency-duration", 10*time.Second, "length of the latency run")
+	return cmd
+}
+
+// benchEnv is one embedded server, one simulator and the events' keys.
+type benchEnv struct {
+	conn *natsConn
+	sim  *cloudsim.Simulator
+	url  string
+	keys []string
+	dir  string
+}
+
+func newBenchEnv(resources, compliant int) (*benchEnv, func(), error) {
+	dir, err := os.MkdirTemp("", "remediator-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	// The server's default sync (not fsync per write), as `nats bench` measures.
+	srv, err := embedded.Start(embedded.Options{StoreDir: dir})
+	if err != nil {
+		return nil, nil, err
+	}
+	nc, err := srv.Connect()
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4000))
+	if err != nil {
+		return nil, nil, err
+	}
+	conn := &natsConn{nc: nc, js: js, srv: srv, closed: make(chan struct{})}
+	var b strings.Builder
+	fmt.Fprintf(&b, "huawei:\n  projects:\n    %s:\n      region: cn-north-4\n      kms_keys:\n", crashProjectID)
+	keys := make([]string, resources)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("%08x-0000-4000-8000-%012x", i+1, i+1)
+		fmt.Fprintf(&b, "        - {id: %s, state: enabled, rotation: %t}\n", keys[i], i < compliant)
+	}
+	seed, err := cloudsim.ParseSeed([]byte(b.String()))
+	if err != nil {
+		return nil, nil, err
+	}
+	sim := cloudsim.New(seed)
+	simSrv, err := cloudsim.Start("127.0.0.1:0", sim)
+	if err != nil {
+		return nil, nil, err
+	}
+	env := &benchEnv{conn: conn, sim: sim, url: simSrv.URL(), keys: keys, dir: dir}
+	return env, func() { _ = simSrv.Close(context.Background()); nc.Close(); srv.Shutdown(); _ = os.RemoveAll(dir) }, nil
+}
+
+const crashProjectID = "0b5a7f3c2d8e4b1a9c6d5e4f3a2b1c0d"
+
+func benchEvent(i int, key string) events.Raw {
+	id := "bench-" + strconv.Itoa(i)
+	body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "HC.KMS", "type": "KMS:CloudTrace:ApiCall",
+		"time": time.Now().UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json",
+		"data": map[string]any{"trace_name": "disableKeyRotation", "code": "200", "resource_id": key, "resource_type": "cmk",
+			"project_id": crashProjectID, "region_id": "cn-north-4", "domain_id": "5f1e2d3c4b5a69788796a5b4c3d2e1f0",
+			"user": map[string]any{"name": "ops-alice", "id": "a1b2c3d4e5f60718293a4b5c6d7e8f90"}, "request": `{"key_id":"` + key + `"}`,
+			"response": "{}", "service_type": "KMS", "trace_rating": "normal", "trace_type": "ApiCall", "api_version": "v1.0",
+			"source_ip": "203.0.113.10", "record_time": 1795162530333, "trace_id": "7e3f0c1a-" + id}})
+	return events.Raw{Body: body, Source: "HC.KMS", ID: id}
+}
+
+// publishAll publishes events asynchronously and waits for every ack.
+func publishAll(ctx context.Context, js jetstream.JetStream, cfg worker.Config, raws []events.Raw) error {
+	for chunk := range slices.Chunk(raws, 1000) {
+		var futures []jetstream.PubAckFuture
+		for _, r := range chunk {
+			msg := &nats.Msg{Subject: cfg.IntakeSubject(r.Source), Data: r.Body,
+				Header: nats.Header{"Content-Type": {events.StructuredContentType}, jetstream.MsgIDHeader: {events.DedupID(r.Source, r.ID)}}}
+			f, err := js.PublishMsgAsync(msg)
+			if err != nil {
+				return err
+			}
+			futures = append(futures, f)
+		}
+		for _, f := range futures {
+			select {
+			case <-f.Ok():
+			case err := <-f.Err():
+				return err
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+	}
+	return nil
+}
+
+type benchResult struct {
+	name   string
+	rate   float64
+	note   string
+	p50p99 string
+	writes string
+}
+
+func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
+	var results []benchResult
+	ceiling, err := benchCeiling(ctx, o)
+	if err != nil {
+		return fmt.Errorf("ceiling: %w", err)
+	}
+	results = append(results, benchResult{name: "DoubleAck ceiling (plain jetstream consumer)", rate: ceiling, note: "100%"})
+	for _, tc := range []struct {
+		name      string
+		compliant bool
+	}{{"worker, no write (already compliant)", true}, {"worker, one write per event (simulator over HTTP)", false}} {
+		resources := o.events
+		if tc.compliant {
+			resources = o.resources
+		}
+		r, err := benchWorker(ctx, o, o.events, resources, tc.compliant)
+		if err != nil {
+			return fmt.Errorf("%s: %w", tc.name, err)
+		}
+		r.name, r.note = tc.name, fmt.Sprintf("%.0f%%", 100*r.rate/ceiling)
+		results = append(results, r)
+	}
+	lat, err := benchLatency(ctx, o)
+	if err != nil {
+		return fmt.Errorf("latency: %w", err)
+	}
+	results = append(results, lat)
+	drift, err := benchWorker(ctx, o, min(o.events, 10000), o.resources, false)
+	if err != nil {
+		return fmt.Errorf("writes per drift: %w", err)
+	}
+	drift.name = fmt.Sprintf("%d drift events about %d resources", min(o.events, 10000), o.resources)
+	results = append(results, drift)
+	printBench(w, o, results)
+	return nil
+}
+
+func printBench(w io.Writer, o benchOptions, results []benchResult) {
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "run (%d events, concurrency %d)\tevents/s\tof ceiling\tp50 / p99\twrites\n", o.events, o.concurrency)
+	for _, r := range results {
+		rate := "-"
+		if r.rate > 0 {
+			rate = fmt.Sprintf("%.0f", r.rate)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.name, rate, dash(r.note), dash(r.p50p99), dash(r.writes))
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "peak RSS of the whole process (worker, embedded nats-server, simulator): %s\n", peakRSS())
+}
+
+// benchCeiling consumes with DoubleAck only, at the same concurrency.
+func benchCeiling(ctx context.Context, o benchOptions) (float64, error) {
+	env, done, err := newBenchEnv(1, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	cfg := worker.DefaultConfig()
+	cfg.Stream, cfg.Subject, cfg.Consumer = "BENCH_CEILING", "bench.ceiling.>", "ceiling"
+	cfg.MaxAckPending = max(cfg.MaxAckPending, o.concurrency)
+	cons, err := worker.EnsureTopology(ctx, env.conn.js, cfg)
+	if err != nil {
+		return 0, err
+	}
+	raws := make([]events.Raw, o.events)
+	for i := range raws {
+		raws[i] = benchEvent(i, env.keys[0])
+	}
+	if err := publishAll(ctx, env.conn.js, cfg, raws); err != nil {
+		return 0, err
+	}
+	it, err := cons.Messages(jetstream.PullMaxMessages(o.concurrency))
+	if err != nil {
+		return 0, err
+	}
+	defer it.Stop()
+	var n atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range o.concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n.Load() < int64(o.events) {
+				m, err := it.Next()
+				if err != nil {
+					return
+				}
+				if m.DoubleAck(ctx) == nil {
+					n.Add(1)
+				}
+			}
+		}()
+	}
+	for n.Load() < int64(o.events) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	rate := float64(o.events) / time.Since(start).Seconds()
+	it.Stop()
+	wg.Wait()
+	return rate, nil
+}
+
+// benchWorker runs the worker over n events about the given number of
+// resources and reports events/s and writes.
+func benchWorker(ctx context.Context, o benchOptions, n, resources int, compliant bool) (benchResult, error) {
+	ncompliant := 0
+	if compliant {
+		ncompliant = resources
+	}
+	env, done, err := newBenchEnv(resources, ncompliant)
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer done()
+	var settled atomic.Int64
+	rec := worker.RecorderFunc(func(context.Context, worker.Decision) error { return nil })
+	count := worker.RecorderFunc(func(_ context.Context, d worker.Decision) error {
+		if d.Final {
+			settled.Add(1)
+		}
+		return nil
+	})
+	cfg := worker.DefaultConfig()
+	cfg.Concurrency = o.concurrency
+	stop, err := startBenchWorker(ctx, env, cfg, worker.Tee(worker.NewAudit(env.conn.js, cfg), rec, count))
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer stop()
+	raws := make([]events.Raw, n)
+	for i := range raws {
+		raws[i] = benchEvent(i, env.keys[i%len(env.keys)])
+	}
+	start := time.Now()
+	if err := publishAll(ctx, env.conn.js, cfg, raws); err != nil {
+		return benchResult{}, err
+	}
+	for settled.Load() < int64(n) {
+		if time.Since(start) > 10*time.Minute {
+			return benchResult{}, fmt.Errorf("only %d of %d settled", settled.Load(), n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	rate := float64(n) / time.Since(start).Seconds()
+	return benchResult{rate: rate, writes: fmt.Sprintf("%d for %d resources", env.sim.Writes(""), resources)}, nil
+}
+
+func startBenchWorker(ctx context.Context, env *benchEnv, cfg worker.Config, rec worker.Recorder) (func(), error) {
+	reg, err := buildActions(providerConfig{cloudEndpoint: env.url}, zap.NewNop())
+	if err != nil {
+		return nil, err
+	}
+	set, err := loadRules(reg, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	_, done, err := startWorker(wctx, cfg, worker.Deps{JetStream: env.conn.js, Rules: set, Actions: reg, Recorder: rec})
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return func() { cancel(); <-done }, nil
+}
+
+// benchLatency offers compliant events at a fixed rate and measures the
+// time from the stream's arrival stamp to the final decision.
+func benchLatency(ctx context.Context, o benchOptions) (benchResult, error) {
+	env, done, err := newBenchEnv(o.resources, o.resources)
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer done()
+	var mu sync.Mutex
+	var lat []time.Duration
+	rec := worker.RecorderFunc(func(_ context.Context, d worker.Decision) error {
+		if d.Final {
+			mu.Lock()
+			lat = append(lat, time.Since(d.Arrived))
+			mu.Unlock()
+		}
+		return nil
+	})
+	cfg := worker.DefaultConfig()
+	cfg.Concurrency = o.concurrency
+	stop, err := startBenchWorker(ctx, env, cfg, worker.Tee(worker.NewAudit(env.conn.js, cfg), rec))
+	if err != nil {
+		return benchResult{}, err
+	}
+	defer stop()
+	total := int(o.latencyFor.Seconds() * float64(o.rate))
+	tick := time.NewTicker(time.Second / time.Duration(o.rate))
+	defer tick.Stop()
+	for i := range total {
+		<-tick.C
+		if _, err := worker.Publish(ctx, env.conn.js, cfg, benchEvent(i, env.keys[i%len(env.keys)]), events.Structured); err != nil {
+			return benchResult{}, err
+		}
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := len(lat)
+		mu.Unlock()
+		if n >= total || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	slices.Sort(lat)
+	if len(lat) == 0 {
+		return benchResult{}, fmt.Errorf("no outcome")
+	}
+	p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
+	return benchResult{name: fmt.Sprintf("latency, %d events/s offered for %s (no write)", o.rate, o.latencyFor),
+		p50p99: fmt.Sprintf("%s / %s", p(0.50).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond))}, nil
+}
+
+// peakRSS reads VmHWM from /proc (Linux).
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
+}
