@@ -80,3 +80,28 @@ func (r *Registry) Names() []string {
 	sort.Strings(out)
 	return out
 }
+
+// Call runs one blocking SDK call (the vendor SDKs take no context) and
+// returns early when ctx ends, with a classified *Error. The SDK's own
+// timeout bounds the abandoned call; because every action reads before it
+// writes, a write that lands after we gave up is found compliant on the
+// next attempt. Errors from f are returned as they are, for the provider
+// to classify.
+func Call[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		v, err := f()
+		ch <- result{v, err}
+	}()
+	select {
+	case r := <-ch:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, Classify(ctx.Err())
+	}
+}

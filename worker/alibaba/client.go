@@ -150,28 +150,13 @@ func (p *Provider) prepare(r *requests.RpcRequest, region string) {
 	}
 }
 
-// call runs one blocking SDK call, returning early when ctx ends (the
-// SDK's own timeout bounds the abandoned call).
+// call runs one SDK call under ctx and classifies its error.
 func call[T any](ctx context.Context, op string, f func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
+	v, err := action.Call(ctx, f)
+	if err != nil {
+		return v, classify(op, err)
 	}
-	ch := make(chan result, 1)
-	go func() {
-		v, err := f()
-		ch <- result{v, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return r.v, classify(op, r.err)
-		}
-		return r.v, nil
-	case <-ctx.Done():
-		var zero T
-		return zero, action.Classify(ctx.Err())
-	}
+	return v, nil
 }
 
 var (

@@ -70,10 +70,9 @@ type Config struct {
 
 // Provider builds and caches SDK clients per region and project.
 type Provider struct {
-	cfg Config
-	mu  sync.Mutex
-	kms map[string]*kms.KmsClient
-	evs map[string]*core.HcHttpClient
+	cfg     Config
+	mu      sync.Mutex
+	clients map[string]*core.HcHttpClient
 }
 
 // New returns a provider. Missing credentials are not an error here: each
@@ -82,7 +81,7 @@ func New(cfg Config) *Provider {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	return &Provider{cfg: cfg, kms: map[string]*kms.KmsClient{}, evs: map[string]*core.HcHttpClient{}}
+	return &Provider{cfg: cfg, clients: map[string]*core.HcHttpClient{}}
 }
 
 // Actions returns the Huawei actions backed by this provider.
@@ -128,54 +127,46 @@ func sdkCredentials(c Credentials, project string) (*basic.Credentials, error) {
 
 // kmsClient returns the KMS client for an account, region and project.
 func (p *Provider) kmsClient(account, region, project string) (*kms.KmsClient, error) {
+	hc, err := p.httpClient("kms", account, region, project)
+	if err != nil {
+		return nil, err
+	}
+	return kms.NewKmsClient(hc), nil
+}
+
+// httpClient returns the SDK core client of a service for an account,
+// region and project, built once and cached. KMS and EVS share it.
+func (p *Provider) httpClient(service, account, region, project string) (*core.HcHttpClient, error) {
 	c, err := p.credentials(account)
 	if err != nil {
 		return nil, err
 	}
-	key := account + "/" + region + "/" + project
+	key := service + "/" + account + "/" + region + "/" + project
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if c, ok := p.kms[key]; ok {
-		return c, nil
+	if hc, ok := p.clients[key]; ok {
+		return hc, nil
 	}
 	cred, err := sdkCredentials(c, project)
 	if err != nil {
 		return nil, err
 	}
-	hc, err := kms.KmsClientBuilder().WithEndpoints([]string{p.endpoint("kms", region)}).
-		WithCredential(cred).WithHttpConfig(config.DefaultHttpConfig().WithTimeout(p.cfg.Timeout)).SafeBuild()
+	hc, err := core.NewHcHttpClientBuilder().WithEndpoints([]string{p.endpoint(service, region)}).WithCredential(cred).
+		WithHttpConfig(config.DefaultHttpConfig().WithTimeout(p.cfg.Timeout).WithIgnoreContentTypeForGetRequest(true)).SafeBuild()
 	if err != nil {
-		return nil, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the KMS client: %v", err)
+		return nil, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the %s client: %v", service, err)
 	}
-	kc := kms.NewKmsClient(hc)
-	p.kms[key] = kc
-	return kc, nil
+	p.clients[key] = hc
+	return hc, nil
 }
 
-// call runs one blocking SDK call, returning early when ctx ends. The SDK
-// has no context support; its own timeout (Config.Timeout) bounds the
-// abandoned call. Because every action reads before it writes, a write that
-// lands after we gave up is found compliant on the next attempt.
+// call runs one SDK call under ctx and classifies its error.
 func call[T any](ctx context.Context, op string, f func() (T, error)) (T, error) {
-	type result struct {
-		v   T
-		err error
+	v, err := action.Call(ctx, f)
+	if err != nil {
+		return v, classify(op, err)
 	}
-	ch := make(chan result, 1)
-	go func() {
-		v, err := f()
-		ch <- result{v, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			return r.v, classify(op, r.err)
-		}
-		return r.v, nil
-	case <-ctx.Done():
-		var zero T
-		return zero, action.Classify(ctx.Err())
-	}
+	return v, nil
 }
 
 // Parameter patterns shared by the Huawei actions.

@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core"
-	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/config"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/def"
 
 	"github.com/remediator/remediator/worker/action"
@@ -44,31 +43,6 @@ func evsCall[T any](ctx context.Context, hc *core.HcHttpClient, op, method, path
 		}
 		return r.(*T), nil
 	})
-}
-
-// evsClient returns the EVS client for an account, region and project.
-func (p *Provider) evsClient(account, region, project string) (*core.HcHttpClient, error) {
-	c, err := p.credentials(account)
-	if err != nil {
-		return nil, err
-	}
-	key := account + "/" + region + "/" + project
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if hc, ok := p.evs[key]; ok {
-		return hc, nil
-	}
-	cred, err := sdkCredentials(c, project)
-	if err != nil {
-		return nil, err
-	}
-	hc, err := core.NewHcHttpClientBuilder().WithEndpoints([]string{p.endpoint("evs", region)}).WithCredential(cred).
-		WithHttpConfig(config.DefaultHttpConfig().WithTimeout(p.cfg.Timeout).WithIgnoreContentTypeForGetRequest(true)).SafeBuild()
-	if err != nil {
-		return nil, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the EVS client: %v", err)
-	}
-	p.evs[key] = hc
-	return hc, nil
 }
 
 // evsErrorTable maps the EVS codes (the simulator's, the documentation
