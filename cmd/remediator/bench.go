@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,6 +29,7 @@ import (
 type benchOptions struct {
 	events, concurrency, resources, rate int
 	latencyFor                           time.Duration
+	cpuProfile                           string
 }
 
 func newBenchCmd(stdout io.Writer) *cobra.Command {
@@ -39,7 +41,20 @@ func newBenchCmd(stdout io.Writer) *cobra.Command {
 			"jetstream consumer; the worker on events that need no write and on events that each need one;\n" +
 			"publish-to-outcome latency at a fixed offered rate; writes per distinct drift; peak RSS.",
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd.Context(), stdout, o) },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if o.cpuProfile != "" {
+				f, err := os.Create(o.cpuProfile)
+				if err != nil {
+					return err
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
+			return runBench(cmd.Context(), stdout, o)
+		},
 	}
 	fs := cmd.Flags()
 	fs.IntVar(&o.events, "events", 20000, "events per throughput run")
@@ -47,6 +62,7 @@ func newBenchCmd(stdout io.Writer) *cobra.Command {
 	fs.IntVar(&o.resources, "resources", 100, "distinct resources the drift events are about")
 	fs.IntVar(&o.rate, "rate", 500, "offered events per second for the latency run")
 	fs.DurationVar(&o.latencyFor, "latency-duration", 10*time.Second, "length of the latency run")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	return cmd
 }
 
