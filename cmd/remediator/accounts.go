@@ -35,9 +35,13 @@ type credentialSource struct {
 	AccessKeyFile     string `yaml:"access_key_file"`
 	SecretKeyFile     string `yaml:"secret_key_file"`
 	SecurityTokenFile string `yaml:"security_token_file"`
+	// RoleARN (Alibaba): assume this RAM role through STS with the key.
+	RoleARN string `yaml:"role_arn"`
+	// Agency (Huawei): assume this agency of the account ("domain/agency").
+	Agency string `yaml:"agency"`
 }
 
-type secretTriple struct{ ak, sk, token string }
+type secretTriple struct{ ak, sk, token, role, agency string }
 
 func loadAccounts(path string) (accountsFile, error) {
 	var f accountsFile
@@ -76,7 +80,7 @@ func (c credentialSource) resolve() (secretTriple, error) {
 		}
 		return "", nil
 	}
-	var s secretTriple
+	s := secretTriple{role: c.RoleARN, agency: c.Agency}
 	var errs []error
 	var err error
 	if s.ak, err = read(c.AccessKeyEnv, c.AccessKeyFile, "access_key", true); err != nil {

@@ -129,13 +129,13 @@ func alibabaConfig(pa providerAccounts, pc providerConfig, log *zap.Logger) (ali
 	if len(accts) > 0 {
 		cfg.Accounts = map[string]alibaba.Credentials{}
 		for id, s := range accts {
-			cfg.Accounts[id] = alibaba.Credentials{AccessKeyID: s.ak, AccessKeySecret: s.sk, SecurityToken: s.token}
+			cfg.Accounts[id] = alibaba.Credentials{AccessKeyID: s.ak, AccessKeySecret: s.sk, SecurityToken: s.token, RoleARN: s.role}
 		}
 	}
 	env, envOK := alibaba.CredentialsFromEnv()
 	switch {
 	case def != nil:
-		cfg.Credentials = alibaba.Credentials{AccessKeyID: def.ak, AccessKeySecret: def.sk, SecurityToken: def.token}
+		cfg.Credentials = alibaba.Credentials{AccessKeyID: def.ak, AccessKeySecret: def.sk, SecurityToken: def.token, RoleARN: def.role}
 	case envOK:
 		cfg.Credentials = env
 	case len(accts) == 0 && pc.cloudEndpoint != "":

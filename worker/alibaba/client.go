@@ -25,6 +25,10 @@ type Credentials struct {
 	AccessKeyID     string
 	AccessKeySecret string
 	SecurityToken   string
+	// RoleARN, when set, is a RAM role the worker assumes through STS
+	// with the key above ("acs:ram::<account>:role/<name>"); the calls
+	// then use the role's temporary credentials, renewed before expiry.
+	RoleARN string
 }
 
 func (c Credentials) String() string {
@@ -76,8 +80,10 @@ type Provider struct {
 	cfg     Config
 	domain  string // host:port of the endpoint override
 	scheme  string
+	now     func() time.Time
 	mu      sync.Mutex
 	clients map[string]*ecs.Client
+	roles   map[string]assumed // temporary credentials by role ARN
 }
 
 // New returns a provider. Missing credentials fail each call with
@@ -86,7 +92,7 @@ func New(cfg Config) *Provider {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	p := &Provider{cfg: cfg, scheme: "HTTPS", clients: map[string]*ecs.Client{}}
+	p := &Provider{cfg: cfg, scheme: "HTTPS", now: time.Now, clients: map[string]*ecs.Client{}, roles: map[string]assumed{}}
 	if u, err := url.Parse(cfg.Endpoint); err == nil && u.Host != "" {
 		p.domain, p.scheme = u.Host, strings.ToUpper(u.Scheme)
 	}
@@ -113,13 +119,19 @@ func (p *Provider) credentials(account string) (Credentials, error) {
 	return c, nil
 }
 
-// client returns the ECS client for an account and region.
-func (p *Provider) client(account, region string) (*ecs.Client, error) {
+// client returns the ECS client for an account and region, assuming the
+// account's role first when it has one.
+func (p *Provider) client(ctx context.Context, account, region string) (*ecs.Client, error) {
 	c, err := p.credentials(account)
 	if err != nil {
 		return nil, err
 	}
-	key := account + "/" + region
+	if c.RoleARN != "" {
+		if c, err = p.assume(ctx, c, region); err != nil {
+			return nil, err
+		}
+	}
+	key := account + "/" + region + "/" + c.AccessKeyID
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if cl, ok := p.clients[key]; ok {

@@ -61,7 +61,7 @@ func keyText(k string) string {
 // is not the desired one, and reads it back.
 func (a *defaultKey) Ensure(ctx context.Context, req action.Request) (action.Result, error) {
 	region, want := req.Params["region"], req.Params["kms_key_id"]
-	c, err := a.p.client(req.Params["account"], region)
+	c, err := a.p.client(ctx, req.Params["account"], region)
 	if err != nil {
 		return action.Result{}, err
 	}

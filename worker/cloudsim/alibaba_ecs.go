@@ -77,6 +77,10 @@ func (s *Simulator) serveECS(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	name := q.Get("Action")
+	if name == "AssumeRole" {
+		s.serveAssumeRole(w, q)
+		return
+	}
 	write, known := ecsWrites[name]
 	if !known {
 		writeECSError(w, rid, ecsFailure{http.StatusNotFound, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."})
@@ -183,10 +187,19 @@ func writeECSError(w http.ResponseWriter, rid string, f ecsFailure) {
 func (s *Simulator) verifyAlibaba(q url.Values) (string, SeedCredential, *ecsFailure) {
 	ak := q.Get("AccessKeyId")
 	sk, ok := s.creds[ak]
+	var cred SeedCredential
+	if t, isTemp := s.tempCredential(ak); isTemp {
+		if q.Get("SecurityToken") != t.token {
+			return "", cred, &ecsFailure{http.StatusBadRequest, "InvalidSecurityToken.Mismatch", "Specified SecurityToken mismatch with the AccessKey."}
+		}
+		sk, ok, cred = t.secret, true, SeedCredential{AccessKey: ak, SecretKey: t.secret, Account: t.account}
+	}
 	if !ok {
 		return "", SeedCredential{}, &ecsFailure{http.StatusNotFound, "InvalidAccessKeyId.NotFound", "Specified access key is not found."}
 	}
-	cred := SeedCredential{AccessKey: ak, SecretKey: sk}
+	if cred.AccessKey == "" {
+		cred = SeedCredential{AccessKey: ak, SecretKey: sk}
+	}
 	for _, c := range s.seed.Credentials {
 		if c.AccessKey == ak {
 			cred = c

@@ -75,6 +75,7 @@ type Simulator struct {
 	mu       sync.Mutex
 	projects map[string]*project
 	ecs      map[string]*ecsAccount // Alibaba account id -> state
+	temp     map[string]tempCred    // STS credentials by AccessKeyId
 	calls    []Call
 	faults   map[string][]Fault
 	chaos    Chaos
@@ -115,6 +116,7 @@ func (s *Simulator) reset() {
 	}
 	s.resetECS()
 	s.resetEVS()
+	s.temp = map[string]tempCred{}
 	s.calls, s.faults, s.chaos = nil, map[string][]Fault{}, Chaos{}
 	s.rnd = rand.New(rand.NewPCG(1, 2))
 }
