@@ -118,7 +118,7 @@ func (p providerAccounts) resolveAll(provider string) (*secretTriple, map[string
 }
 
 func huaweiCreds(s secretTriple) huawei.Credentials {
-	return huawei.Credentials{AccessKey: s.ak, SecretKey: s.sk, SecurityToken: s.token}
+	return huawei.Credentials{AccessKey: s.ak, SecretKey: s.sk, SecurityToken: s.token, Agency: s.agency}
 }
 
 // secret reads one optional secret from the source's env or file fields

@@ -16,7 +16,7 @@ func TestAccountsFile(t *testing.T) {
 huawei:
   accounts:
     5f1e2d3c4b5a69788796a5b4c3d2e1f0: {access_key_env: ORG_A_AK, secret_key_env: ORG_A_SK}
-    0123456789abcdef0123456789abcdef: {access_key_env: ORG_A_AK, secret_key_file: `+dir+`/sk}
+    0123456789abcdef0123456789abcdef: {access_key_env: ORG_A_AK, secret_key_file: `+dir+`/sk, agency: remediator}
 alibaba:
   accounts:
     "1234567890123456": {access_key_env: ORG_A_AK, secret_key_env: ORG_A_SK, role_arn: "acs:ram::1234567890123456:role/remediator"}
@@ -30,7 +30,8 @@ alibaba:
 		t.Fatal(err)
 	}
 	if len(cfg.Accounts) != 2 || cfg.Accounts["0123456789abcdef0123456789abcdef"].SecretKey != "file-secret-value" ||
-		cfg.Accounts["5f1e2d3c4b5a69788796a5b4c3d2e1f0"].SecretKey != "env-secret-value" {
+		cfg.Accounts["5f1e2d3c4b5a69788796a5b4c3d2e1f0"].SecretKey != "env-secret-value" ||
+		cfg.Accounts["0123456789abcdef0123456789abcdef"].Agency != "remediator" {
 		t.Errorf("huawei accounts not resolved: %d", len(cfg.Accounts))
 	}
 	acfg, err := alibabaConfig(af.Alibaba, providerConfig{}, zap.NewNop())

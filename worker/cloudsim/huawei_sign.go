@@ -34,6 +34,12 @@ func (s *Simulator) verifyHuawei(r *http.Request, body []byte) error {
 		}
 	}
 	sk, ok := s.creds[fields["Access"]]
+	if t, temp := s.tempCredential(fields["Access"]); temp {
+		if r.Header.Get("X-Security-Token") != t.token {
+			return errors.New("the security token does not match the temporary access key")
+		}
+		sk, ok = t.secret, true
+	}
 	if !ok {
 		return errors.New("unknown access key")
 	}

@@ -249,6 +249,8 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 	case strings.HasPrefix(r.URL.Path, "/v1.0/"):
 		s.serveKMS(w, r)
+	case r.URL.Path == "/v3.0/OS-CREDENTIAL/securitytokens" && r.Method == http.MethodPost:
+		s.serveSecurityTokens(w, r)
 	case strings.HasPrefix(r.URL.Path, "/v5/"):
 		s.serveEVS(w, r)
 	case r.URL.Path == "/" && r.URL.Query().Get("Action") != "":

@@ -24,6 +24,10 @@ type Credentials struct {
 	AccessKey     string
 	SecretKey     string
 	SecurityToken string
+	// Agency, when set, is an agency of the account the worker acts in
+	// (a domain id, the Accounts key) that the key above may assume: calls
+	// then use the agency's temporary credentials, renewed before expiry.
+	Agency string
 }
 
 func (c Credentials) String() string {
@@ -70,9 +74,11 @@ type Config struct {
 
 // Provider builds and caches SDK clients per region and project.
 type Provider struct {
-	cfg     Config
-	mu      sync.Mutex
-	clients map[string]*core.HcHttpClient
+	cfg      Config
+	now      func() time.Time
+	mu       sync.Mutex
+	clients  map[string]*core.HcHttpClient
+	agencies map[string]assumed // temporary credentials by domain/agency
 }
 
 // New returns a provider. Missing credentials are not an error here: each
@@ -81,7 +87,7 @@ func New(cfg Config) *Provider {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	return &Provider{cfg: cfg, clients: map[string]*core.HcHttpClient{}}
+	return &Provider{cfg: cfg, now: time.Now, clients: map[string]*core.HcHttpClient{}, agencies: map[string]assumed{}}
 }
 
 // Actions returns the Huawei actions backed by this provider.
@@ -126,8 +132,8 @@ func sdkCredentials(c Credentials, project string) (*basic.Credentials, error) {
 }
 
 // kmsClient returns the KMS client for an account, region and project.
-func (p *Provider) kmsClient(account, region, project string) (*kms.KmsClient, error) {
-	hc, err := p.httpClient("kms", account, region, project)
+func (p *Provider) kmsClient(ctx context.Context, account, region, project string) (*kms.KmsClient, error) {
+	hc, err := p.httpClient(ctx, "kms", account, region, project)
 	if err != nil {
 		return nil, err
 	}
@@ -136,12 +142,17 @@ func (p *Provider) kmsClient(account, region, project string) (*kms.KmsClient, e
 
 // httpClient returns the SDK core client of a service for an account,
 // region and project, built once and cached. KMS and EVS share it.
-func (p *Provider) httpClient(service, account, region, project string) (*core.HcHttpClient, error) {
+func (p *Provider) httpClient(ctx context.Context, service, account, region, project string) (*core.HcHttpClient, error) {
 	c, err := p.credentials(account)
 	if err != nil {
 		return nil, err
 	}
-	key := service + "/" + account + "/" + region + "/" + project
+	if c.Agency != "" {
+		if c, err = p.assumeAgency(ctx, c, account, project); err != nil {
+			return nil, err
+		}
+	}
+	key := service + "/" + account + "/" + region + "/" + project + "/" + c.AccessKey
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if hc, ok := p.clients[key]; ok {

@@ -49,7 +49,7 @@ func evsKeyText(k string) string {
 // Ensure reads default encryption and the default key, sets the approved
 // key when it differs, and reads it back.
 func (a *UpdateDefaultKey) Ensure(ctx context.Context, req action.Request) (action.Result, error) {
-	hc, err := a.p.httpClient("evs", req.Params["account"], req.Params["region"], req.Params["project_id"])
+	hc, err := a.p.httpClient(ctx, "evs", req.Params["account"], req.Params["region"], req.Params["project_id"])
 	if err != nil {
 		return action.Result{}, err
 	}

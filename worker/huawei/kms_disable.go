@@ -52,7 +52,7 @@ func (a *DisableKey) Ensure(ctx context.Context, req action.Request) (action.Res
 		return action.Result{}, action.Errorf(action.Permanent, action.ReasonRefused, "",
 			"key %s is not in the rule's allowed_key_ids", keyID)
 	}
-	c, err := a.p.kmsClient(req.Params["account"], req.Params["region"], req.Params["project_id"])
+	c, err := a.p.kmsClient(ctx, req.Params["account"], req.Params["region"], req.Params["project_id"])
 	if err != nil {
 		return action.Result{}, err
 	}

@@ -38,7 +38,7 @@ func (a *EnableKeyRotation) Permissions() []string {
 // Ensure checks the key can rotate, reads the rotation status, enables
 // rotation when it is off, and reads it back.
 func (a *EnableKeyRotation) Ensure(ctx context.Context, req action.Request) (action.Result, error) {
-	c, err := a.p.kmsClient(req.Params["account"], req.Params["region"], req.Params["project_id"])
+	c, err := a.p.kmsClient(ctx, req.Params["account"], req.Params["region"], req.Params["project_id"])
 	if err != nil {
 		return action.Result{}, err
 	}
