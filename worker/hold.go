@@ -26,19 +26,36 @@ type held struct {
 // already done, and an error when another replica holds them or the ledger
 // cannot be reached (both retryable).
 func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope) (*held, ran, *action.Error) {
-	ev, err := w.ledger.claim(ctx, ledgerKey("e", env.Event.Source(), env.Event.ID(), mt.Rule.Name))
-	if err != nil {
-		return nil, doneBefore(err), ledgerError(err, w.ledger.now())
-	}
-	h := &held{w: w, ev: ev}
+	evKey := ledgerKey("e", env.Event.Source(), env.Event.ID(), mt.Rule.Name)
+	resKey := ""
 	if rp := mt.Rule.ResourceParam(); rp != "" && mt.Params[rp] != "" {
-		res, err := w.ledger.claim(ctx, ledgerKey("r", mt.Rule.Action, mt.Params[rp]))
-		if err != nil {
-			w.ledger.release(ctx, ev)
-			return nil, ran{}, ledgerError(err, w.ledger.now())
-		}
-		h.res, h.hasRes = res, true
+		resKey = ledgerKey("r", mt.Rule.Action, mt.Params[rp])
 	}
+	// Both leases are claimed at once: one round trip instead of two.
+	var res lease
+	var resErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if resKey != "" {
+			res, resErr = w.ledger.claim(ctx, resKey)
+		}
+	}()
+	ev, err := w.ledger.claim(ctx, evKey)
+	<-done
+	if err != nil || resErr != nil {
+		if err == nil {
+			w.ledger.release(ctx, ev)
+		}
+		if resErr == nil && resKey != "" {
+			w.ledger.release(ctx, res)
+		}
+		if err != nil {
+			return nil, doneBefore(err), ledgerError(err, w.ledger.now())
+		}
+		return nil, ran{}, ledgerError(resErr, w.ledger.now())
+	}
+	h := &held{w: w, ev: ev, res: res, hasRes: resKey != ""}
 	h.stopRenew = h.renewEvery(ctx, w.ledger.ttl/3)
 	return h, ran{}, nil
 }
@@ -96,9 +113,14 @@ func (h *held) renewEvery(ctx context.Context, every time.Duration) func() {
 func (h *held) finish(ctx context.Context, out ran, fail *action.Error) {
 	h.stopRenew()
 	ctx = context.WithoutCancel(ctx)
-	if h.hasRes {
-		h.w.ledger.release(ctx, h.res)
-	}
+	done := make(chan struct{})
+	go func() { // the resource release runs beside the event record
+		defer close(done)
+		if h.hasRes {
+			h.w.ledger.release(ctx, h.res)
+		}
+	}()
+	defer func() { <-done }()
 	if fail != nil || (out.outcome != Remediated && out.outcome != AlreadyCompliant) {
 		h.w.ledger.release(ctx, h.ev)
 		return
