@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -104,5 +105,36 @@ func TestNormalizeMalformed(t *testing.T) {
 	f, err := (Normalizer{}).Normalize(ev("KMS:CloudTrace:ApiCall", "HC.KMS", `{"trace_name":"createKey","project_id":"p","region_id":"r","code":200}`))
 	if err != nil || f.Drift != "" || !strings.Contains(f.Detail, "createKey") {
 		t.Errorf("unknown trace name: %+v %v, want no drift", f, err)
+	}
+}
+
+// TestActionTrailForms: ecs: and ebs: sources, every identity type, and the
+// odd publish-time spelling are all read.
+func TestActionTrailForms(t *testing.T) {
+	t.Parallel()
+	base := fixture(t, "10-alibaba-actiontrail-modify-default-key.json")
+	raw, err := json.Marshal(base.Event)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ typ, source, identity string }{
+		{"ecs:ActionTrail:ApiCall", "acs.ecs", "root-account"},
+		{"ebs:ActionTrail:ApiCall", "acs.ebs", "ram-user"},
+		{"ebs:ActionTrail:ApiCall", "acs.ebs", "assumed-role"},
+		{"ecs:ActionTrail:ApiCall", "acs.ecs", "system"},
+	} {
+		var m map[string]any
+		_ = json.Unmarshal(raw, &m)
+		m["type"], m["source"], m["aliyunpublishtime"] = tc.typ, tc.source, "2026-11-20T10:11:13.179PRC"
+		m["data"].(map[string]any)["userIdentity"].(map[string]any)["type"] = tc.identity
+		b, _ := json.Marshal(m)
+		env, err := Decode(context.Background(), nil, b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := (Normalizer{}).Normalize(env)
+		if err != nil || f.Form != "actiontrail" || f.Drift != DriftDefaultDiskKey || f.Actor.Type != tc.identity {
+			t.Errorf("%s %s: %+v %v", tc.typ, tc.identity, f, err)
+		}
 	}
 }
