@@ -22,12 +22,14 @@ import (
 // clientFlags are the connection flags of the tool commands.
 type clientFlags struct {
 	natsURL string
+	auth    natsAuth
 	cfg     worker.Config
 }
 
 func (c *clientFlags) register(cmd *cobra.Command) {
 	c.cfg = worker.DefaultConfig()
 	cmd.PersistentFlags().StringVar(&c.natsURL, "nats-url", "", "NATS server URL (env NATS_URL, default nats://127.0.0.1:4222)")
+	c.auth.register(cmd.PersistentFlags())
 	cmd.PersistentFlags().StringVar(&c.cfg.DLQStream, "dlq-stream", c.cfg.DLQStream, "dead-letter stream")
 	cmd.PersistentFlags().StringVar(&c.cfg.AuditStream, "audit-stream", c.cfg.AuditStream, "audit stream")
 }
@@ -40,7 +42,11 @@ func (c *clientFlags) connect() (*natsConn, error) {
 	if url == "" {
 		url = "nats://127.0.0.1:4222"
 	}
-	return connect(url, "", "", zap.NewNop())
+	opts, err := c.auth.options()
+	if err != nil {
+		return nil, err
+	}
+	return connect(url, "", "", zap.NewNop(), opts...)
 }
 
 // deadLetter is one message of the dead-letter stream.

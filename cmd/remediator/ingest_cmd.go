@@ -63,6 +63,7 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 		listen, natsURL, sourcesPath, cert, key string
 		types                                   []string
 		maxBody                                 int64
+		auth                                    natsAuth
 		cfg                                     = worker.DefaultConfig()
 	)
 	cmd := &cobra.Command{
@@ -80,7 +81,7 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return withConn(&clientFlags{natsURL: natsURL}, func(c *natsConn) error {
+			return withConn(&clientFlags{natsURL: natsURL, auth: auth}, func(c *natsConn) error {
 				if _, err := worker.EnsureTopology(ctx, c.js, cfg); err != nil {
 					return err
 				}
@@ -95,6 +96,7 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 	fs := cmd.Flags()
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve on")
 	fs.StringVar(&natsURL, "nats-url", "", "NATS server URL (env NATS_URL, default nats://127.0.0.1:4222)")
+	auth.register(fs)
 	fs.StringVar(&sourcesPath, "sources", "", "YAML file of allowed sources and their credentials (required)")
 	fs.StringSliceVar(&types, "allow-type", nil, "allowed event types (exact or prefix*); default any")
 	fs.Int64Var(&maxBody, "max-body", 1<<20, "largest request body in bytes")

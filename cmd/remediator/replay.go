@@ -27,6 +27,7 @@ func newReplayCmd(stdout io.Writer) *cobra.Command {
 	var (
 		natsURL, mode string
 		freshIDs      bool
+		auth          natsAuth
 		cfg           = worker.DefaultConfig()
 	)
 	cmd := &cobra.Command{
@@ -42,7 +43,11 @@ func newReplayCmd(stdout io.Writer) *cobra.Command {
 			if natsURL == "" {
 				natsURL = "nats://127.0.0.1:4222"
 			}
-			conn, err := connect(natsURL, "", "", zap.NewNop())
+			opts, err := auth.options()
+			if err != nil {
+				return err
+			}
+			conn, err := connect(natsURL, "", "", zap.NewNop(), opts...)
 			if err != nil {
 				return err
 			}
@@ -73,6 +78,7 @@ func newReplayCmd(stdout io.Writer) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&natsURL, "nats-url", "", "NATS server URL (env NATS_URL, default nats://127.0.0.1:4222)")
+	auth.register(fs)
 	fs.StringVar(&mode, "mode", "structured", "CloudEvents content mode: structured or binary")
 	fs.BoolVar(&freshIDs, "fresh-ids", false, "give every event a new unique id (load tests: replays are then new work)")
 	fs.StringVar(&cfg.Stream, "stream", cfg.Stream, "intake stream")

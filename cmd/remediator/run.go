@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"go.uber.org/zap"
@@ -55,6 +56,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	var (
 		wf                       workerFlags
 		natsURL, dataDir, listen string
+		auth                     natsAuth
 		cloudEndpoint, logFormat string
 		accountsPath, opsListen  string
 	)
@@ -73,12 +75,17 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint, accountsPath: accountsPath}, opsListen)
+			opts, err := auth.options()
+			if err != nil {
+				return err
+			}
+			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint, accountsPath: accountsPath}, opsListen, opts...)
 		},
 	}
 	fs := cmd.Flags()
 	wf.register(fs)
 	fs.StringVar(&natsURL, "nats-url", "", "NATS server URL (env NATS_URL); empty: start an embedded JetStream server")
+	auth.register(fs)
 	fs.StringVar(&dataDir, "data-dir", defaultDataDir(), "embedded server data directory")
 	fs.StringVar(&listen, "embedded-listen", "127.0.0.1:4222", "client address of the embedded server (empty: in-process only)")
 	fs.StringVar(&cloudEndpoint, "cloud-endpoint", "", "send every provider call to this URL, e.g. http://127.0.0.1:8099 (the simulator)")
@@ -88,8 +95,8 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
-func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, dataDir, listen string, pc providerConfig, opsListen string) error {
-	conn, err := connect(natsURL, dataDir, listen, log)
+func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, dataDir, listen string, pc providerConfig, opsListen string, opts ...nats.Option) error {
+	conn, err := connect(natsURL, dataDir, listen, log, opts...)
 	if err != nil {
 		return err
 	}

@@ -43,7 +43,7 @@ type natsConn struct {
 }
 
 // connect dials url, or starts an embedded server when url is empty.
-func connect(url, dataDir, listen string, log *zap.Logger) (*natsConn, error) {
+func connect(url, dataDir, listen string, log *zap.Logger, extra ...nats.Option) (*natsConn, error) {
 	c := &natsConn{closed: make(chan struct{})}
 	onClose := nats.ClosedHandler(func(*nats.Conn) { close(c.closed) })
 	var err error
@@ -60,7 +60,7 @@ func connect(url, dataDir, listen string, log *zap.Logger) (*natsConn, error) {
 			zap.String("note", "no --nats-url or NATS_URL given: running an embedded JetStream server"))
 		c.nc, err = c.srv.Connect(onClose)
 	} else {
-		c.nc, err = nats.Connect(url, nats.Name("remediator"), nats.MaxReconnects(-1), onClose)
+		c.nc, err = nats.Connect(url, append([]nats.Option{nats.Name("remediator"), nats.MaxReconnects(-1), onClose}, extra...)...)
 	}
 	if err != nil {
 		c.close()

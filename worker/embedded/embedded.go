@@ -29,6 +29,9 @@ type Options struct {
 	MaxStore int64
 	// Name is the server name; required in a cluster.
 	Name string
+	// Username and Password, when set, are required of clients (tests of
+	// authenticated connections).
+	Username, Password string
 	// Cluster joins a cluster: this node's route listen address, and the
 	// route URLs of every node (its own included).
 	Cluster *Cluster
@@ -82,6 +85,7 @@ func Start(o Options) (*Server, error) {
 	if o.Name != "" {
 		opts.ServerName = o.Name
 	}
+	opts.Username, opts.Password = o.Username, o.Password
 	if o.Cluster != nil {
 		if err := clusterOptions(opts, o.Cluster); err != nil {
 			return nil, err
