@@ -65,6 +65,9 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 		Short: "Consume events and remediate (embedded JetStream unless --nats-url is given)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := configure(cmd); err != nil {
+				return err
+			}
 			log, err := newLogger(stderr, logFormat)
 			if err != nil {
 				return err
@@ -91,6 +94,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	fs.StringVar(&cloudEndpoint, "cloud-endpoint", "", "send every provider call to this URL, e.g. http://127.0.0.1:8099 (the simulator)")
 	fs.StringVar(&logFormat, "log-format", "json", "json or console")
 	fs.StringVar(&accountsPath, "accounts", "", "YAML file naming the credentials of each cloud account (see README)")
+	fs.String("config", "", "YAML configuration file (keys are these options with underscores; flags and REMEDIATOR_* variables win)")
 	fs.StringVar(&opsListen, "http", "", "serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9464); empty: off")
 	return cmd
 }

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+// Configuration comes from three places, flags winning over the
+// environment, which wins over the file: every flag of `run` is also a
+// config-file key (dashes as underscores: max_deliver) and an environment
+// variable (REMEDIATOR_MAX_DELIVER). List flags take YAML lists or
+// comma-separated text.
+
+func envName(flag string) string {
+	return "REMEDIATOR_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// applyEnv sets the flags not given on the command line from REMEDIATOR_*.
+func applyEnv(fs *pflag.FlagSet) error {
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || f.Name == "config" {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if err := fs.Set(f.Name, v); err != nil {
+				errs = append(errs, fmt.Errorf("%s: %v", envName(f.Name), err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// applyConfigFile sets the flags still unset from the YAML file. Unknown
+// keys and bad values are errors with file:line.
+func applyConfigFile(fs *pflag.FlagSet, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	if len(doc.Content) == 0 {
+		return nil
+	}
+	top := doc.Content[0]
+	if top.Kind != yaml.MappingNode {
+		return fmt.Errorf("%s:%d: the configuration must be a mapping of option: value", path, top.Line)
+	}
+	var errs []error
+	for i := 0; i+1 < len(top.Content); i += 2 {
+		k, v := top.Content[i], top.Content[i+1]
+		name := strings.ReplaceAll(k.Value, "_", "-")
+		f := fs.Lookup(name)
+		if f == nil || name == "config" {
+			errs = append(errs, fmt.Errorf("%s:%d:%d: %s: unknown option", path, k.Line, k.Column, k.Value))
+			continue
+		}
+		val, err := scalarOrList(v)
+		if err == nil && !f.Changed {
+			err = fs.Set(name, val)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s:%d:%d: %s: %v", path, v.Line, v.Column, k.Value, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func scalarOrList(n *yaml.Node) (string, error) {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		return n.Value, nil
+	case yaml.SequenceNode:
+		items := make([]string, 0, len(n.Content))
+		for _, it := range n.Content {
+			if it.Kind != yaml.ScalarNode {
+				return "", errors.New("list items must be scalars")
+			}
+			items = append(items, it.Value)
+		}
+		return strings.Join(items, ","), nil
+	}
+	return "", errors.New("must be a scalar or a list")
+}
+
+// configure applies the environment and the --config file to a command's
+// unset flags.
+func configure(cmd *cobra.Command) error {
+	fs := cmd.Flags()
+	if err := applyEnv(fs); err != nil {
+		return err
+	}
+	if path, _ := fs.GetString("config"); path != "" {
+		return applyConfigFile(fs, path)
+	}
+	return nil
+}
+
+func newConfigCmd(stdout io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "config", Short: "Check a configuration file and list the options"}
+	cmd.AddCommand(&cobra.Command{
+		Use: "check FILE", Short: "Validate a configuration file for `run`; print every problem with file:line and exit 1", Args: cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			fs := newRunCmd(io.Discard).Flags()
+			if err := applyConfigFile(fs, args[0]); err != nil {
+				fmt.Fprintln(stdout, err)
+				return exitError{code: 1}
+			}
+			fmt.Fprintln(stdout, "ok")
+			return nil
+		},
+	})
+	cmd.AddCommand(&cobra.Command{
+		Use: "options", Short: "List every option: config key, environment variable, default", Args: cobra.NoArgs,
+		RunE: func(_ *cobra.Command, _ []string) error {
+			var rows []string
+			newRunCmd(io.Discard).Flags().VisitAll(func(f *pflag.Flag) {
+				if f.Name != "config" {
+					rows = append(rows, fmt.Sprintf("%-20s %-36s default %q: %s", strings.ReplaceAll(f.Name, "-", "_"), envName(f.Name), f.DefValue, f.Usage))
+				}
+			})
+			sort.Strings(rows)
+			fmt.Fprintln(stdout, strings.Join(rows, "\n"))
+			return nil
+		},
+	})
+	return cmd
+}
