@@ -28,7 +28,7 @@ func envName(flag string) string {
 func applyEnv(fs *pflag.FlagSet) error {
 	var errs []error
 	fs.VisitAll(func(f *pflag.Flag) {
-		if f.Changed || f.Name == "config" {
+		if f.Changed {
 			return
 		}
 		if v, ok := os.LookupEnv(envName(f.Name)); ok {
