@@ -44,34 +44,45 @@ type Config struct {
 	// other events are acked with outcome untrusted.
 	TrustedSources  []string
 	TrustedAccounts []string
+
+	// GlobalWriteLimit caps the writes of all rules together per
+	// GlobalWriteWindow (0: no global limit). Past it, or past a rule's
+	// own limits, a circuit opens for CircuitCooldown.
+	GlobalWriteLimit  int
+	GlobalWriteWindow time.Duration
+	CircuitCooldown   time.Duration
+	ControlBucket     string // KV bucket of the circuits
 }
 
 // DefaultConfig returns the defaults.
 func DefaultConfig() Config {
 	return Config{
-		Stream:          "REMEDIATION_EVENTS",
-		Subject:         "remediation.events.>",
-		Consumer:        "remediator",
-		DLQStream:       "REMEDIATION_DLQ",
-		DLQSubject:      "remediation.dlq",
-		AuditStream:     "REMEDIATION_AUDIT",
-		AuditSubject:    "remediation.audit",
-		AuditMaxAge:     90 * 24 * time.Hour,
-		LedgerBucket:    "REMEDIATION_LEDGER",
-		AdvisoryStream:  "REMEDIATION_ADVISORIES",
-		LedgerTTL:       7 * 24 * time.Hour,
-		Duplicates:      10 * time.Minute,
-		MaxMsgSize:      1 << 20,
-		MaxEventBytes:   256 << 10,
-		Replicas:        1,
-		Concurrency:     8,
-		AckWait:         30 * time.Second,
-		MaxDeliver:      8,
-		MaxAckPending:   1000,
-		RetryBase:       time.Second,
-		ThrottleBase:    5 * time.Second,
-		RetryMax:        30 * time.Second,
-		ShutdownTimeout: 20 * time.Second,
+		Stream:            "REMEDIATION_EVENTS",
+		Subject:           "remediation.events.>",
+		Consumer:          "remediator",
+		DLQStream:         "REMEDIATION_DLQ",
+		DLQSubject:        "remediation.dlq",
+		AuditStream:       "REMEDIATION_AUDIT",
+		AuditSubject:      "remediation.audit",
+		AuditMaxAge:       90 * 24 * time.Hour,
+		LedgerBucket:      "REMEDIATION_LEDGER",
+		AdvisoryStream:    "REMEDIATION_ADVISORIES",
+		GlobalWriteWindow: time.Hour,
+		CircuitCooldown:   30 * time.Minute,
+		ControlBucket:     "REMEDIATION_CONTROL",
+		LedgerTTL:         7 * 24 * time.Hour,
+		Duplicates:        10 * time.Minute,
+		MaxMsgSize:        1 << 20,
+		MaxEventBytes:     256 << 10,
+		Replicas:          1,
+		Concurrency:       8,
+		AckWait:           30 * time.Second,
+		MaxDeliver:        8,
+		MaxAckPending:     1000,
+		RetryBase:         time.Second,
+		ThrottleBase:      5 * time.Second,
+		RetryMax:          30 * time.Second,
+		ShutdownTimeout:   20 * time.Second,
 	}
 }
 
@@ -92,6 +103,7 @@ func (c Config) withDefaults() Config {
 	set(&c.AuditSubject, d.AuditSubject)
 	set(&c.LedgerBucket, d.LedgerBucket)
 	set(&c.AdvisoryStream, d.AdvisoryStream)
+	set(&c.ControlBucket, d.ControlBucket)
 	setDur := func(dst *time.Duration, v time.Duration) {
 		if *dst <= 0 {
 			*dst = v
@@ -100,6 +112,8 @@ func (c Config) withDefaults() Config {
 	setDur(&c.Duplicates, d.Duplicates)
 	setDur(&c.AuditMaxAge, d.AuditMaxAge)
 	setDur(&c.LedgerTTL, d.LedgerTTL)
+	setDur(&c.GlobalWriteWindow, d.GlobalWriteWindow)
+	setDur(&c.CircuitCooldown, d.CircuitCooldown)
 	setDur(&c.AckWait, d.AckWait)
 	setDur(&c.RetryBase, d.RetryBase)
 	setDur(&c.ThrottleBase, d.ThrottleBase)

@@ -102,7 +102,7 @@ func (m *Memory) Decisions() []Decision {
 func (m *Memory) Final() map[string][]Decision {
 	out := map[string][]Decision{}
 	for _, d := range m.Decisions() {
-		if d.Final {
+		if d.Final && d.Outcome != CircuitOpen { // a circuit opening does not settle the event
 			out[d.EventID] = append(out[d.EventID], d)
 		}
 	}

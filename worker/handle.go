@@ -65,7 +65,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) ver
 			continue
 		}
 		start := time.Now()
-		out, err := w.run(ctx, mt, env)
+		out, err := w.run(ctx, mt, env, d)
 		d.Duration = time.Since(start)
 		if err != nil {
 			v.failed, v.failure = d, err
@@ -84,7 +84,7 @@ type ran struct {
 }
 
 // run executes one matched rule's action.
-func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope) (ran, *action.Error) {
+func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, base Decision) (ran, *action.Error) {
 	if mt.Err != nil {
 		var pe *rules.ParamError
 		if errors.As(mt.Err, &pe) {
@@ -100,21 +100,28 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope) 
 		return w.ensure(ctx, a, mt, env, true)
 	}
 	slot := time.Now()
-	if wait := w.limits.take(mt.Rule, slot); wait > 0 {
-		return ran{}, &action.Error{Class: action.Retryable, Reason: action.ReasonRateLimited,
-			Msg: "rule " + mt.Rule.Name + " has used its write limit; next slot in " + wait.Round(time.Second).String(), RetryAfter: wait}
+	if ferr := w.guard(ctx, mt.Rule, base, slot); ferr != nil {
+		return ran{}, ferr
 	}
 	held, out, ferr := w.hold(ctx, mt, env)
 	if ferr != nil || held == nil {
-		w.limits.release(mt.Rule, slot)
+		w.releaseSlot(mt.Rule, slot)
 		return out, ferr
 	}
 	out, ferr = w.ensure(ctx, a, mt, env, false)
 	held.finish(ctx, out, ferr)
 	if ferr != nil || out.outcome != Remediated {
-		w.limits.release(mt.Rule, slot)
+		w.releaseSlot(mt.Rule, slot)
 	}
 	return out, ferr
+}
+
+// releaseSlot hands back a write slot that was not used.
+func (w *Worker) releaseSlot(r *rules.Rule, slot time.Time) {
+	w.limits.release(r, slot)
+	if w.global != nil {
+		w.limits.release(w.global, slot)
+	}
 }
 
 // ensure calls the action and turns its result into an outcome.

@@ -64,3 +64,10 @@ func (l *limiter) trim(r *rules.Rule, now time.Time) []time.Time {
 	}
 	return ts
 }
+
+// reset forgets a rule's writes (after an operator resumed its circuit).
+func (l *limiter) reset(rule string) {
+	l.mu.Lock()
+	delete(l.writes, rule)
+	l.mu.Unlock()
+}

@@ -68,6 +68,15 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket %s: %w", cfg.LedgerBucket, err)
 	}
+	err = ensureKV(ctx, js, jetstream.KeyValueConfig{
+		Bucket:      cfg.ControlBucket,
+		Description: "remediator circuits: rules paused by the blast-radius guard",
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("key-value bucket %s: %w", cfg.ControlBucket, err)
+	}
 	if _, err := ensureAdvisories(ctx, js, cfg); err != nil {
 		return nil, err
 	}

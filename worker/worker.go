@@ -20,19 +20,21 @@ import (
 // Worker pulls events from the shared durable consumer and handles them
 // with a bounded pool.
 type Worker struct {
-	cfg     Config
-	js      jetstream.JetStream
-	cons    jetstream.Consumer
-	rules   atomic.Pointer[rules.Set]
-	actions *action.Registry
-	rec     Recorder
-	log     *zap.Logger
-	rnd     func(int64) int64
-	counts  counters
-	limits  limiter
-	ledger  *ledger
-	metrics *Metrics
-	ready   atomic.Bool
+	cfg      Config
+	js       jetstream.JetStream
+	cons     jetstream.Consumer
+	rules    atomic.Pointer[rules.Set]
+	actions  *action.Registry
+	rec      Recorder
+	log      *zap.Logger
+	rnd      func(int64) int64
+	counts   counters
+	limits   limiter
+	ledger   *ledger
+	circuits *circuits
+	global   *rules.Rule // the global write limit, as a pseudo-rule
+	metrics  *Metrics
+	ready    atomic.Bool
 	// advisories is the consumer of captured max-deliveries advisories.
 	advisories jetstream.Consumer
 }
@@ -75,6 +77,16 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
 	w.ledger = newLedger(kv, cfg.AckWait)
+	ckv, err := d.JetStream.KeyValue(ctx, cfg.ControlBucket)
+	if err != nil {
+		return nil, fmt.Errorf("control bucket: %w", err)
+	}
+	w.circuits = &circuits{kv: ckv, open: map[string]circuitState{}, closed: func(rule string) {
+		w.limits.reset(rule) // an operator's resume starts a fresh window
+	}}
+	if cfg.GlobalWriteLimit > 0 {
+		w.global = &rules.Rule{Name: GlobalCircuit, Limit: &rules.Limit{Writes: cfg.GlobalWriteLimit, Per: cfg.GlobalWriteWindow}}
+	}
 	w.rules.Store(d.Rules)
 	return w, nil
 }
@@ -110,10 +122,14 @@ func (w *Worker) Run(ctx context.Context) error {
 			w.loop(workCtx, it, &stopping)
 		}()
 	}
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		w.runAdvisories(ctx, w.advisories)
+	}()
+	go func() {
+		defer wg.Done()
+		w.circuits.watch(ctx, w.log)
 	}()
 	w.ready.Store(true)
 	defer w.ready.Store(false)

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/remediator/remediator/worker"
 )
 
 // newControlCmd pauses and resumes remediation for every replica at once,
@@ -38,9 +40,13 @@ func newControlCmd(stdout io.Writer) *cobra.Command {
 	}
 	pause.Flags().DurationVar(&dur, "for", 0, "resume on its own after this long")
 	resume := &cobra.Command{
-		Use: "resume", Short: "Resume handing events to the replicas", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use: "resume [RULE]", Short: "Resume handing events to the replicas, or close a rule's circuit (" + worker.GlobalCircuit + " for the global one)",
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			return withConn(&cf, func(c *natsConn) error {
+				if len(args) == 1 {
+					return resumeCircuit(cmd, stdout, c, cf.cfg, args[0])
+				}
 				if _, err := c.js.ResumeConsumer(cmd.Context(), cf.cfg.Stream, cf.cfg.Consumer); err != nil {
 					return err
 				}
@@ -70,6 +76,49 @@ func newControlCmd(stdout io.Writer) *cobra.Command {
 			})
 		},
 	}
-	cmd.AddCommand(pause, resume, status)
+	circuits := &cobra.Command{
+		Use: "circuits", Short: "List the open circuits of the blast-radius guard", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withConn(&cf, func(c *natsConn) error { return listCircuits(cmd, stdout, c, cf.cfg) })
+		},
+	}
+	cmd.AddCommand(pause, resume, status, circuits)
 	return cmd
+}
+
+func resumeCircuit(cmd *cobra.Command, w io.Writer, c *natsConn, cfg worker.Config, rule string) error {
+	kv, err := c.js.KeyValue(cmd.Context(), cfg.ControlBucket)
+	if err != nil {
+		return err
+	}
+	if _, err := kv.Get(cmd.Context(), worker.CircuitKey(rule)); err != nil {
+		return fmt.Errorf("no open circuit for %s: %w", rule, err)
+	}
+	if err := kv.Delete(cmd.Context(), worker.CircuitKey(rule)); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "circuit of %s closed\n", rule)
+	return nil
+}
+
+func listCircuits(cmd *cobra.Command, w io.Writer, c *natsConn, cfg worker.Config) error {
+	kv, err := c.js.KeyValue(cmd.Context(), cfg.ControlBucket)
+	if err != nil {
+		return err
+	}
+	keys, err := kv.ListKeysFiltered(cmd.Context(), "circuit.>")
+	if err != nil {
+		return err
+	}
+	n := 0
+	for k := range keys.Keys() {
+		e, err := kv.Get(cmd.Context(), k)
+		if err != nil {
+			continue
+		}
+		fmt.Fprintf(w, "%s %s\n", k, e.Value())
+		n++
+	}
+	fmt.Fprintf(w, "%d open circuits\n", n)
+	return nil
 }

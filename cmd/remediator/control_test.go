@@ -67,4 +67,23 @@ func TestPauseAndResume(t *testing.T) {
 	if out := cli("control", "status"); !strings.HasPrefix(out, "running; 0 events waiting") {
 		t.Errorf("status after resume: %s", out)
 	}
+	if out := cli("control", "circuits"); !strings.Contains(out, "0 open circuits") {
+		t.Errorf("circuits: %s", out)
+	}
+	kv, err := js.KeyValue(ctx, cfg.ControlBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Create(ctx, worker.CircuitKey("some-rule"), []byte(`{"rule":"some-rule"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if out := cli("control", "circuits"); !strings.Contains(out, "1 open circuits") || !strings.Contains(out, "some-rule") {
+		t.Errorf("circuits: %s", out)
+	}
+	if out := cli("control", "resume", "some-rule"); !strings.Contains(out, "circuit of some-rule closed") {
+		t.Errorf("resume rule: %s", out)
+	}
+	if _, err := kv.Get(ctx, worker.CircuitKey("some-rule")); err == nil {
+		t.Error("the circuit key is still there")
+	}
 }

@@ -1,0 +1,156 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/remediator/remediator/rules"
+	"github.com/remediator/remediator/worker/action"
+)
+
+// The blast-radius guard. When a rule exceeds its `limits`, or all rules
+// together exceed the global write limit, a circuit opens: a key in the
+// control bucket that every replica watches. While it is open the rule's
+// events (or every event, for the global circuit) are not acted on and
+// wait for a retry; an audit event with outcome circuit_open says so. The
+// circuit closes when an operator resumes it (`remediator control resume
+// RULE`, which deletes the key) or when the cool-down passes.
+
+// GlobalCircuit is the circuit name of the global write limit.
+const GlobalCircuit = "_global"
+
+// CircuitOpen is the audit outcome of a circuit opening.
+const CircuitOpen Outcome = "circuit_open"
+
+// circuitState is the value of a circuit key.
+type circuitState struct {
+	Rule     string    `json:"rule"`
+	OpenedAt time.Time `json:"opened_at"`
+	Until    time.Time `json:"until"`
+	Reason   string    `json:"reason"`
+}
+
+// CircuitKey is the control-bucket key of a rule's circuit.
+func CircuitKey(rule string) string {
+	return "circuit." + strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' {
+			return r
+		}
+		return '_'
+	}, rule)
+}
+
+// circuits is this replica's view of the open circuits, kept current by a
+// watch on the control bucket.
+type circuits struct {
+	kv     jetstream.KeyValue
+	mu     sync.Mutex
+	open   map[string]circuitState // by key
+	closed func(rule string)       // called when a circuit closes
+}
+
+func (c *circuits) watch(ctx context.Context, log *zap.Logger) {
+	w, err := c.kv.Watch(ctx, "circuit.>")
+	if err != nil {
+		log.Error("circuit_watch_failed", zap.Error(err))
+		return
+	}
+	defer func() { _ = w.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+			if e != nil {
+				c.apply(e)
+			}
+		}
+	}
+}
+
+func (c *circuits) apply(e jetstream.KeyValueEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e.Operation() != jetstream.KeyValuePut {
+		if st, ok := c.open[e.Key()]; ok && c.closed != nil {
+			defer c.closed(st.Rule)
+		}
+		delete(c.open, e.Key())
+		return
+	}
+	var st circuitState
+	if json.Unmarshal(e.Value(), &st) == nil {
+		c.open[e.Key()] = st
+	}
+}
+
+// blocked returns how long the rule stays blocked, 0 when it may act.
+func (c *circuits) blocked(rule string, now time.Time) time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var wait time.Duration
+	for _, k := range []string{CircuitKey(rule), CircuitKey(GlobalCircuit)} {
+		if st, ok := c.open[k]; ok && now.Before(st.Until) {
+			wait = max(wait, st.Until.Sub(now))
+		}
+	}
+	return wait
+}
+
+// trip opens a circuit unless it is open already; it returns true when
+// this call opened it.
+func (c *circuits) trip(ctx context.Context, rule, reason string, now time.Time, cooldown time.Duration) bool {
+	st := circuitState{Rule: rule, OpenedAt: now.UTC(), Until: now.Add(cooldown).UTC(), Reason: reason}
+	b, _ := json.Marshal(st)
+	_, err := c.kv.Create(ctx, CircuitKey(rule), b)
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		return false
+	}
+	if err != nil {
+		return false
+	}
+	c.mu.Lock()
+	c.open[CircuitKey(rule)] = st
+	c.mu.Unlock()
+	return true
+}
+
+// guard checks the circuits and the limits before a write; it opens a
+// circuit when a limit is exceeded. It returns nil when the rule may write.
+func (w *Worker) guard(ctx context.Context, r *rules.Rule, base Decision, slot time.Time) *action.Error {
+	if wait := w.circuits.blocked(r.Name, slot); wait > 0 {
+		return &action.Error{Class: action.Retryable, Reason: action.ReasonCircuitOpen, RetryAfter: wait,
+			Msg: "the circuit of rule " + r.Name + " (or the global one) is open: waiting for `remediator control resume` or the cool-down"}
+	}
+	name, wait := r.Name, w.limits.take(r, slot)
+	if wait == 0 && w.global != nil {
+		if wait = w.limits.take(w.global, slot); wait > 0 {
+			name = GlobalCircuit
+			w.limits.release(r, slot)
+		}
+	}
+	if wait == 0 {
+		return nil
+	}
+	if w.circuits.trip(ctx, name, "write limit exceeded", slot, w.cfg.CircuitCooldown) {
+		d := base
+		d.Rule, d.Action, d.Outcome, d.Final = name, "", CircuitOpen, true
+		d.Detail = "write limit exceeded: rule " + name + " paused until resumed or " + w.cfg.CircuitCooldown.String() + " pass"
+		if err := w.rec.Record(ctx, d); err != nil {
+			w.log.Error("record_failed", zap.Error(err))
+		}
+		w.logDecision(d)
+	}
+	return &action.Error{Class: action.Retryable, Reason: action.ReasonCircuitOpen, RetryAfter: min(wait, w.cfg.CircuitCooldown),
+		Msg: "rule " + name + " exceeded its write limit: its circuit is open"}
+}

@@ -1,0 +1,75 @@
+package worker_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/remediator/remediator/events"
+	"github.com/remediator/remediator/rules"
+	"github.com/remediator/remediator/worker"
+)
+
+// TestCircuitOpensAndOperatorResumes: a rule limited to one write per hour
+// writes once, then its circuit opens (audited once), its other events
+// wait without a write, and deleting the circuit key (what `control resume
+// RULE` does) lets them through.
+func TestCircuitOpensAndOperatorResumes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *worker.Config) { c.RetryMax = 100 * time.Millisecond; c.MaxDeliver = 100 })
+	b.stop()
+	set, err := rules.Parse(b.reg, "limited.yaml", []byte(`rules:
+  - name: limited
+    match: {type: "KMS:CloudTrace:*"}
+    when: finding.drift == "kms.key_rotation_disabled"
+    limits: {writes: 1, per: 1h}
+    action: huawei.kms.enable_key_rotation
+    params: {region: {expr: finding.region}, project_id: {expr: finding.project}, key_id: {expr: finding.resource_id}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.set = set
+	b.start()
+	b.publish(ctsEvent("c-1", keyOff), events.Structured)
+	b.waitFinal(1)
+	b.publish(ctsEvent("c-2", keyOff2), events.Structured)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := b.mem.Wait(ctx, func(ds []worker.Decision) bool {
+		n := 0
+		for _, d := range ds {
+			if d.Outcome == worker.Retrying && d.Reason == "circuit_open" {
+				n++
+			}
+		}
+		return n >= 3
+	}); err != nil {
+		t.Fatal("the second event was not held by the open circuit")
+	}
+	if n := b.sim.Writes(""); n != 1 {
+		t.Fatalf("writes %d while the circuit is open, want 1", n)
+	}
+	opened := 0
+	for _, m := range b.streamMsgs(b.cfg.AuditStream) {
+		if m.Subject() == b.cfg.AuditSubject+".circuit_open" {
+			opened++
+		}
+	}
+	if opened != 1 {
+		t.Errorf("%d circuit_open audit records, want 1", opened)
+	}
+	kv, err := b.js.KeyValue(context.Background(), b.cfg.ControlBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kv.Delete(context.Background(), worker.CircuitKey("limited")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.mem.Wait(ctx, func([]worker.Decision) bool { return len(b.mem.Final()["c-2"]) == 1 }); err != nil {
+		t.Fatal("the held event did not go through after the resume")
+	}
+	if k, _ := b.sim.Key(project, keyOff2); !k.Rotation || b.sim.Writes("") != 2 {
+		t.Errorf("after the resume: rotation %v, writes %d", k.Rotation, b.sim.Writes(""))
+	}
+}
