@@ -61,7 +61,7 @@ func newReplayCmd(stdout io.Writer) *cobra.Command {
 					return err
 				}
 			}
-			n, err := replayWithProgress(cmd.Context(), cmd.ErrOrStderr(), conn, cfg, raws, events.Mode(mode))
+			n, err := replayWithProgress(cmd.Context(), cmd.ErrOrStderr(), time.Second, conn, cfg, raws, events.Mode(mode))
 			n.rejected += countJoined(readErr)
 			if readErr != nil {
 				fmt.Fprintln(cmd.ErrOrStderr(), readErr)
@@ -87,16 +87,16 @@ func newReplayCmd(stdout io.Writer) *cobra.Command {
 }
 
 func replay(ctx context.Context, conn *natsConn, cfg worker.Config, raws []events.Raw, mode events.Mode) (replayCounts, error) {
-	return replayWithProgress(ctx, io.Discard, conn, cfg, raws, mode)
+	return replayWithProgress(ctx, io.Discard, time.Hour, conn, cfg, raws, mode)
 }
 
 // replayWithProgress publishes and, for sets that take a while, writes a
-// progress line (count, rate, time left) to w about once a second.
-func replayWithProgress(ctx context.Context, w io.Writer, conn *natsConn, cfg worker.Config, raws []events.Raw, mode events.Mode) (replayCounts, error) {
+// progress line (count, rate, time left) to w every interval.
+func replayWithProgress(ctx context.Context, w io.Writer, every time.Duration, conn *natsConn, cfg worker.Config, raws []events.Raw, mode events.Mode) (replayCounts, error) {
 	var n replayCounts
 	start, last := time.Now(), time.Now()
 	for i, r := range raws {
-		if time.Since(last) >= time.Second {
+		if i > 0 && time.Since(last) >= every {
 			last = time.Now()
 			rate := float64(i) / time.Since(start).Seconds()
 			left := time.Duration(float64(len(raws)-i)/rate) * time.Second

@@ -3,6 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/remediator/remediator/events"
+	"github.com/remediator/remediator/worker"
 	"strings"
 	"testing"
 
@@ -63,5 +70,33 @@ func TestReplayFreshIDs(t *testing.T) {
 		if code != 0 || !strings.Contains(out.String(), "published 1, duplicate 0, rejected 0") {
 			t.Fatalf("exit %d, out %q, err %q", code, out.String(), errb.String())
 		}
+	}
+}
+
+func TestReplayProgress(t *testing.T) {
+	t.Parallel()
+	ns, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	nc, _ := ns.Connect()
+	t.Cleanup(nc.Close)
+	js, _ := jetstream.New(nc)
+	cfg := worker.DefaultConfig()
+	if _, err := worker.EnsureTopology(context.Background(), js, cfg); err != nil {
+		t.Fatal(err)
+	}
+	raws, err := events.ReadFixtures("../../testdata/events")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progress bytes.Buffer
+	n, err := replayWithProgress(context.Background(), &progress, time.Nanosecond, &natsConn{nc: nc, js: js}, cfg, raws, events.Structured)
+	if err != nil || n.published != len(raws) {
+		t.Fatalf("%+v %v", n, err)
+	}
+	if !strings.Contains(progress.String(), fmt.Sprintf("replay: 1/%d events, ", len(raws))) || !strings.Contains(progress.String(), "/s, about ") {
+		t.Errorf("progress lines:\n%s", progress.String())
 	}
 }
