@@ -4,15 +4,14 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"strings"
+	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
-	"strings"
-	"testing"
-
 	"github.com/remediator/remediator/worker/embedded"
 )
 
