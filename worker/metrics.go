@@ -39,7 +39,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		conflicts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "remediator", Name: "ledger_conflicts_total",
 			Help: "Attempts delayed because another replica held the event or the resource."}),
 		rateWaits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "remediator", Name: "rate_limit_waits_total",
-			Help: "Attempts delayed by a rule's write limit."}),
+			Help: "Attempts delayed by an open circuit (a write limit was exceeded)."}),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "remediator", Name: "rule_reloads_total",
 			Help: "Rule reloads by result (ok, rejected)."}, []string{"result"}),
 	}
@@ -67,7 +67,7 @@ func (m *Metrics) observe(d Decision, arrived time.Time) {
 		if d.Reason == "busy" {
 			m.conflicts.Inc()
 		}
-		if d.Reason == "rate_limited" {
+		if d.Reason == "circuit_open" {
 			m.rateWaits.Inc()
 		}
 	case d.Final && !arrived.IsZero():

@@ -30,7 +30,7 @@ func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, v verdict,
 		w.noteFailure(ctx, meta.Stream, meta.Sequence.Stream)
 		w.retry(ctx, m, v, attempt)
 	default:
-		if fail.Class == action.Retryable && fail.Reason != action.ReasonRateLimited && fail.Reason != action.ReasonCircuitOpen {
+		if fail.Class == action.Retryable && fail.Reason != action.ReasonCircuitOpen {
 			fail = &action.Error{Class: action.Permanent, Reason: action.ReasonExhausted, Code: fail.Code,
 				Msg: "gave up after " + itoa(attempt) + " attempts: " + fail.Error(), Err: fail}
 		}

@@ -63,7 +63,6 @@ const (
 	ReasonAlreadyDone      Reason = "already_done"
 	ReasonEncryptionOff    Reason = "encryption_off" // default encryption is off in the region
 	ReasonRefused          Reason = "refused"        // a destructive action's guard refused the target
-	ReasonRateLimited      Reason = "rate_limited"   // the rule's write limit is used up for now
 	ReasonCircuitOpen      Reason = "circuit_open"   // the rule's (or the global) circuit is open
 	ReasonScope            Reason = "scope"          // outside the rule's scope or policy
 	ReasonExempt           Reason = "exempt"         // the resource is exempt from the rule
