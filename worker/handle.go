@@ -37,6 +37,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) ver
 		return verdict{failed: base, failure: &action.Error{Class: action.Permanent, Reason: action.ReasonInvalidEvent, Msg: err.Error(), Err: err}}
 	}
 	base.Finding = env.Finding
+	ctx = eventContext(ctx, env)
 	if why := w.untrusted(env); why != "" {
 		d := base
 		d.Outcome, d.Reason, d.Detail = Untrusted, action.ReasonUntrusted, why
@@ -65,7 +66,9 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) ver
 			continue
 		}
 		start := time.Now()
-		out, err := w.run(ctx, mt, env, d)
+		rctx, span := w.startRule(ctx, d)
+		out, err := w.run(rctx, mt, env, d)
+		endRule(span, out, err)
 		d.Duration = time.Since(start)
 		if err != nil {
 			v.failed, v.failure = d, err

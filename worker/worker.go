@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/rules"
@@ -30,6 +32,7 @@ type Worker struct {
 	rnd      func(int64) int64
 	counts   counters
 	limits   limiter
+	tracer   trace.Tracer
 	ledger   *ledger
 	circuits *circuits
 	global   *rules.Rule // the global write limit, as a pseudo-rule
@@ -47,6 +50,9 @@ type Deps struct {
 	Recorder  Recorder    // nil: decisions are only logged
 	Logger    *zap.Logger // nil: no logging
 	Metrics   *Metrics    // nil: metrics go to a private registry
+	// Tracer, when set, traces each rule's action, continuing the event's
+	// traceparent; nil: no tracing.
+	Tracer trace.TracerProvider
 }
 
 // New ensures the streams and consumer exist and returns a worker.
@@ -66,6 +72,11 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if w.log == nil {
 		w.log = zap.NewNop()
 	}
+	tp := d.Tracer
+	if tp == nil {
+		tp = noop.NewTracerProvider()
+	}
+	w.tracer = tp.Tracer("github.com/remediator/remediator/worker")
 	if w.metrics = d.Metrics; w.metrics == nil {
 		w.metrics = NewMetrics(prometheus.NewRegistry())
 	}

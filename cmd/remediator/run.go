@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/worker"
@@ -20,6 +21,7 @@ import (
 
 // workerFlags are the flags shared by run and demo.
 type workerFlags struct {
+	tracer    trace.TracerProvider
 	cfg       worker.Config
 	rules     []string
 	builtin   bool
@@ -62,6 +64,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 		auth                     natsAuth
 		cloudEndpoint, logFormat string
 		accountsPath, opsListen  string
+		otelEndpoint             string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -85,6 +88,14 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			tp, err := newTracing(ctx, otelEndpoint)
+			if err != nil {
+				return err
+			}
+			if tp != nil {
+				wf.tracer = tp
+				defer func() { _ = tp.Shutdown(context.WithoutCancel(ctx)) }()
+			}
 			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint, accountsPath: accountsPath}, opsListen, opts...)
 		},
 	}
@@ -98,6 +109,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	fs.StringVar(&logFormat, "log-format", "json", "json or console")
 	fs.StringVar(&accountsPath, "accounts", "", "YAML file naming the credentials of each cloud account (see README)")
 	fs.String("config", "", "YAML configuration file (keys are these options with underscores; flags and REMEDIATOR_* variables win)")
+	fs.StringVar(&otelEndpoint, "otel-endpoint", "", "export OpenTelemetry traces over OTLP/HTTP to this URL (e.g. http://127.0.0.1:4318); empty: off")
 	fs.StringVar(&opsListen, "http", "", "serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9464); empty: off")
 	return cmd
 }
@@ -127,7 +139,7 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 		defer ops.close()
 	}
 	rec := worker.NewAudit(conn.js, wf.cfg)
-	w, done, err := startWorker(ctx, wf.cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: rec, Logger: log, Metrics: metrics})
+	w, done, err := startWorker(ctx, wf.cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: rec, Logger: log, Metrics: metrics, Tracer: wf.tracer})
 	if err != nil {
 		return err
 	}

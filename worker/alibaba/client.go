@@ -154,9 +154,13 @@ func (p *Provider) client(ctx context.Context, account, region string) (*ecs.Cli
 	return cl, nil
 }
 
-// prepare points one request at the endpoint override, if any.
-func (p *Provider) prepare(r *requests.RpcRequest, region string) {
+// prepare points one request at the endpoint override, if any, and adds
+// the trace-context headers of ctx.
+func (p *Provider) prepare(ctx context.Context, r *requests.RpcRequest, region string) {
 	r.RegionId = region
+	for k, v := range action.TraceHeaders(ctx) {
+		r.Headers[k] = v
+	}
 	if p.domain != "" {
 		r.Domain, r.Scheme = p.domain, strings.ToLower(p.scheme)
 	}

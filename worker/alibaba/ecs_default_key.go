@@ -67,7 +67,7 @@ func (a *defaultKey) Ensure(ctx context.Context, req action.Request) (action.Res
 	}
 	st, err := call(ctx, opStatus, func() (*ecs.DescribeDiskEncryptionByDefaultStatusResponse, error) {
 		r := ecs.CreateDescribeDiskEncryptionByDefaultStatusRequest()
-		a.p.prepare(r.RpcRequest, region)
+		a.p.prepare(ctx, r.RpcRequest, region)
 		return c.DescribeDiskEncryptionByDefaultStatus(r)
 	})
 	if err != nil {
@@ -106,7 +106,7 @@ func (a *defaultKey) Ensure(ctx context.Context, req action.Request) (action.Res
 func (a *defaultKey) current(ctx context.Context, c *ecs.Client, region string) (string, error) {
 	r, err := call(ctx, opGetKey, func() (*ecs.DescribeDiskDefaultKMSKeyIdResponse, error) {
 		r := ecs.CreateDescribeDiskDefaultKMSKeyIdRequest()
-		a.p.prepare(r.RpcRequest, region)
+		a.p.prepare(ctx, r.RpcRequest, region)
 		return c.DescribeDiskDefaultKMSKeyId(r)
 	})
 	if err != nil {
@@ -119,14 +119,14 @@ func (a *defaultKey) write(ctx context.Context, c *ecs.Client, region, key strin
 	if !a.modify {
 		_, err := call(ctx, opReset, func() (*ecs.ResetDiskDefaultKMSKeyIdResponse, error) {
 			r := ecs.CreateResetDiskDefaultKMSKeyIdRequest()
-			a.p.prepare(r.RpcRequest, region)
+			a.p.prepare(ctx, r.RpcRequest, region)
 			return c.ResetDiskDefaultKMSKeyId(r)
 		})
 		return err
 	}
 	_, err := call(ctx, opModify, func() (*ecs.ModifyDiskDefaultKMSKeyIdResponse, error) {
 		r := ecs.CreateModifyDiskDefaultKMSKeyIdRequest()
-		a.p.prepare(r.RpcRequest, region)
+		a.p.prepare(ctx, r.RpcRequest, region)
 		r.KMSKeyId = key
 		return c.ModifyDiskDefaultKMSKeyId(r)
 	})

@@ -88,7 +88,7 @@ func (s *Simulator) serveECS(w http.ResponseWriter, r *http.Request) {
 	}
 	op := "ecs." + name
 	account, cred, authErr := s.verifyAlibaba(q)
-	i := s.begin(Call{Op: op, Project: account, Params: map[string]string{"RegionId": q.Get("RegionId"), "KMSKeyId": q.Get("KMSKeyId")}, Write: write})
+	i := s.begin(Call{Op: op, Project: account, Params: map[string]string{"RegionId": q.Get("RegionId"), "KMSKeyId": q.Get("KMSKeyId")}, Write: write, Trace: r.Header.Get("traceparent")})
 	status, code := s.answerECS(w, r, rid, name, q, account, cred, authErr)
 	s.end(i, status, code)
 }

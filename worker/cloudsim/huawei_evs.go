@@ -76,7 +76,7 @@ func (s *Simulator) serveEVS(w http.ResponseWriter, r *http.Request) {
 	if len(strings.TrimSpace(string(body))) > 0 {
 		jsonErr = json.Unmarshal(body, &req)
 	}
-	i := s.begin(Call{Op: o.op, Project: pid, Params: map[string]string{"kms_key_id": req.KMSKeyID}, Write: o.write})
+	i := s.begin(Call{Op: o.op, Project: pid, Params: map[string]string{"kms_key_id": req.KMSKeyID}, Write: o.write, Trace: r.Header.Get("traceparent")})
 	status, code := s.answerEVS(w, r, pid, o.op, body, req.KMSKeyID, jsonErr)
 	s.end(i, status, code)
 }

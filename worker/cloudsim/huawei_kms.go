@@ -60,7 +60,7 @@ func (s *Simulator) serveKMS(w http.ResponseWriter, r *http.Request) {
 	}
 	jsonErr := json.Unmarshal(body, &req)
 	op := "kms." + name
-	i := s.begin(Call{Op: op, Project: pid, Params: map[string]string{"key_id": req.KeyID}, Write: write})
+	i := s.begin(Call{Op: op, Project: pid, Params: map[string]string{"key_id": req.KeyID}, Write: write, Trace: r.Header.Get("traceparent")})
 	status, code := s.answerKMS(w, r, pid, name, body, req.KeyID, jsonErr)
 	s.end(i, status, code)
 }

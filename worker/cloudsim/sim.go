@@ -39,6 +39,7 @@ type Call struct {
 	Project string            `json:"project,omitempty"`
 	Params  map[string]string `json:"params,omitempty"`
 	Write   bool              `json:"write"`
+	Trace   string            `json:"traceparent,omitempty"` // the W3C traceparent header the call carried
 	Done    bool              `json:"done"`
 	Status  int               `json:"status"`
 	Code    string            `json:"code,omitempty"`

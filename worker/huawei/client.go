@@ -12,7 +12,8 @@ import (
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/auth/basic"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/config"
-	kms "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2"
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/def"
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core/exchange"
 
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
@@ -131,13 +132,24 @@ func sdkCredentials(c Credentials, project string) (*basic.Credentials, error) {
 	return cred, nil
 }
 
-// kmsClient returns the KMS client for an account, region and project.
-func (p *Provider) kmsClient(ctx context.Context, account, region, project string) (*kms.KmsClient, error) {
-	hc, err := p.httpClient(ctx, "kms", account, region, project)
-	if err != nil {
-		return nil, err
-	}
-	return kms.NewKmsClient(hc), nil
+// kmsClient returns the SDK core client for KMS calls of an account,
+// region and project.
+func (p *Provider) kmsClient(ctx context.Context, account, region, project string) (*core.HcHttpClient, error) {
+	return p.httpClient(ctx, "kms", account, region, project)
+}
+
+// invoke sends one request through the SDK core with the trace-context
+// headers of ctx (the SDK signs them with the rest).
+func invoke[T any](ctx context.Context, hc *core.HcHttpClient, op string, req any, d *def.HttpRequestDef) (*T, error) {
+	headers := action.TraceHeaders(ctx)
+	return call(ctx, op, func() (*T, error) {
+		exg := &exchange.SdkExchange{ApiReference: &exchange.ApiReference{}, Attributes: map[string]any{}}
+		r, err := hc.SyncInvokeWithExtraHeaders(req, d, exg, headers)
+		if err != nil {
+			return nil, err
+		}
+		return r.(*T), nil
+	})
 }
 
 // httpClient returns the SDK core client of a service for an account,

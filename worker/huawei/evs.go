@@ -35,14 +35,7 @@ func evsCall[T any](ctx context.Context, hc *core.HcHttpClient, op, method, path
 		b = b.WithContentType("application/json;charset=UTF-8").
 			WithRequestField(def.NewFieldDef().WithName("Body").WithLocationType(def.Body))
 	}
-	d := b.Build()
-	return call(ctx, op, func() (*T, error) {
-		r, err := hc.Sync(&evsRequest{Body: body}, d)
-		if err != nil {
-			return nil, err
-		}
-		return r.(*T), nil
-	})
+	return invoke[T](ctx, hc, op, &evsRequest{Body: body}, b.Build())
 }
 
 // evsErrorTable maps the EVS codes (the simulator's, the documentation

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core"
 	kms "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2/model"
 )
@@ -54,10 +55,9 @@ func (k keyInfo) rotatable() (bool, string) {
 const opDescribeKey = "kms.describe-key"
 
 // describeKey reads a key's details (ListKeyDetail, POST .../describe-key).
-func describeKey(ctx context.Context, c *kms.KmsClient, keyID string) (keyInfo, error) {
-	r, err := call(ctx, opDescribeKey, func() (*model.ListKeyDetailResponse, error) {
-		return c.ListKeyDetail(&model.ListKeyDetailRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}})
-	})
+func describeKey(ctx context.Context, c *core.HcHttpClient, keyID string) (keyInfo, error) {
+	r, err := invoke[model.ListKeyDetailResponse](ctx, c, opDescribeKey,
+		&model.ListKeyDetailRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}}, kms.GenReqDefForListKeyDetail())
 	if err != nil {
 		return keyInfo{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	kms "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2/model"
 
 	"github.com/remediator/remediator/rules"
@@ -71,9 +72,8 @@ func (a *DisableKey) Ensure(ctx context.Context, req action.Request) (action.Res
 	case req.DryRun:
 		return action.Result{Planned: true, Before: before, After: "key disabled"}, nil
 	}
-	_, err = call(ctx, opDisableKey, func() (*model.DisableKeyResponse, error) {
-		return c.DisableKey(&model.DisableKeyRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}})
-	})
+	_, err = invoke[model.DisableKeyResponse](ctx, c, opDisableKey,
+		&model.DisableKeyRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}}, kms.GenReqDefForDisableKey())
 	var ae *action.Error
 	if err != nil && !(errors.As(err, &ae) && ae.Class == action.AlreadyDone) {
 		return action.Result{}, err

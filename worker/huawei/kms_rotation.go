@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core"
 	kms "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2"
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2/model"
 
@@ -60,9 +61,8 @@ func (a *EnableKeyRotation) Ensure(ctx context.Context, req action.Request) (act
 	if req.DryRun {
 		return action.Result{Planned: true, Before: "rotation disabled", After: "rotation enabled"}, nil
 	}
-	_, err = call(ctx, opEnableKeyRotation, func() (*model.EnableKeyRotationResponse, error) {
-		return c.EnableKeyRotation(&model.EnableKeyRotationRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}})
-	})
+	_, err = invoke[model.EnableKeyRotationResponse](ctx, c, opEnableKeyRotation,
+		&model.EnableKeyRotationRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}}, kms.GenReqDefForEnableKeyRotation())
 	var ae *action.Error
 	if err != nil && !(errors.As(err, &ae) && ae.Class == action.AlreadyDone) {
 		return action.Result{}, err
@@ -77,10 +77,9 @@ func (a *EnableKeyRotation) Ensure(ctx context.Context, req action.Request) (act
 	return action.Result{Changed: ae == nil, Before: "rotation disabled", After: "rotation enabled"}, nil
 }
 
-func rotationOn(ctx context.Context, c *kms.KmsClient, keyID string) (bool, error) {
-	r, err := call(ctx, opGetKeyRotationStatus, func() (*model.ShowKeyRotationStatusResponse, error) {
-		return c.ShowKeyRotationStatus(&model.ShowKeyRotationStatusRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}})
-	})
+func rotationOn(ctx context.Context, c *core.HcHttpClient, keyID string) (bool, error) {
+	r, err := invoke[model.ShowKeyRotationStatusResponse](ctx, c, opGetKeyRotationStatus,
+		&model.ShowKeyRotationStatusRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}}, kms.GenReqDefForShowKeyRotationStatus())
 	if err != nil {
 		return false, err
 	}
