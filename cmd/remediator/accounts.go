@@ -37,11 +37,14 @@ type credentialSource struct {
 	SecurityTokenFile string `yaml:"security_token_file"`
 	// RoleARN (Alibaba): assume this RAM role through STS with the key.
 	RoleARN string `yaml:"role_arn"`
-	// Agency (Huawei): assume this agency of the account ("domain/agency").
+	// Agency (Huawei): assume this agency of the account.
 	Agency string `yaml:"agency"`
+	// EcsRAMRole (Alibaba): take the credentials of this RAM role of the
+	// ECS instance the worker runs on; no keys are needed then.
+	EcsRAMRole string `yaml:"ecs_ram_role"`
 }
 
-type secretTriple struct{ ak, sk, token, role, agency string }
+type secretTriple struct{ ak, sk, token, role, agency, instanceRole string }
 
 func loadAccounts(path string) (accountsFile, error) {
 	var f accountsFile
@@ -80,13 +83,14 @@ func (c credentialSource) resolve() (secretTriple, error) {
 		}
 		return "", nil
 	}
-	s := secretTriple{role: c.RoleARN, agency: c.Agency}
+	s := secretTriple{role: c.RoleARN, agency: c.Agency, instanceRole: c.EcsRAMRole}
+	keys := c.EcsRAMRole == "" // an instance role brings its own credentials
 	var errs []error
 	var err error
-	if s.ak, err = read(c.AccessKeyEnv, c.AccessKeyFile, "access_key", true); err != nil {
+	if s.ak, err = read(c.AccessKeyEnv, c.AccessKeyFile, "access_key", keys); err != nil {
 		errs = append(errs, err)
 	}
-	if s.sk, err = read(c.SecretKeyEnv, c.SecretKeyFile, "secret_key", true); err != nil {
+	if s.sk, err = read(c.SecretKeyEnv, c.SecretKeyFile, "secret_key", keys); err != nil {
 		errs = append(errs, err)
 	}
 	if s.token, err = read(c.SecurityTokenEnv, c.SecurityTokenFile, "security_token", false); err != nil {

@@ -20,6 +20,7 @@ huawei:
 alibaba:
   accounts:
     "1234567890123456": {access_key_env: ORG_A_AK, secret_key_env: ORG_A_SK, role_arn: "acs:ram::1234567890123456:role/remediator"}
+    "6543210987654321": {ecs_ram_role: remediator-instance}
 `)
 	af, err := loadAccounts(dir + "/accounts.yaml")
 	if err != nil {
@@ -40,6 +41,9 @@ alibaba:
 	}
 	if a := acfg.Accounts["1234567890123456"]; a.AccessKeySecret != "env-secret-value" || a.RoleARN != "acs:ram::1234567890123456:role/remediator" {
 		t.Errorf("alibaba account not resolved: %v", a)
+	}
+	if a := acfg.Accounts["6543210987654321"]; a.InstanceRole != "remediator-instance" || a.AccessKeyID != "" {
+		t.Errorf("instance role account: %v", a)
 	}
 }
 

@@ -121,7 +121,7 @@ func buildActions(pc providerConfig, log *zap.Logger) (*action.Registry, error) 
 }
 
 func alibabaConfig(pa providerAccounts, pc providerConfig, log *zap.Logger) (alibaba.Config, error) {
-	cfg := alibaba.Config{Endpoint: pc.cloudEndpoint}
+	cfg := alibaba.Config{Endpoint: pc.cloudEndpoint, MetadataEndpoint: pc.cloudEndpoint}
 	def, accts, err := pa.resolveAll("alibaba")
 	if err != nil {
 		return cfg, err
@@ -129,15 +129,17 @@ func alibabaConfig(pa providerAccounts, pc providerConfig, log *zap.Logger) (ali
 	if len(accts) > 0 {
 		cfg.Accounts = map[string]alibaba.Credentials{}
 		for id, s := range accts {
-			cfg.Accounts[id] = alibaba.Credentials{AccessKeyID: s.ak, AccessKeySecret: s.sk, SecurityToken: s.token, RoleARN: s.role}
+			cfg.Accounts[id] = alibaba.Credentials{AccessKeyID: s.ak, AccessKeySecret: s.sk, SecurityToken: s.token, RoleARN: s.role, InstanceRole: s.instanceRole}
 		}
 	}
 	env, envOK := alibaba.CredentialsFromEnv()
 	switch {
 	case def != nil:
-		cfg.Credentials = alibaba.Credentials{AccessKeyID: def.ak, AccessKeySecret: def.sk, SecurityToken: def.token, RoleARN: def.role}
+		cfg.Credentials = alibaba.Credentials{AccessKeyID: def.ak, AccessKeySecret: def.sk, SecurityToken: def.token, RoleARN: def.role, InstanceRole: def.instanceRole}
 	case envOK:
 		cfg.Credentials = env
+	case os.Getenv("ALIBABA_CLOUD_ECS_METADATA") != "": // the SDK's variable naming the instance's RAM role
+		cfg.Credentials = alibaba.Credentials{InstanceRole: os.Getenv("ALIBABA_CLOUD_ECS_METADATA")}
 	case len(accts) == 0 && pc.cloudEndpoint != "":
 		cfg.Credentials = alibaba.Credentials{AccessKeyID: cloudsim.DemoAccessKey, AccessKeySecret: cloudsim.DemoSecretKey}
 		log.Info("using_simulator_credentials", zap.String("provider", "alibaba"), zap.String("endpoint", pc.cloudEndpoint))

@@ -25,6 +25,9 @@ type Credentials struct {
 	AccessKeyID     string
 	AccessKeySecret string
 	SecurityToken   string
+	// InstanceRole, when set, takes the credentials of this RAM role of
+	// the ECS instance the worker runs on, from the metadata service.
+	InstanceRole string
 	// RoleARN, when set, is a RAM role the worker assumes through STS
 	// with the key above ("acs:ram::<account>:role/<name>"); the calls
 	// then use the role's temporary credentials, renewed before expiry.
@@ -67,6 +70,9 @@ type Config struct {
 	Endpoint string
 	// Timeout bounds one HTTP call (default 10s).
 	Timeout time.Duration
+	// MetadataEndpoint is the ECS metadata service (default
+	// DefaultMetadataEndpoint), for InstanceRole.
+	MetadataEndpoint string
 }
 
 // newClientMu serialises ecs.NewClientWithOptions across the process: the
@@ -113,7 +119,7 @@ func (p *Provider) credentials(account string) (Credentials, error) {
 				"no credentials configured for Alibaba account %q", account)
 		}
 	}
-	if c.AccessKeyID == "" || c.AccessKeySecret == "" {
+	if (c.AccessKeyID == "" || c.AccessKeySecret == "") && c.InstanceRole == "" {
 		return Credentials{}, action.Errorf(action.Permanent, action.ReasonNoCredentials, "", "no Alibaba Cloud credentials configured")
 	}
 	return c, nil
@@ -125,6 +131,13 @@ func (p *Provider) client(ctx context.Context, account, region string) (*ecs.Cli
 	c, err := p.credentials(account)
 	if err != nil {
 		return nil, err
+	}
+	if c.InstanceRole != "" {
+		role := c.RoleARN
+		if c, err = p.instanceCredentials(ctx, c.InstanceRole); err != nil {
+			return nil, err
+		}
+		c.RoleARN = role // an instance role may in turn assume a role
 	}
 	if c.RoleARN != "" {
 		if c, err = p.assume(ctx, c, region); err != nil {

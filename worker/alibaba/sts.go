@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/sts"
@@ -38,7 +39,11 @@ func (p *Provider) assume(ctx context.Context, base Credentials, region string) 
 	}
 	cfg := sdk.NewConfig().WithScheme(p.scheme).WithAutoRetry(false).WithTimeout(p.cfg.Timeout)
 	newClientMu.Lock()
-	c, err := sts.NewClientWithOptions(region, cfg, credentials.NewAccessKeyCredential(base.AccessKeyID, base.AccessKeySecret))
+	var cred auth.Credential = credentials.NewAccessKeyCredential(base.AccessKeyID, base.AccessKeySecret)
+	if base.SecurityToken != "" {
+		cred = credentials.NewStsTokenCredential(base.AccessKeyID, base.AccessKeySecret, base.SecurityToken)
+	}
+	c, err := sts.NewClientWithOptions(region, cfg, cred)
 	newClientMu.Unlock()
 	if err != nil {
 		return Credentials{}, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the STS client failed")

@@ -47,3 +47,37 @@ func TestAssumeRoleOfUnknownAccount(t *testing.T) {
 		t.Error("the secret leaked")
 	}
 }
+
+// TestInstanceRole: credentials of the ECS instance's RAM role come from
+// the metadata service (session token first), are cached, and sign the
+// ECS calls.
+func TestInstanceRole(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *Config) {
+		c.Credentials = Credentials{InstanceRole: "remediator-instance"}
+		c.MetadataEndpoint = c.Endpoint
+	})
+	for range 2 {
+		if _, err := b.run(t, modify, "cn-hangzhou", approved, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fetches := 0
+	for _, c := range b.sim.Calls() {
+		if c.Op == "metadata.ram-role-credentials" {
+			fetches++
+		}
+	}
+	if fetches != 1 {
+		t.Errorf("%d metadata fetches, want 1", fetches)
+	}
+	if st, _ := b.sim.ECSRegion(account, "cn-hangzhou"); st.DefaultKMSKeyID != approved {
+		t.Errorf("default key %q", st.DefaultKMSKeyID)
+	}
+	unreachable := setup(t, func(c *Config) {
+		c.Credentials = Credentials{InstanceRole: "remediator-instance"}
+		c.MetadataEndpoint = "http://127.0.0.1:1"
+	})
+	_, err := unreachable.run(t, modify, "cn-hangzhou", approved, false)
+	wantErr(t, err, action.Retryable, action.ReasonNoCredentials)
+}

@@ -77,6 +77,7 @@ type Simulator struct {
 	projects map[string]*project
 	ecs      map[string]*ecsAccount // Alibaba account id -> state
 	temp     map[string]tempCred    // STS credentials by AccessKeyId
+	mdTokens map[string]bool        // metadata service session tokens
 	calls    []Call
 	faults   map[string][]Fault
 	chaos    Chaos
@@ -118,6 +119,7 @@ func (s *Simulator) reset() {
 	s.resetECS()
 	s.resetEVS()
 	s.temp = map[string]tempCred{}
+	s.mdTokens = map[string]bool{}
 	s.calls, s.faults, s.chaos = nil, map[string][]Fault{}, Chaos{}
 	s.rnd = rand.New(rand.NewPCG(1, 2))
 }
@@ -250,6 +252,8 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 	case strings.HasPrefix(r.URL.Path, "/v1.0/"):
 		s.serveKMS(w, r)
+	case strings.HasPrefix(r.URL.Path, "/latest/"):
+		s.serveMetadata(w, r)
 	case r.URL.Path == "/v3.0/OS-CREDENTIAL/securitytokens" && r.Method == http.MethodPost:
 		s.serveSecurityTokens(w, r)
 	case strings.HasPrefix(r.URL.Path, "/v5/"):
