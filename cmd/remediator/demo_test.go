@@ -12,7 +12,7 @@ import (
 func TestDemo(t *testing.T) {
 	t.Parallel()
 	var out, errb bytes.Buffer
-	code := run(context.Background(), []string{"demo", "--quiet",
+	code := run(context.Background(), []string{"demo", "--quiet", "--timeout", "3m",
 		"--events", "../../testdata/events", "--rules", "../../testdata/rules/demo", "--seed", "../../testdata/cloudsim/demo.yaml"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("demo exit %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errb.String())
