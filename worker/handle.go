@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -129,6 +130,8 @@ func (w *Worker) releaseSlot(r *rules.Rule, slot time.Time) {
 
 // ensure calls the action and turns its result into an outcome.
 func (w *Worker) ensure(ctx context.Context, a action.Action, mt rules.Match, env *events.Envelope, dry bool) (ran, *action.Error) {
+	provider, _, _ := strings.Cut(mt.Rule.Action, ".")
+	ctx = action.WithRateScope(ctx, provider, mt.Params["account"], mt.Params["region"])
 	res, err := a.Ensure(ctx, action.Request{Params: mt.Params, DryRun: dry, EventID: env.Event.ID()})
 	if err != nil {
 		ae := action.Classify(err)

@@ -17,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/action"
 )
 
 // workerFlags are the flags shared by run and demo.
@@ -65,6 +66,8 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 		cloudEndpoint, logFormat string
 		accountsPath, opsListen  string
 		otelEndpoint             string
+		ratePerSecond            float64
+		rateBurst                int
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -96,7 +99,8 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 				wf.tracer = tp
 				defer func() { _ = tp.Shutdown(context.WithoutCancel(ctx)) }()
 			}
-			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint, accountsPath: accountsPath}, opsListen, opts...)
+			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint, accountsPath: accountsPath,
+				rate: action.Rate{PerSecond: ratePerSecond, Burst: rateBurst}}, opsListen, opts...)
 		},
 	}
 	fs := cmd.Flags()
@@ -109,6 +113,8 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	fs.StringVar(&logFormat, "log-format", "json", "json or console")
 	fs.StringVar(&accountsPath, "accounts", "", "YAML file naming the credentials of each cloud account (see README)")
 	fs.String("config", "", "YAML configuration file (keys are these options with underscores; flags and REMEDIATOR_* variables win)")
+	fs.Float64Var(&ratePerSecond, "rate-per-second", 0, "pace cloud calls per provider, account, region and API to this many per second (0: off)")
+	fs.IntVar(&rateBurst, "rate-burst", 5, "calls a bucket of --rate-per-second allows at once")
 	fs.StringVar(&otelEndpoint, "otel-endpoint", "", "export OpenTelemetry traces over OTLP/HTTP to this URL (e.g. http://127.0.0.1:4318); empty: off")
 	fs.StringVar(&opsListen, "http", "", "serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9464); empty: off")
 	return cmd

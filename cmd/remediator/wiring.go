@@ -93,6 +93,7 @@ func (c *natsConn) close() {
 type providerConfig struct {
 	cloudEndpoint string
 	accountsPath  string // --accounts file, "" for the environment only
+	rate          action.Rate
 }
 
 // buildActions builds every provider's actions. Credentials come from the
@@ -115,6 +116,10 @@ func buildActions(pc providerConfig, log *zap.Logger) (*action.Registry, error) 
 	acfg, err := alibabaConfig(af.Alibaba, pc, log)
 	if err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
+	}
+	if pc.rate.PerSecond > 0 {
+		lim := action.NewRateLimiter(pc.rate, nil)
+		hcfg.Limiter, acfg.Limiter = lim, lim
 	}
 	hw, ali := huawei.New(hcfg), alibaba.New(acfg)
 	return action.NewRegistry(append(hw.Actions(), ali.Actions()...)...)

@@ -70,6 +70,8 @@ type Config struct {
 	Endpoint string
 	// Timeout bounds one HTTP call (default 10s).
 	Timeout time.Duration
+	// Limiter paces the calls (nil: no pacing).
+	Limiter *action.RateLimiter
 	// MetadataEndpoint is the ECS metadata service (default
 	// DefaultMetadataEndpoint), for InstanceRole.
 	MetadataEndpoint string
@@ -171,6 +173,7 @@ func (p *Provider) client(ctx context.Context, account, region string) (*ecs.Cli
 // the trace-context headers of ctx.
 func (p *Provider) prepare(ctx context.Context, r *requests.RpcRequest, region string) {
 	r.RegionId = region
+	_ = p.cfg.Limiter.Wait(ctx, "ecs."+r.GetActionName()) // a canceled wait ends the call through action.Call
 	for k, v := range action.TraceHeaders(ctx) {
 		r.Headers[k] = v
 	}

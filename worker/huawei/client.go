@@ -71,6 +71,8 @@ type Config struct {
 	Endpoint string
 	// Timeout bounds one HTTP call (default 10s).
 	Timeout time.Duration
+	// Limiter paces the calls (nil: no pacing).
+	Limiter *action.RateLimiter
 }
 
 // Provider builds and caches SDK clients per region and project.
@@ -140,8 +142,12 @@ func (p *Provider) kmsClient(ctx context.Context, account, region, project strin
 
 // invoke sends one request through the SDK core with the trace-context
 // headers of ctx (the SDK signs them with the rest).
-func invoke[T any](ctx context.Context, hc *core.HcHttpClient, op string, req any, d *def.HttpRequestDef) (*T, error) {
+func invoke[T any](ctx context.Context, p *Provider, hc *core.HcHttpClient, op string, req any, d *def.HttpRequestDef) (*T, error) {
 	headers := action.TraceHeaders(ctx)
+	if err := p.cfg.Limiter.Wait(ctx, op); err != nil {
+		var zero *T
+		return zero, err
+	}
 	return call(ctx, op, func() (*T, error) {
 		exg := &exchange.SdkExchange{ApiReference: &exchange.ApiReference{}, Attributes: map[string]any{}}
 		r, err := hc.SyncInvokeWithExtraHeaders(req, d, exg, headers)

@@ -29,13 +29,13 @@ type evsStatus struct {
 
 // evsCall sends one EVS request. The request definition is built per call:
 // the SDK fills and returns the definition's response instance.
-func evsCall[T any](ctx context.Context, hc *core.HcHttpClient, op, method, path string, body any) (*T, error) {
+func evsCall[T any](ctx context.Context, p *Provider, hc *core.HcHttpClient, op, method, path string, body any) (*T, error) {
 	b := def.NewHttpRequestDefBuilder().WithMethod(method).WithPath(path).WithResponse(new(T))
 	if body != nil {
 		b = b.WithContentType("application/json;charset=UTF-8").
 			WithRequestField(def.NewFieldDef().WithName("Body").WithLocationType(def.Body))
 	}
-	return invoke[T](ctx, hc, op, &evsRequest{Body: body}, b.Build())
+	return invoke[T](ctx, p, hc, op, &evsRequest{Body: body}, b.Build())
 }
 
 // evsErrorTable maps the EVS codes (the simulator's, the documentation

@@ -54,7 +54,7 @@ func (a *UpdateDefaultKey) Ensure(ctx context.Context, req action.Request) (acti
 		return action.Result{}, err
 	}
 	want := req.Params["kms_key_id"]
-	st, err := evsCall[evsStatus](ctx, hc, opEVSStatus, http.MethodGet, "/v5/{project_id}/default-encryption/status", nil)
+	st, err := evsCall[evsStatus](ctx, a.p, hc, opEVSStatus, http.MethodGet, "/v5/{project_id}/default-encryption/status", nil)
 	if err != nil {
 		return action.Result{}, err
 	}
@@ -74,7 +74,7 @@ func (a *UpdateDefaultKey) Ensure(ctx context.Context, req action.Request) (acti
 		res.Planned = true
 		return res, nil
 	}
-	if _, err := evsCall[evsKey](ctx, hc, opEVSUpdate, http.MethodPut, "/v5/{project_id}/default-encryption/key",
+	if _, err := evsCall[evsKey](ctx, a.p, hc, opEVSUpdate, http.MethodPut, "/v5/{project_id}/default-encryption/key",
 		map[string]string{"kms_key_id": want}); err != nil {
 		return action.Result{}, err
 	}
@@ -89,7 +89,7 @@ func (a *UpdateDefaultKey) Ensure(ctx context.Context, req action.Request) (acti
 }
 
 func (a *UpdateDefaultKey) current(ctx context.Context, hc *core.HcHttpClient) (string, error) {
-	k, err := evsCall[evsKey](ctx, hc, opEVSGetKey, http.MethodGet, "/v5/{project_id}/default-encryption/key", nil)
+	k, err := evsCall[evsKey](ctx, a.p, hc, opEVSGetKey, http.MethodGet, "/v5/{project_id}/default-encryption/key", nil)
 	if err != nil {
 		return "", err
 	}

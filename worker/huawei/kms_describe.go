@@ -55,8 +55,8 @@ func (k keyInfo) rotatable() (bool, string) {
 const opDescribeKey = "kms.describe-key"
 
 // describeKey reads a key's details (ListKeyDetail, POST .../describe-key).
-func describeKey(ctx context.Context, c *core.HcHttpClient, keyID string) (keyInfo, error) {
-	r, err := invoke[model.ListKeyDetailResponse](ctx, c, opDescribeKey,
+func describeKey(ctx context.Context, p *Provider, c *core.HcHttpClient, keyID string) (keyInfo, error) {
+	r, err := invoke[model.ListKeyDetailResponse](ctx, p, c, opDescribeKey,
 		&model.ListKeyDetailRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}}, kms.GenReqDefForListKeyDetail())
 	if err != nil {
 		return keyInfo{}, err

@@ -57,7 +57,7 @@ func (a *DisableKey) Ensure(ctx context.Context, req action.Request) (action.Res
 	if err != nil {
 		return action.Result{}, err
 	}
-	k, err := describeKey(ctx, c, keyID)
+	k, err := describeKey(ctx, a.p, c, keyID)
 	if err != nil {
 		return action.Result{}, err
 	}
@@ -72,13 +72,13 @@ func (a *DisableKey) Ensure(ctx context.Context, req action.Request) (action.Res
 	case req.DryRun:
 		return action.Result{Planned: true, Before: before, After: "key disabled"}, nil
 	}
-	_, err = invoke[model.DisableKeyResponse](ctx, c, opDisableKey,
+	_, err = invoke[model.DisableKeyResponse](ctx, a.p, c, opDisableKey,
 		&model.DisableKeyRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}}, kms.GenReqDefForDisableKey())
 	var ae *action.Error
 	if err != nil && !(errors.As(err, &ae) && ae.Class == action.AlreadyDone) {
 		return action.Result{}, err
 	}
-	if k, err = describeKey(ctx, c, keyID); err != nil {
+	if k, err = describeKey(ctx, a.p, c, keyID); err != nil {
 		return action.Result{}, err
 	}
 	if k.state != keyDisabled {

@@ -44,7 +44,7 @@ func (a *EnableKeyRotation) Ensure(ctx context.Context, req action.Request) (act
 		return action.Result{}, err
 	}
 	keyID := req.Params["key_id"]
-	k, err := describeKey(ctx, c, keyID)
+	k, err := describeKey(ctx, a.p, c, keyID)
 	if err != nil {
 		return action.Result{}, err
 	}
@@ -54,20 +54,20 @@ func (a *EnableKeyRotation) Ensure(ctx context.Context, req action.Request) (act
 	if k.state != keyEnabled {
 		return action.Result{}, action.Errorf(action.Permanent, action.ReasonKeyNotUsable, "", "key %s is %s", keyID, k.stateName())
 	}
-	on, err := rotationOn(ctx, c, keyID)
+	on, err := rotationOn(ctx, a.p, c, keyID)
 	if err != nil || on {
 		return action.Result{Before: "rotation enabled", After: "rotation enabled"}, err
 	}
 	if req.DryRun {
 		return action.Result{Planned: true, Before: "rotation disabled", After: "rotation enabled"}, nil
 	}
-	_, err = invoke[model.EnableKeyRotationResponse](ctx, c, opEnableKeyRotation,
+	_, err = invoke[model.EnableKeyRotationResponse](ctx, a.p, c, opEnableKeyRotation,
 		&model.EnableKeyRotationRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}}, kms.GenReqDefForEnableKeyRotation())
 	var ae *action.Error
 	if err != nil && !(errors.As(err, &ae) && ae.Class == action.AlreadyDone) {
 		return action.Result{}, err
 	}
-	if on, err = rotationOn(ctx, c, keyID); err != nil {
+	if on, err = rotationOn(ctx, a.p, c, keyID); err != nil {
 		return action.Result{}, err
 	}
 	if !on {
@@ -77,8 +77,8 @@ func (a *EnableKeyRotation) Ensure(ctx context.Context, req action.Request) (act
 	return action.Result{Changed: ae == nil, Before: "rotation disabled", After: "rotation enabled"}, nil
 }
 
-func rotationOn(ctx context.Context, c *core.HcHttpClient, keyID string) (bool, error) {
-	r, err := invoke[model.ShowKeyRotationStatusResponse](ctx, c, opGetKeyRotationStatus,
+func rotationOn(ctx context.Context, p *Provider, c *core.HcHttpClient, keyID string) (bool, error) {
+	r, err := invoke[model.ShowKeyRotationStatusResponse](ctx, p, c, opGetKeyRotationStatus,
 		&model.ShowKeyRotationStatusRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}}, kms.GenReqDefForShowKeyRotationStatus())
 	if err != nil {
 		return false, err

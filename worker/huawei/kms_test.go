@@ -234,3 +234,17 @@ func findAction(t *testing.T, p *Provider, name string) action.Action {
 	t.Fatalf("no action %s", name)
 	return nil
 }
+
+// TestRateLimiterPacesCalls: with a bucket that refills once in ~17
+// minutes, the second call to the same API waits, and the context ends it.
+func TestRateLimiterPacesCalls(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *Config) { c.Limiter = action.NewRateLimiter(action.Rate{PerSecond: 0.001, Burst: 1}, nil) })
+	ctx, cancel := context.WithTimeout(action.WithRateScope(context.Background(), "huawei", "", "cn-north-4"), 300*time.Millisecond)
+	defer cancel()
+	_, err := findAction(t, b.p, "huawei.kms.enable_key_rotation").Ensure(ctx, action.Request{Params: params(keyOff)})
+	wantErr(t, err, action.Retryable, action.ReasonTimeout)
+	if n := len(b.sim.Calls()); n != 3 {
+		t.Errorf("%d calls, want 3 (describe, status, enable; the second status read waits for a token)", n)
+	}
+}
