@@ -30,6 +30,7 @@ type benchOptions struct {
 	events, concurrency, resources, rate int
 	latencyFor                           time.Duration
 	cpuProfile                           string
+	backlog                              int
 }
 
 func newBenchCmd(stdout io.Writer) *cobra.Command {
@@ -62,6 +63,7 @@ func newBenchCmd(stdout io.Writer) *cobra.Command {
 	fs.IntVar(&o.resources, "resources", 100, "distinct resources the drift events are about")
 	fs.IntVar(&o.rate, "rate", 500, "offered events per second for the latency run")
 	fs.DurationVar(&o.latencyFor, "latency-duration", 10*time.Second, "length of the latency run")
+	fs.IntVar(&o.backlog, "backlog", 0, "also measure the worker process alone draining a backlog of this many events (peak RSS)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	return cmd
 }
@@ -196,6 +198,14 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 	drift.name = fmt.Sprintf("%d drift events about %d resources", min(o.events, 10000), o.resources)
 	results = append(results, drift)
 	printBench(w, o, results)
+	if o.backlog > 0 {
+		rss, took, err := benchRSS(ctx, o, o.backlog)
+		if err != nil {
+			return fmt.Errorf("backlog: %w", err)
+		}
+		fmt.Fprintf(w, "worker process alone draining a %d-event backlog (no write): peak RSS %s, %s (%.0f events/s)\n",
+			o.backlog, rss, took.Round(time.Second), float64(o.backlog)/took.Seconds())
+	}
 	return nil
 }
 
