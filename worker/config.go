@@ -34,6 +34,11 @@ type Config struct {
 	RetryMax        time.Duration // cap on any retry delay
 	ShutdownTimeout time.Duration
 	DryRun          bool // plan every action, write nothing
+	// CoalesceFor is how long a read that found an action compliant
+	// answers later events about the same thing, when they were stored
+	// before the read began (see observe.go). 0: off, every event reads.
+	// DefaultConfig sets a minute.
+	CoalesceFor time.Duration
 
 	// SelfPrincipals are the worker's own cloud identities (ActionTrail
 	// principalId or userName, CTS user id or name): changes they made are
@@ -83,6 +88,7 @@ func DefaultConfig() Config {
 		ThrottleBase:      5 * time.Second,
 		RetryMax:          30 * time.Second,
 		ShutdownTimeout:   20 * time.Second,
+		CoalesceFor:       time.Minute,
 	}
 }
 

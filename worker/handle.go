@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,7 +76,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) ver
 			v.failed, v.failure = d, err
 			return v
 		}
-		d.Outcome, d.Before, d.After, d.Detail = out.outcome, out.res.Before, out.res.After, out.detail
+		d.Outcome, d.Before, d.After, d.Detail, d.Reason = out.outcome, out.res.Before, out.res.After, out.detail, out.reason
 		v.decisions = append(v.decisions, d)
 	}
 	return v
@@ -85,6 +86,7 @@ type ran struct {
 	outcome Outcome
 	res     action.Result
 	detail  string
+	reason  action.Reason
 }
 
 // run executes one matched rule's action.
@@ -100,23 +102,50 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 	if !ok {
 		return ran{}, action.Errorf(action.Permanent, action.ReasonRuleError, "", "action %s is not registered", mt.Rule.Action)
 	}
+	key := observationKey(mt.Rule.Action, mt.Params)
 	if w.cfg.DryRun || mt.Rule.DryRun {
-		return w.ensure(ctx, a, mt, env, true)
+		if out, ok := w.coalesced(ctx, key, base.Sequence); ok {
+			return out, nil
+		}
+		return w.observe(ctx, key, a, mt, env, true)
 	}
 	slot := time.Now()
 	if ferr := w.guard(ctx, mt.Rule, base, slot); ferr != nil {
 		return ran{}, ferr
+	}
+	if out, ok := w.coalesced(ctx, key, base.Sequence); ok {
+		w.releaseSlot(mt.Rule, slot)
+		return out, nil
 	}
 	held, out, ferr := w.hold(ctx, mt, env)
 	if ferr != nil || held == nil {
 		w.releaseSlot(mt.Rule, slot)
 		return out, ferr
 	}
-	out, ferr = w.ensure(ctx, a, mt, env, false)
+	out, ferr = w.observe(ctx, key, a, mt, env, false)
 	held.finish(ctx, out, ferr)
 	if ferr != nil || out.outcome != Remediated {
 		w.releaseSlot(mt.Rule, slot)
 	}
+	return out, ferr
+}
+
+// coalesced answers an event from a fresh observation that covers it.
+func (w *Worker) coalesced(ctx context.Context, key string, seq uint64) (ran, bool) {
+	ob, ok := w.obs.covered(key, seq, ctx.Done())
+	if !ok {
+		return ran{}, false
+	}
+	return ran{outcome: AlreadyCompliant, reason: action.ReasonCoalesced,
+		detail: "found compliant by a read that began after this event was stored (intake sequence <= " +
+			strconv.FormatUint(ob.mark, 10) + "): no cloud call"}, true
+}
+
+// observe runs the action as one observation of key.
+func (w *Worker) observe(ctx context.Context, key string, a action.Action, mt rules.Match, env *events.Envelope, dry bool) (ran, *action.Error) {
+	end := w.obs.begin(ctx, key)
+	out, ferr := w.ensure(ctx, a, mt, env, dry)
+	end(ferr == nil && (out.outcome == AlreadyCompliant || out.outcome == Remediated))
 	return out, ferr
 }
 

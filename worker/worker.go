@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/trace"
@@ -37,6 +38,7 @@ type Worker struct {
 	circuits *circuits
 	global   *rules.Rule // the global write limit, as a pseudo-rule
 	metrics  *Metrics
+	obs      *observations
 	ready    atomic.Bool
 	// advisories is the consumer of captured max-deliveries advisories.
 	advisories jetstream.Consumer
@@ -98,6 +100,14 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if cfg.GlobalWriteLimit > 0 {
 		w.global = &rules.Rule{Name: GlobalCircuit, Limit: &rules.Limit{Writes: cfg.GlobalWriteLimit, Per: cfg.GlobalWriteWindow}}
 	}
+	w.obs = newObservations(cfg.CoalesceFor, time.Now)
+	w.obs.probe = func(ctx context.Context) (uint64, error) {
+		st, err := d.JetStream.Stream(ctx, cfg.Stream)
+		if err != nil {
+			return 0, err
+		}
+		return st.CachedInfo().State.LastSeq, nil
+	}
 	w.rules.Store(d.Rules)
 	return w, nil
 }
@@ -118,7 +128,7 @@ func (w *Worker) SetRules(s *rules.Set) { w.rules.Store(s) }
 // unfinished and returns nil. It returns an error only if consuming cannot
 // start.
 func (w *Worker) Run(ctx context.Context) error {
-	it, err := w.cons.Messages(jetstream.PullMaxMessages(w.cfg.Concurrency), jetstream.PullExpiry(5*time.Second))
+	it, err := w.cons.Messages(PullOptions(w.cfg.Concurrency)...)
 	if err != nil {
 		return fmt.Errorf("consume %s/%s: %w", w.cfg.Stream, w.cfg.Consumer, err)
 	}
@@ -126,11 +136,23 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer cancelWork()
 	var stopping atomic.Bool
 	var wg sync.WaitGroup
+	msgs := make(chan jetstream.Msg) // unbuffered: a message waits in the pull buffer, not here
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		Feed(it, msgs, w.pullError)
+	}()
 	for range w.cfg.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			w.loop(workCtx, it, &stopping)
+			for m := range msgs {
+				if stopping.Load() {
+					_ = m.Nak() // not started: hand it to another replica now
+					continue
+				}
+				w.process(workCtx, m, &stopping)
+			}
 		}()
 	}
 	wg.Add(2)
@@ -162,22 +184,63 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-func (w *Worker) loop(ctx context.Context, it jetstream.MessagesContext, stopping *atomic.Bool) {
+// Pulling. One goroutine reads the iterator and hands each message to the
+// pool. The iterator (nats.go 1.55) asks the server for more only from
+// Next, and only when it is not still sending the previous pull request;
+// on a fast (in-process) server every message of a request can be taken
+// before the sender marks it sent, and Next then waits with nothing asked
+// for until the missing heartbeat resets it (2 x pullHeartbeat): the
+// consumer stalls for a second, several times a minute under load. So
+// while messages flow, Next waits at most stallWait; when that runs out,
+// the next Next, which asks again if it needs to, waits without a limit,
+// so the heartbeat check still guards an idle consumer.
+const (
+	pullExpiry    = 5 * time.Second
+	pullHeartbeat = time.Second
+	stallWait     = 2 * time.Millisecond
+)
+
+// PullOptions are the options the worker pulls with at the given
+// concurrency (the benchmark's ceiling consumer pulls with them too).
+func PullOptions(concurrency int) []jetstream.PullMessagesOpt {
+	return []jetstream.PullMessagesOpt{jetstream.PullMaxMessages(concurrency), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat)}
+}
+
+// Feed reads messages from it and sends each to out, until the iterator
+// is stopped or drained; then it closes out. Errors other than the end of
+// the iterator are passed to onErr (which may be nil).
+func Feed(it jetstream.MessagesContext, out chan<- jetstream.Msg, onErr func(error)) {
+	defer close(out)
+	flowing := false
 	for {
-		m, err := it.Next()
-		if err != nil {
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return
-			}
-			w.log.Warn("pull_failed", zap.Error(err))
-			continue
+		var m jetstream.Msg
+		var err error
+		if flowing {
+			m, err = it.Next(jetstream.NextMaxWait(stallWait))
+		} else {
+			m, err = it.Next()
 		}
-		if stopping.Load() {
-			_ = m.Nak() // not started: hand it to another replica now
-			continue
+		switch {
+		case err == nil:
+			flowing = true
+			out <- m
+		case errors.Is(err, nats.ErrTimeout):
+			flowing = false
+		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
+			return
+		case onErr != nil:
+			onErr(err)
 		}
-		w.process(ctx, m, stopping)
 	}
+}
+
+// pullError logs what Feed could not read.
+func (w *Worker) pullError(err error) {
+	if errors.Is(err, jetstream.ErrNoHeartbeat) {
+		w.log.Debug("pull_heartbeat_missed") // the iterator asks again
+		return
+	}
+	w.log.Warn("pull_failed", zap.Error(err))
 }
 
 // process handles one message and settles it.
@@ -188,6 +251,7 @@ func (w *Worker) process(ctx context.Context, m jetstream.Msg, stopping *atomic.
 		_ = m.Term() // not a JetStream message: cannot be retried or dead-lettered
 		return
 	}
+	w.obs.received(meta.Sequence.Stream)
 	base := Decision{Subject: m.Subject(), Sequence: meta.Sequence.Stream, Attempt: int(meta.NumDelivered), Arrived: meta.Timestamp}
 	if id := m.Headers().Get("ce-id"); id != "" {
 		base.EventID = id

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -31,6 +32,12 @@ type benchOptions struct {
 	latencyFor                           time.Duration
 	cpuProfile                           string
 	backlog                              int
+	only                                 []string
+}
+
+// runs reports whether the named part of the benchmark is selected.
+func (o benchOptions) runs(part string) bool {
+	return len(o.only) == 0 || slices.Contains(o.only, part)
 }
 
 func newBenchCmd(stdout io.Writer) *cobra.Command {
@@ -65,6 +72,7 @@ func newBenchCmd(stdout io.Writer) *cobra.Command {
 	fs.DurationVar(&o.latencyFor, "latency-duration", 10*time.Second, "length of the latency run")
 	fs.IntVar(&o.backlog, "backlog", 0, "also measure the worker process alone draining a backlog of this many events (peak RSS)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
+	fs.StringSliceVar(&o.only, "only", nil, "run only these parts: ceiling, nowrite, write, latency, drift")
 	return cmd
 }
 
@@ -159,6 +167,7 @@ func publishAll(ctx context.Context, js jetstream.JetStream, cfg worker.Config, 
 type benchResult struct {
 	name   string
 	rate   float64
+	cpu    time.Duration // CPU time of the whole process per event
 	note   string
 	p50p99 string
 	writes string
@@ -166,15 +175,22 @@ type benchResult struct {
 
 func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 	var results []benchResult
-	ceiling, err := benchCeiling(ctx, o)
-	if err != nil {
-		return fmt.Errorf("ceiling: %w", err)
+	var ceiling float64
+	if o.runs("ceiling") {
+		r, err := benchCeiling(ctx, o)
+		if err != nil {
+			return fmt.Errorf("ceiling: %w", err)
+		}
+		ceiling = r.rate
+		results = append(results, r)
 	}
-	results = append(results, benchResult{name: "DoubleAck ceiling (plain jetstream consumer)", rate: ceiling, note: "100%"})
 	for _, tc := range []struct {
-		name      string
-		compliant bool
-	}{{"worker, no write (already compliant)", true}, {"worker, one write per event (simulator over HTTP)", false}} {
+		part, name string
+		compliant  bool
+	}{{"nowrite", "worker, no write (already compliant)", true}, {"write", "worker, one write per event (simulator over HTTP)", false}} {
+		if !o.runs(tc.part) {
+			continue
+		}
 		resources := o.events
 		if tc.compliant {
 			resources = o.resources
@@ -183,20 +199,27 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 		if err != nil {
 			return fmt.Errorf("%s: %w", tc.name, err)
 		}
-		r.name, r.note = tc.name, fmt.Sprintf("%.0f%%", 100*r.rate/ceiling)
+		r.name = tc.name
+		if ceiling > 0 {
+			r.note = fmt.Sprintf("%.0f%%", 100*r.rate/ceiling)
+		}
 		results = append(results, r)
 	}
-	lat, err := benchLatency(ctx, o)
-	if err != nil {
-		return fmt.Errorf("latency: %w", err)
+	if o.runs("latency") {
+		lat, err := benchLatency(ctx, o)
+		if err != nil {
+			return fmt.Errorf("latency: %w", err)
+		}
+		results = append(results, lat)
 	}
-	results = append(results, lat)
-	drift, err := benchWorker(ctx, o, min(o.events, 10000), o.resources, false)
-	if err != nil {
-		return fmt.Errorf("writes per drift: %w", err)
+	if o.runs("drift") {
+		drift, err := benchWorker(ctx, o, min(o.events, 10000), o.resources, false)
+		if err != nil {
+			return fmt.Errorf("writes per drift: %w", err)
+		}
+		drift.name = fmt.Sprintf("%d drift events about %d resources", min(o.events, 10000), o.resources)
+		results = append(results, drift)
 	}
-	drift.name = fmt.Sprintf("%d drift events about %d resources", min(o.events, 10000), o.resources)
-	results = append(results, drift)
 	printBench(w, o, results)
 	if o.backlog > 0 {
 		rss, took, err := benchRSS(ctx, o, o.backlog)
@@ -211,23 +234,26 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 
 func printBench(w io.Writer, o benchOptions, results []benchResult) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "run (%d events, concurrency %d)\tevents/s\tof ceiling\tp50 / p99\twrites\n", o.events, o.concurrency)
+	fmt.Fprintf(tw, "run (%d events, concurrency %d)\tevents/s\tof ceiling\tCPU/event\tp50 / p99\twrites\n", o.events, o.concurrency)
 	for _, r := range results {
-		rate := "-"
+		rate, cpu := "-", "-"
 		if r.rate > 0 {
 			rate = fmt.Sprintf("%.0f", r.rate)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.name, rate, dash(r.note), dash(r.p50p99), dash(r.writes))
+		if r.cpu > 0 {
+			cpu = fmt.Sprintf("%.0fµs", float64(r.cpu)/float64(time.Microsecond))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.name, rate, dash(r.note), cpu, dash(r.p50p99), dash(r.writes))
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "peak RSS of the whole process (worker, embedded nats-server, simulator): %s\n", peakRSS())
 }
 
 // benchCeiling consumes with DoubleAck only, at the same concurrency.
-func benchCeiling(ctx context.Context, o benchOptions) (float64, error) {
+func benchCeiling(ctx context.Context, o benchOptions) (benchResult, error) {
 	env, done, err := newBenchEnv(1, 0)
 	if err != nil {
-		return 0, err
+		return benchResult{}, err
 	}
 	defer done()
 	cfg := worker.DefaultConfig()
@@ -235,32 +261,31 @@ func benchCeiling(ctx context.Context, o benchOptions) (float64, error) {
 	cfg.MaxAckPending = max(cfg.MaxAckPending, o.concurrency)
 	cons, err := worker.EnsureTopology(ctx, env.conn.js, cfg)
 	if err != nil {
-		return 0, err
+		return benchResult{}, err
 	}
 	raws := make([]events.Raw, o.events)
 	for i := range raws {
 		raws[i] = benchEvent(i, env.keys[0])
 	}
 	if err := publishAll(ctx, env.conn.js, cfg, raws); err != nil {
-		return 0, err
+		return benchResult{}, err
 	}
-	it, err := cons.Messages(jetstream.PullMaxMessages(o.concurrency))
+	it, err := cons.Messages(worker.PullOptions(o.concurrency)...)
 	if err != nil {
-		return 0, err
+		return benchResult{}, err
 	}
 	defer it.Stop()
+	// One reader hands messages to the goroutines, as the worker does.
+	msgs := make(chan jetstream.Msg)
+	go worker.Feed(it, msgs, nil)
 	var n atomic.Int64
-	start := time.Now()
+	start, cpu0 := time.Now(), cpuTime()
 	var wg sync.WaitGroup
 	for range o.concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for n.Load() < int64(o.events) {
-				m, err := it.Next()
-				if err != nil {
-					return
-				}
+			for m := range msgs {
 				if m.DoubleAck(ctx) == nil {
 					n.Add(1)
 				}
@@ -268,12 +293,16 @@ func benchCeiling(ctx context.Context, o benchOptions) (float64, error) {
 		}()
 	}
 	for n.Load() < int64(o.events) {
-		time.Sleep(5 * time.Millisecond)
+		if time.Since(start) > 10*time.Minute {
+			return benchResult{}, fmt.Errorf("only %d of %d acknowledged", n.Load(), o.events)
+		}
+		time.Sleep(time.Millisecond)
 	}
 	rate := float64(o.events) / time.Since(start).Seconds()
+	cpu := (cpuTime() - cpu0) / time.Duration(o.events)
 	it.Stop()
 	wg.Wait()
-	return rate, nil
+	return benchResult{name: "DoubleAck ceiling (plain jetstream consumer)", rate: rate, cpu: cpu, note: "100%"}, nil
 }
 
 // benchWorker runs the worker over n events about the given number of
@@ -298,19 +327,24 @@ func benchWorker(ctx context.Context, o benchOptions, n, resources int, complian
 	})
 	cfg := worker.DefaultConfig()
 	cfg.Concurrency = o.concurrency
+	// The backlog is published first, as for the ceiling: the run measures
+	// draining it.
+	if _, err := worker.EnsureTopology(ctx, env.conn.js, cfg); err != nil {
+		return benchResult{}, err
+	}
+	raws := make([]events.Raw, n)
+	for i := range raws {
+		raws[i] = benchEvent(i, env.keys[i%len(env.keys)])
+	}
+	if err := publishAll(ctx, env.conn.js, cfg, raws); err != nil {
+		return benchResult{}, err
+	}
+	start, cpu0 := time.Now(), cpuTime()
 	stop, err := startBenchWorker(ctx, env, cfg, worker.Tee(worker.NewAudit(env.conn.js, cfg), rec, count))
 	if err != nil {
 		return benchResult{}, err
 	}
 	defer stop()
-	raws := make([]events.Raw, n)
-	for i := range raws {
-		raws[i] = benchEvent(i, env.keys[i%len(env.keys)])
-	}
-	start := time.Now()
-	if err := publishAll(ctx, env.conn.js, cfg, raws); err != nil {
-		return benchResult{}, err
-	}
 	for settled.Load() < int64(n) {
 		if time.Since(start) > 10*time.Minute {
 			return benchResult{}, fmt.Errorf("only %d of %d settled", settled.Load(), n)
@@ -318,7 +352,7 @@ func benchWorker(ctx context.Context, o benchOptions, n, resources int, complian
 		time.Sleep(5 * time.Millisecond)
 	}
 	rate := float64(n) / time.Since(start).Seconds()
-	return benchResult{rate: rate, writes: fmt.Sprintf("%d for %d resources", env.sim.Writes(""), resources)}, nil
+	return benchResult{rate: rate, cpu: (cpuTime() - cpu0) / time.Duration(n), writes: fmt.Sprintf("%d for %d resources", env.sim.Writes(""), resources)}, nil
 }
 
 func startBenchWorker(ctx context.Context, env *benchEnv, cfg worker.Config, rec worker.Recorder) (func(), error) {
@@ -392,6 +426,15 @@ func benchLatency(ctx context.Context, o benchOptions) (benchResult, error) {
 	p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
 	return benchResult{name: fmt.Sprintf("latency, %d events/s offered for %s (no write)", o.rate, o.latencyFor),
 		p50p99: fmt.Sprintf("%s / %s", p(0.50).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond))}, nil
+}
+
+// cpuTime is the CPU time (user and system) the process has used.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // peakRSS reads VmHWM from /proc (Linux).

@@ -48,6 +48,7 @@ func (f *workerFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.cfg.ThrottleBase, "throttle-base", d.ThrottleBase, "first retry delay after throttling")
 	fs.DurationVar(&f.cfg.RetryMax, "retry-max", d.RetryMax, "longest retry delay")
 	fs.DurationVar(&f.cfg.ShutdownTimeout, "shutdown-timeout", d.ShutdownTimeout, "time in-flight work gets to finish at shutdown")
+	fs.DurationVar(&f.cfg.CoalesceFor, "coalesce-for", d.CoalesceFor, "how long a read that found an action compliant answers the events about it stored before the read (0: off, every event reads)")
 	fs.BoolVar(&f.cfg.DryRun, "dry-run", false, "plan every action and write nothing")
 	fs.IntVar(&f.cfg.GlobalWriteLimit, "global-write-limit", 0, "most writes of all rules together per --global-write-window (0: no limit); past it the global circuit opens")
 	fs.DurationVar(&f.cfg.GlobalWriteWindow, "global-write-window", d.GlobalWriteWindow, "window of --global-write-limit")

@@ -69,6 +69,7 @@ const (
 	ReasonBusy             Reason = "busy"           // another replica is working on the event or resource
 	ReasonMaxDeliveries    Reason = "max_deliveries" // delivered MaxDeliver times without being settled (a crash loop)
 	ReasonUntrusted        Reason = "untrusted"      // the event's source or account is not on the trust allowlist
+	ReasonCoalesced        Reason = "coalesced"      // answered by a read that began after the event was stored
 )
 
 // Error is an action failure with its class. Code is the provider's error

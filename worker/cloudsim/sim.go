@@ -185,6 +185,23 @@ func (s *Simulator) Key(projectID, keyID string) (Key, bool) {
 	return *k, true
 }
 
+// SetRotation turns a KMS key's rotation on or off out of band, as a person
+// in the console would (no call is logged). It reports whether the key
+// exists.
+func (s *Simulator) SetRotation(projectID, keyID string, on bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.projects[projectID]
+	if !ok {
+		return false
+	}
+	k, ok := p.Keys[keyID]
+	if ok {
+		k.Rotation = on
+	}
+	return ok
+}
+
 // begin logs the start of a call and returns its index.
 func (s *Simulator) begin(c Call) int {
 	s.mu.Lock()
