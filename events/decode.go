@@ -13,6 +13,7 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding/format"
 	"github.com/cloudevents/sdk-go/v2/binding/spec"
 	"github.com/cloudevents/sdk-go/v2/event"
+	jsoniter "github.com/json-iterator/go"
 )
 
 // Mode is the CloudEvents content mode a message arrived in.
@@ -73,14 +74,15 @@ func Decode(ctx context.Context, header map[string][]string, body []byte) (*Enve
 	if m.mode == Binary && m.specVersion != SpecVersion {
 		return nil, invalid(fmt.Sprintf("unsupported specversion %q (want %q)", m.specVersion, SpecVersion), nil)
 	}
+	var e *event.Event
+	var err error
 	if m.mode == Structured {
-		if err := checkStructured(body); err != nil {
-			return nil, err
-		}
+		e, err = decodeStructured(body)
+	} else if e, err = binding.ToEvent(ctx, m); err != nil {
+		err = invalid("cannot decode binary-mode event", err)
 	}
-	e, err := binding.ToEvent(ctx, m)
 	if err != nil {
-		return nil, invalid("cannot decode "+string(m.mode)+"-mode event", err)
+		return nil, err
 	}
 	if err := e.Validate(); err != nil {
 		return nil, invalid("not a valid CloudEvent", err)
@@ -90,6 +92,27 @@ func Decode(ctx context.Context, header map[string][]string, body []byte) (*Enve
 		return nil, err
 	}
 	return env, nil
+}
+
+// decodeStructured reads a structured-mode JSON event. It is what the
+// SDK's JSON format does (encoding/json checks the body, then the event's
+// own UnmarshalJSON reads it) without the SDK's buffering; on failure the
+// body is checked again for a clearer message.
+func decodeStructured(body []byte) (*event.Event, error) {
+	e := &event.Event{}
+	if !json.Valid(body) {
+		return nil, checkStructured(body)
+	}
+	if err := e.UnmarshalJSON(body); err != nil {
+		if cerr := checkStructured(body); cerr != nil {
+			return nil, cerr
+		}
+		return nil, invalid("cannot decode structured-mode event", err)
+	}
+	if v := e.SpecVersion(); v != SpecVersion {
+		return nil, invalid(fmt.Sprintf("unsupported specversion %q (want %q)", v, SpecVersion), nil)
+	}
+	return e, nil
 }
 
 // checkStructured rejects bodies that are not a JSON object or that name a
@@ -110,6 +133,10 @@ func checkStructured(body []byte) error {
 	return nil
 }
 
+// dataJSON parses data as encoding/json does (float64 numbers, the same
+// maps and slices, trailing content rejected), in about half the time.
+var dataJSON = jsoniter.ConfigCompatibleWithStandardLibrary
+
 // parseData parses JSON data. Data with a non-JSON content type is left
 // for rules to ignore; JSON data that does not parse makes the event invalid.
 func parseData(e *event.Event) (any, error) {
@@ -118,12 +145,8 @@ func parseData(e *event.Event) (any, error) {
 		return nil, nil
 	}
 	var v any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(&v); err != nil {
+	if err := dataJSON.Unmarshal(raw, &v); err != nil {
 		return nil, invalid("data is not valid JSON", err)
-	}
-	if dec.More() {
-		return nil, invalid("data has trailing content after the JSON value", nil)
 	}
 	return v, nil
 }

@@ -64,3 +64,22 @@ func BenchmarkEvaluate200Rules(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkEvaluateBuiltin measures the built-in pack on a normalised CTS
+// trace that one rule matches (the worker's per-event rule cost).
+// Run: go test ./rules -run '^$' -bench EvaluateBuiltin -benchmem
+func BenchmarkEvaluateBuiltin(b *testing.B) {
+	set, err := Builtin(testCatalog)
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := decode(b, `{"specversion":"1.0","id":"1","source":"HC.KMS","type":"KMS:CloudTrace:ApiCall",
+"data":{"trace_name":"disableKeyRotation","code":"200","region_id":"cn-north-4","domain_id":"5f1e2d3c4b5a69788796a5b4c3d2e1f0",
+"project_id":"0b5a7f3c2d8e4b1a9c6d5e4f3a2b1c0d","resource_id":"0d0466b0-e727-4d9c-b35d-f84bb474a37f","user":{"name":"ops-alice"}}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if ms := set.Evaluate(env); len(ms) != 1 || ms[0].Err != nil {
+			b.Fatalf("%+v", ms)
+		}
+	}
+}

@@ -92,9 +92,10 @@ var noFinding = (&events.Finding{}).Map()
 // activation gives CEL the event's variables, building the attribute map
 // only if an expression asks for it.
 type activation struct {
-	env    *events.Envelope
-	policy map[string]any
-	attrs  map[string]any
+	env     *events.Envelope
+	policy  map[string]any
+	attrs   map[string]any
+	finding map[string]any // built once for all the rules' expressions
 }
 
 var _ interpreter.Activation = (*activation)(nil)
@@ -112,7 +113,10 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		if a.env.Finding == nil {
 			return noFinding, true
 		}
-		return a.env.Finding.Map(), true
+		if a.finding == nil {
+			a.finding = a.env.Finding.Map()
+		}
+		return a.finding, true
 	}
 	return nil, false
 }

@@ -107,12 +107,24 @@ func (a *Audit) event(d Decision) ([]byte, string, error) {
 		DurationMS: float64(d.Duration.Microseconds()) / 1000,
 		Event:      AuditEventRef{ID: d.EventID, Source: d.EventSource, Type: d.EventType, Subject: d.Subject, Sequence: d.Sequence},
 	}
-	b, err := json.Marshal(map[string]any{
-		"specversion": "1.0", "id": id, "source": AuditSource, "type": AuditTypePrefix + string(d.Outcome),
-		"subject": d.Rule, "time": a.now().UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json",
-		"data": data,
+	b, err := json.Marshal(auditEvent{
+		SpecVersion: "1.0", ID: id, Source: AuditSource, Type: AuditTypePrefix + string(d.Outcome),
+		Subject: d.Rule, Time: a.now().UTC().Format(time.RFC3339Nano), DataContentType: "application/json",
+		Data: &data,
 	})
 	return b, id, err
+}
+
+// auditEvent is the structured CloudEvent an audit record is sent as.
+type auditEvent struct {
+	SpecVersion     string     `json:"specversion"`
+	ID              string     `json:"id"`
+	Source          string     `json:"source"`
+	Type            string     `json:"type"`
+	Subject         string     `json:"subject,omitempty"`
+	Time            string     `json:"time"`
+	DataContentType string     `json:"datacontenttype"`
+	Data            *AuditData `json:"data"`
 }
 
 // Tee records each decision with every recorder in turn and stops at the
