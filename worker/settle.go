@@ -137,6 +137,10 @@ func failed(v verdict, o Outcome) Decision {
 func (w *Worker) logDecision(d Decision, extra ...zap.Field) {
 	w.counts.add(d.Outcome)
 	w.metrics.observe(d, d.Arrived)
+	ce := w.log.Check(zap.InfoLevel, "decision")
+	if ce == nil {
+		return // not logged at this level: build no fields
+	}
 	fields := append([]zap.Field{
 		zap.String("event_id", d.EventID),
 		zap.String("event_type", d.EventType),
@@ -159,7 +163,7 @@ func (w *Worker) logDecision(d Decision, extra ...zap.Field) {
 	if d.Duration > 0 {
 		fields = append(fields, zap.Duration("duration", d.Duration))
 	}
-	w.log.Info("decision", fields...)
+	ce.Write(fields...)
 }
 
 func first(ds []Decision) Decision {

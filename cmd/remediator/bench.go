@@ -72,7 +72,7 @@ func newBenchCmd(stdout io.Writer) *cobra.Command {
 	fs.DurationVar(&o.latencyFor, "latency-duration", 10*time.Second, "length of the latency run")
 	fs.IntVar(&o.backlog, "backlog", 0, "also measure the worker process alone draining a backlog of this many events (peak RSS)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
-	fs.StringSliceVar(&o.only, "only", nil, "run only these parts: ceiling, nowrite, write, latency, drift")
+	fs.StringSliceVar(&o.only, "only", nil, "run only these parts: ceiling, record, nowrite, write, latency, drift")
 	return cmd
 }
 
@@ -177,11 +177,23 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 	var results []benchResult
 	var ceiling float64
 	if o.runs("ceiling") {
-		r, err := benchCeiling(ctx, o)
+		r, err := benchCeiling(ctx, o, false)
 		if err != nil {
 			return fmt.Errorf("ceiling: %w", err)
 		}
 		ceiling = r.rate
+		r.name, r.note = "DoubleAck ceiling (plain jetstream consumer)", "100%"
+		results = append(results, r)
+	}
+	if o.runs("record") {
+		r, err := benchCeiling(ctx, o, true)
+		if err != nil {
+			return fmt.Errorf("record bound: %w", err)
+		}
+		r.name = "publish a record, then DoubleAck (plain consumer)"
+		if ceiling > 0 {
+			r.note = fmt.Sprintf("%.0f%%", 100*r.rate/ceiling)
+		}
 		results = append(results, r)
 	}
 	for _, tc := range []struct {
@@ -249,8 +261,11 @@ func printBench(w io.Writer, o benchOptions, results []benchResult) {
 	fmt.Fprintf(w, "peak RSS of the whole process (worker, embedded nats-server, simulator): %s\n", peakRSS())
 }
 
-// benchCeiling consumes with DoubleAck only, at the same concurrency.
-func benchCeiling(ctx context.Context, o benchOptions) (benchResult, error) {
+// benchCeiling consumes with DoubleAck only, at the same concurrency. With
+// record it first publishes, and waits for, a record of an audit record's
+// size per message: the least any worker that records before it acks
+// must do.
+func benchCeiling(ctx context.Context, o benchOptions, record bool) (benchResult, error) {
 	env, done, err := newBenchEnv(1, 0)
 	if err != nil {
 		return benchResult{}, err
@@ -286,6 +301,14 @@ func benchCeiling(ctx context.Context, o benchOptions) (benchResult, error) {
 		go func() {
 			defer wg.Done()
 			for m := range msgs {
+				if record {
+					meta, _ := m.Metadata()
+					rec := &nats.Msg{Subject: cfg.AuditSubject + ".bench", Data: benchRecord,
+						Header: nats.Header{jetstream.MsgIDHeader: {"rec-" + strconv.FormatUint(meta.Sequence.Stream, 10)}}}
+					if _, err := env.conn.js.PublishMsg(ctx, rec); err != nil {
+						continue
+					}
+				}
 				if m.DoubleAck(ctx) == nil {
 					n.Add(1)
 				}
@@ -302,8 +325,11 @@ func benchCeiling(ctx context.Context, o benchOptions) (benchResult, error) {
 	cpu := (cpuTime() - cpu0) / time.Duration(o.events)
 	it.Stop()
 	wg.Wait()
-	return benchResult{name: "DoubleAck ceiling (plain jetstream consumer)", rate: rate, cpu: cpu, note: "100%"}, nil
+	return benchResult{rate: rate, cpu: cpu}, nil
 }
+
+// benchRecord is as large as the audit record of a bench event.
+var benchRecord = []byte(strings.Repeat("r", 900))
 
 // benchWorker runs the worker over n events about the given number of
 // resources and reports events/s and writes.
