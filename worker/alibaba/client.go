@@ -83,15 +83,15 @@ type Config struct {
 // It is the one package-level variable here, and it guards the SDK's.
 var newClientMu sync.Mutex
 
-// Provider builds and caches ECS clients per account and region.
+// Provider builds and pools ECS clients per account and region.
 type Provider struct {
-	cfg     Config
-	domain  string // host:port of the endpoint override
-	scheme  string
-	now     func() time.Time
-	mu      sync.Mutex
-	clients map[string]*ecs.Client
-	roles   map[string]assumed // temporary credentials by role ARN
+	cfg    Config
+	domain string // host:port of the endpoint override
+	scheme string
+	now    func() time.Time
+	mu     sync.Mutex
+	pools  map[string]*clientPool
+	roles  map[string]assumed // temporary credentials by role ARN
 }
 
 // New returns a provider. Missing credentials fail each call with
@@ -100,7 +100,7 @@ func New(cfg Config) *Provider {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	p := &Provider{cfg: cfg, scheme: "HTTPS", now: time.Now, clients: map[string]*ecs.Client{}, roles: map[string]assumed{}}
+	p := &Provider{cfg: cfg, scheme: "HTTPS", now: time.Now, pools: map[string]*clientPool{}, roles: map[string]assumed{}}
 	if u, err := url.Parse(cfg.Endpoint); err == nil && u.Host != "" {
 		p.domain, p.scheme = u.Host, strings.ToUpper(u.Scheme)
 	}
@@ -127,9 +127,9 @@ func (p *Provider) credentials(account string) (Credentials, error) {
 	return c, nil
 }
 
-// client returns the ECS client for an account and region, assuming the
-// account's role first when it has one.
-func (p *Provider) client(ctx context.Context, account, region string) (*ecs.Client, error) {
+// client lends an ECS client for an account and region, assuming the
+// account's role first when it has one. The caller releases it.
+func (p *Provider) client(ctx context.Context, account, region string) (*lent, error) {
 	c, err := p.credentials(account)
 	if err != nil {
 		return nil, err
@@ -148,15 +148,24 @@ func (p *Provider) client(ctx context.Context, account, region string) (*ecs.Cli
 	}
 	key := account + "/" + region + "/" + c.AccessKeyID
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	if cl, ok := p.clients[key]; ok {
-		return cl, nil
+	pool, ok := p.pools[key]
+	if !ok {
+		pool = &clientPool{build: func() (*ecs.Client, error) { return p.build(c, region) }}
+		p.pools[key] = pool
 	}
+	p.mu.Unlock()
+	return pool.get()
+}
+
+// build makes one ECS client.
+func (p *Provider) build(c Credentials, region string) (*ecs.Client, error) {
 	var cred auth.Credential = credentials.NewAccessKeyCredential(c.AccessKeyID, c.AccessKeySecret)
 	if c.SecurityToken != "" {
 		cred = credentials.NewStsTokenCredential(c.AccessKeyID, c.AccessKeySecret, c.SecurityToken)
 	}
-	cfg := sdk.NewConfig().WithScheme(p.scheme).WithAutoRetry(false).WithTimeout(p.cfg.Timeout)
+	// Each client has its own transport: the SDK sets the transport's
+	// dialer and TLS settings on every request.
+	cfg := sdk.NewConfig().WithScheme(p.scheme).WithAutoRetry(false).WithTimeout(p.cfg.Timeout).WithHttpTransport(action.NewTransport())
 	newClientMu.Lock() // see newClientMu
 	cl, err := ecs.NewClientWithOptions(region, cfg, cred)
 	newClientMu.Unlock()
@@ -165,7 +174,6 @@ func (p *Provider) client(ctx context.Context, account, region string) (*ecs.Cli
 	}
 	cl.SetConnectTimeout(p.cfg.Timeout)
 	cl.SetReadTimeout(p.cfg.Timeout)
-	p.clients[key] = cl
 	return cl, nil
 }
 

@@ -65,7 +65,8 @@ func (a *defaultKey) Ensure(ctx context.Context, req action.Request) (action.Res
 	if err != nil {
 		return action.Result{}, err
 	}
-	st, err := call(ctx, opStatus, func() (*ecs.DescribeDiskEncryptionByDefaultStatusResponse, error) {
+	defer c.release()
+	st, err := callOn(ctx, c, opStatus, func(c *ecs.Client) (*ecs.DescribeDiskEncryptionByDefaultStatusResponse, error) {
 		r := ecs.CreateDescribeDiskEncryptionByDefaultStatusRequest()
 		a.p.prepare(ctx, r.RpcRequest, region)
 		return c.DescribeDiskEncryptionByDefaultStatus(r)
@@ -103,8 +104,8 @@ func (a *defaultKey) Ensure(ctx context.Context, req action.Request) (action.Res
 	return res, nil
 }
 
-func (a *defaultKey) current(ctx context.Context, c *ecs.Client, region string) (string, error) {
-	r, err := call(ctx, opGetKey, func() (*ecs.DescribeDiskDefaultKMSKeyIdResponse, error) {
+func (a *defaultKey) current(ctx context.Context, c *lent, region string) (string, error) {
+	r, err := callOn(ctx, c, opGetKey, func(c *ecs.Client) (*ecs.DescribeDiskDefaultKMSKeyIdResponse, error) {
 		r := ecs.CreateDescribeDiskDefaultKMSKeyIdRequest()
 		a.p.prepare(ctx, r.RpcRequest, region)
 		return c.DescribeDiskDefaultKMSKeyId(r)
@@ -115,16 +116,16 @@ func (a *defaultKey) current(ctx context.Context, c *ecs.Client, region string) 
 	return r.KMSKeyId, nil
 }
 
-func (a *defaultKey) write(ctx context.Context, c *ecs.Client, region, key string) error {
+func (a *defaultKey) write(ctx context.Context, c *lent, region, key string) error {
 	if !a.modify {
-		_, err := call(ctx, opReset, func() (*ecs.ResetDiskDefaultKMSKeyIdResponse, error) {
+		_, err := callOn(ctx, c, opReset, func(c *ecs.Client) (*ecs.ResetDiskDefaultKMSKeyIdResponse, error) {
 			r := ecs.CreateResetDiskDefaultKMSKeyIdRequest()
 			a.p.prepare(ctx, r.RpcRequest, region)
 			return c.ResetDiskDefaultKMSKeyId(r)
 		})
 		return err
 	}
-	_, err := call(ctx, opModify, func() (*ecs.ModifyDiskDefaultKMSKeyIdResponse, error) {
+	_, err := callOn(ctx, c, opModify, func(c *ecs.Client) (*ecs.ModifyDiskDefaultKMSKeyIdResponse, error) {
 		r := ecs.CreateModifyDiskDefaultKMSKeyIdRequest()
 		a.p.prepare(ctx, r.RpcRequest, region)
 		r.KMSKeyId = key

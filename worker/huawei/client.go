@@ -3,6 +3,7 @@ package huawei
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"regexp"
 	"strings"
@@ -82,6 +83,9 @@ type Provider struct {
 	mu       sync.Mutex
 	clients  map[string]*core.HcHttpClient
 	agencies map[string]assumed // temporary credentials by domain/agency
+	// transport is shared by every client, so connections to one endpoint
+	// are kept and reused across services, accounts and projects.
+	transport *http.Transport
 }
 
 // New returns a provider. Missing credentials are not an error here: each
@@ -90,7 +94,8 @@ func New(cfg Config) *Provider {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	return &Provider{cfg: cfg, now: time.Now, clients: map[string]*core.HcHttpClient{}, agencies: map[string]assumed{}}
+	return &Provider{cfg: cfg, now: time.Now, clients: map[string]*core.HcHttpClient{}, agencies: map[string]assumed{},
+		transport: action.NewTransport()}
 }
 
 // Actions returns the Huawei actions backed by this provider.
@@ -181,7 +186,8 @@ func (p *Provider) httpClient(ctx context.Context, service, account, region, pro
 		return nil, err
 	}
 	hc, err := core.NewHcHttpClientBuilder().WithEndpoints([]string{p.endpoint(service, region)}).WithCredential(cred).
-		WithHttpConfig(config.DefaultHttpConfig().WithTimeout(p.cfg.Timeout).WithIgnoreContentTypeForGetRequest(true)).SafeBuild()
+		WithHttpConfig(config.DefaultHttpConfig().WithTimeout(p.cfg.Timeout).WithIgnoreContentTypeForGetRequest(true).
+			WithHttpTransport(p.transport)).SafeBuild()
 	if err != nil {
 		return nil, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the %s client: %v", service, err)
 	}
