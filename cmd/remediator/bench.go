@@ -90,12 +90,16 @@ func newBenchEnv(resources, compliant int) (*benchEnv, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	// The server's default sync (not fsync per write), as `nats bench` measures.
-	srv, err := embedded.Start(embedded.Options{StoreDir: dir})
-	if err != nil {
-		return nil, nil, err
-	}
-	nc, err := srv.Connect()
+	// The server's default sync (not fsync per write), as `nats bench`
+	// measures. Its goroutines, and the connection's, carry the profile
+	// label part=nats (see labelled).
+	var srv *embedded.Server
+	var nc *nats.Conn
+	labelled("nats", func() {
+		if srv, err = embedded.Start(embedded.Options{StoreDir: dir}); err == nil {
+			nc, err = srv.Connect()
+		}
+	})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -116,7 +120,8 @@ func newBenchEnv(resources, compliant int) (*benchEnv, func(), error) {
 		return nil, nil, err
 	}
 	sim := cloudsim.New(seed)
-	simSrv, err := cloudsim.Start("127.0.0.1:0", sim)
+	var simSrv *cloudsim.Server
+	labelled("simulator", func() { simSrv, err = cloudsim.Start("127.0.0.1:0", sim) })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -391,7 +396,10 @@ func startBenchWorker(ctx context.Context, env *benchEnv, cfg worker.Config, rec
 		return nil, err
 	}
 	wctx, cancel := context.WithCancel(ctx)
-	_, done, err := startWorker(wctx, cfg, worker.Deps{JetStream: env.conn.js, Rules: set, Actions: reg, Recorder: rec})
+	var done <-chan error
+	labelled("worker", func() {
+		_, done, err = startWorker(wctx, cfg, worker.Deps{JetStream: env.conn.js, Rules: set, Actions: reg, Recorder: rec})
+	})
 	if err != nil {
 		cancel()
 		return nil, err
@@ -452,6 +460,15 @@ func benchLatency(ctx context.Context, o benchOptions) (benchResult, error) {
 	p := func(q float64) time.Duration { return lat[min(len(lat)-1, int(q*float64(len(lat))))] }
 	return benchResult{name: fmt.Sprintf("latency, %d events/s offered for %s (no write)", o.rate, o.latencyFor),
 		p50p99: fmt.Sprintf("%s / %s", p(0.50).Round(10*time.Microsecond), p(0.99).Round(10*time.Microsecond))}, nil
+}
+
+// labelled runs f with the CPU-profile label part=name; the goroutines it
+// starts, and theirs, inherit it, so `go tool pprof -tags` splits a
+// --cpuprofile between the worker (its SDK calls included), the simulator
+// and nats (server and client I/O). Unlabelled samples are the bench's own
+// goroutines and the Go runtime's (GC).
+func labelled(name string, f func()) {
+	pprof.Do(context.Background(), pprof.Labels("part", name), func(context.Context) { f() })
 }
 
 // cpuTime is the CPU time (user and system) the process has used.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	"github.com/remediator/remediator/rules"
 )
@@ -93,15 +94,49 @@ func Call[T any](ctx context.Context, f func() (T, error)) (T, error) {
 		err error
 	}
 	ch := make(chan result, 1)
-	go func() {
+	runOnCaller(func() {
 		v, err := f()
 		ch <- result{v, err}
-	}()
+	})
 	select {
 	case r := <-ch:
 		return r.v, r.err
 	case <-ctx.Done():
 		var zero T
 		return zero, Classify(ctx.Err())
+	}
+}
+
+// SDK calls run on reused goroutines. A new goroutine starts with a small
+// stack and the SDKs' calls are deep: growing (copying) the stack on every
+// call took a tenth of the worker's CPU on the write path. A goroutine that
+// ran a call waits idleCaller for the next one, then exits, so the
+// goroutines are as many as the calls in flight at the busiest moment.
+const idleCaller = 10 * time.Second
+
+// idleCallers hands a call to a goroutine waiting for one. It is the
+// package's one variable: goroutines, like a sync.Pool's objects, are
+// shared by the whole process and hold no state between calls.
+var idleCallers = make(chan func())
+
+func runOnCaller(f func()) {
+	select {
+	case idleCallers <- f:
+	default:
+		go caller(f)
+	}
+}
+
+func caller(f func()) {
+	t := time.NewTimer(idleCaller)
+	defer t.Stop()
+	for {
+		f()
+		t.Reset(idleCaller)
+		select {
+		case f = <-idleCallers:
+		case <-t.C:
+			return
+		}
 	}
 }
