@@ -104,7 +104,7 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 	}
 	key := observationKey(mt.Rule.Action, mt.Params)
 	if w.cfg.DryRun || mt.Rule.DryRun {
-		if out, ok := w.coalesced(ctx, key, base.Sequence); ok {
+		if out, ok := w.coalesced(ctx, key, base); ok {
 			return out, nil
 		}
 		return w.observe(ctx, key, a, mt, env, true)
@@ -113,7 +113,7 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 	if ferr := w.guard(ctx, mt.Rule, base, slot); ferr != nil {
 		return ran{}, ferr
 	}
-	if out, ok := w.coalesced(ctx, key, base.Sequence); ok {
+	if out, ok := w.coalesced(ctx, key, base); ok {
 		w.releaseSlot(mt.Rule, slot)
 		return out, nil
 	}
@@ -130,9 +130,15 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 	return out, ferr
 }
 
-// coalesced answers an event from a fresh observation that covers it.
-func (w *Worker) coalesced(ctx context.Context, key string, seq uint64) (ran, bool) {
-	ob, ok := w.obs.covered(key, seq, ctx.Done())
+// coalesced answers an event from a fresh observation that covers it. Only
+// a first delivery is answered so: a redelivered event may have been
+// acted on by the delivery before, and its ledger record, not a newer
+// read, says what that delivery did (so its audit record is the same).
+func (w *Worker) coalesced(ctx context.Context, key string, base Decision) (ran, bool) {
+	if base.Attempt > 1 {
+		return ran{}, false
+	}
+	ob, ok := w.obs.covered(key, base.Sequence, ctx.Done())
 	if !ok {
 		return ran{}, false
 	}
