@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/worker"
-	"github.com/remediator/remediator/worker/action"
 )
 
 // workerFlags are the flags shared by run and demo.
@@ -67,8 +66,8 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 		cloudEndpoint, logFormat string
 		accountsPath, opsListen  string
 		otelEndpoint             string
-		ratePerSecond            float64
-		rateBurst                int
+		pacing                   bool
+		rateFlags                []string
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -100,8 +99,12 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 				wf.tracer = tp
 				defer func() { _ = tp.Shutdown(context.WithoutCancel(ctx)) }()
 			}
+			rates, err := paceRates(pacing, rateFlags)
+			if err != nil {
+				return err
+			}
 			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint, accountsPath: accountsPath,
-				rate: action.Rate{PerSecond: ratePerSecond, Burst: rateBurst}}, opsListen, opts...)
+				rates: rates}, opsListen, opts...)
 		},
 	}
 	fs := cmd.Flags()
@@ -114,8 +117,8 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	fs.StringVar(&logFormat, "log-format", "json", "json or console")
 	fs.StringVar(&accountsPath, "accounts", "", "YAML file naming the credentials of each cloud account (see README)")
 	fs.String("config", "", "YAML configuration file (keys are these options with underscores; flags and REMEDIATOR_* variables win)")
-	fs.Float64Var(&ratePerSecond, "rate-per-second", 0, "pace cloud calls per provider, account, region and API to this many per second (0: off)")
-	fs.IntVar(&rateBurst, "rate-burst", 5, "calls a bucket of --rate-per-second allows at once")
+	fs.BoolVar(&pacing, "pacing", true, "pace cloud calls per provider, account, region and API at the providers' documented rates (see README)")
+	fs.StringSliceVar(&rateFlags, "rate", nil, "API=PER_SECOND[:BURST] over the documented rates: an API (kms.describe-key), a service sharing one bucket (kms) or * for every other API; 0 turns a bucket off")
 	fs.StringVar(&otelEndpoint, "otel-endpoint", "", "export OpenTelemetry traces over OTLP/HTTP to this URL (e.g. http://127.0.0.1:4318); empty: off")
 	fs.StringVar(&opsListen, "http", "", "serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9464); empty: off")
 	return cmd

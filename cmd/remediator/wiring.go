@@ -93,7 +93,25 @@ func (c *natsConn) close() {
 type providerConfig struct {
 	cloudEndpoint string
 	accountsPath  string // --accounts file, "" for the environment only
-	rate          action.Rate
+	rates         action.Rates // nil: no pacing
+}
+
+// paceRates are the rates run paces cloud calls at: the providers'
+// documented rates unless pacing is off, with the --rate entries over
+// them.
+func paceRates(pacing bool, flags []string) (action.Rates, error) {
+	rates := action.Rates{}
+	if pacing {
+		rates = huawei.DocumentedRates().Merge(alibaba.DocumentedRates())
+	}
+	for _, f := range flags {
+		key, r, err := action.ParseRate(f)
+		if err != nil {
+			return nil, err
+		}
+		rates[key] = r
+	}
+	return rates, nil
 }
 
 // buildActions builds every provider's actions. Credentials come from the
@@ -117,8 +135,8 @@ func buildActions(pc providerConfig, log *zap.Logger) (*action.Registry, error) 
 	if err != nil {
 		return nil, fmt.Errorf("accounts: %w", err)
 	}
-	if pc.rate.PerSecond > 0 {
-		lim := action.NewRateLimiter(pc.rate, nil)
+	if len(pc.rates) > 0 {
+		lim := action.NewRateLimiter(pc.rates)
 		hcfg.Limiter, acfg.Limiter = lim, lim
 	}
 	hw, ali := huawei.New(hcfg), alibaba.New(acfg)

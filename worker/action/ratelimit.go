@@ -2,33 +2,108 @@ package action
 
 import (
 	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"golang.org/x/time/rate"
 )
 
-// Rate is a token bucket: PerSecond calls on average, Burst at once.
+// Rate is a token bucket: PerSecond calls on average, Burst at once. A
+// PerSecond of 0 does not limit.
 type Rate struct {
 	PerSecond float64
 	Burst     int
 }
 
-// RateLimiter paces cloud calls with one token bucket per provider,
-// account, region and API, so the worker slows down before the provider
-// throttles it. A nil *RateLimiter never waits.
+func (r Rate) String() string {
+	return strconv.FormatFloat(r.PerSecond, 'f', -1, 64) + ":" + strconv.Itoa(max(r.Burst, 1))
+}
+
+// Rates names what each bucket paces. A key is one of
+//   - an API, "kms.enable-key-rotation" or "ecs.ModifyDiskDefaultKMSKeyId":
+//     that API has a bucket of its own;
+//   - a service, "kms": every API of the service without a key of its own
+//     draws from one bucket the service shares (as Huawei KMS counts all
+//     its APIs against one quota);
+//   - "*": every API named nowhere else has a bucket of its own at this
+//     rate.
+//
+// Buckets are kept per provider, account and region besides (see
+// WithRateScope).
+type Rates map[string]Rate
+
+// Merge returns r with the entries of o added or replacing r's.
+func (r Rates) Merge(o Rates) Rates {
+	out := maps.Clone(r)
+	if out == nil {
+		out = Rates{}
+	}
+	maps.Copy(out, o)
+	return out
+}
+
+// String lists the rates as the --rate flag takes them, sorted.
+func (r Rates) String() string {
+	keys := slices.Sorted(maps.Keys(r))
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + "=" + r[k].String()
+	}
+	return strings.Join(parts, ",")
+}
+
+// ParseRate reads "API=PER_SECOND[:BURST]" (burst 1 when left out; a rate
+// of 0 turns that bucket off).
+func ParseRate(s string) (string, Rate, error) {
+	key, val, ok := strings.Cut(strings.TrimSpace(s), "=")
+	if !ok || key == "" {
+		return "", Rate{}, fmt.Errorf("rate %q: want API=PER_SECOND[:BURST]", s)
+	}
+	ps, bs, hasBurst := strings.Cut(val, ":")
+	per, err := strconv.ParseFloat(ps, 64)
+	if err != nil || per < 0 {
+		return "", Rate{}, fmt.Errorf("rate %q: %q is not a rate per second", s, ps)
+	}
+	r := Rate{PerSecond: per, Burst: 1}
+	if hasBurst {
+		if r.Burst, err = strconv.Atoi(bs); err != nil || r.Burst < 1 {
+			return "", Rate{}, fmt.Errorf("rate %q: burst %q is not a positive whole number", s, bs)
+		}
+	}
+	return key, r, nil
+}
+
+// RateLimiter paces cloud calls with token buckets per provider, account,
+// region and API (or service, see Rates), so the worker slows down before
+// the provider throttles it. A nil *RateLimiter never waits.
 type RateLimiter struct {
-	def   Rate
-	perOp map[string]Rate // by operation, e.g. "kms.enable-key-rotation"
+	rates Rates
 	now   func() time.Time
 	mu    sync.Mutex
 	b     map[string]*rate.Limiter
 }
 
-// NewRateLimiter returns a limiter with a default rate and per-operation
-// overrides. A rate with PerSecond 0 does not limit.
-func NewRateLimiter(def Rate, perOp map[string]Rate) *RateLimiter {
-	return &RateLimiter{def: def, perOp: perOp, now: time.Now, b: map[string]*rate.Limiter{}}
+// NewRateLimiter returns a limiter pacing at rates.
+func NewRateLimiter(rates Rates) *RateLimiter {
+	return &RateLimiter{rates: rates, now: time.Now, b: map[string]*rate.Limiter{}}
+}
+
+// bucket names the bucket op draws from and its rate.
+func (l *RateLimiter) bucket(op string) (string, Rate) {
+	if r, ok := l.rates[op]; ok {
+		return op, r
+	}
+	if svc, _, ok := strings.Cut(op, "."); ok {
+		if r, ok := l.rates[svc]; ok {
+			return svc, r
+		}
+	}
+	return op, l.rates["*"]
 }
 
 type scopeKey struct{}
@@ -61,15 +136,12 @@ func (l *RateLimiter) reserve(ctx context.Context, op string) time.Duration {
 	if l == nil {
 		return 0
 	}
-	r, ok := l.perOp[op]
-	if !ok {
-		r = l.def
-	}
+	name, r := l.bucket(op)
 	if r.PerSecond <= 0 {
 		return 0
 	}
 	scope, _ := ctx.Value(scopeKey{}).(string)
-	key := scope + "/" + op
+	key := scope + "/" + name
 	l.mu.Lock()
 	b, ok := l.b[key]
 	if !ok {

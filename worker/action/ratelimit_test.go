@@ -9,7 +9,7 @@ import (
 func TestRateLimiterBuckets(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := NewRateLimiter(Rate{PerSecond: 2, Burst: 1}, map[string]Rate{"fast": {PerSecond: 100, Burst: 10}, "free": {}})
+	l := NewRateLimiter(Rates{"*": {PerSecond: 2, Burst: 1}, "fast": {PerSecond: 100, Burst: 10}, "free": {}})
 	l.now = func() time.Time { return t0 }
 	a := WithRateScope(context.Background(), "huawei", "acct-a", "cn-north-4")
 	b := WithRateScope(context.Background(), "huawei", "acct-b", "cn-north-4")
@@ -43,7 +43,7 @@ func TestRateLimiterBuckets(t *testing.T) {
 
 func TestRateLimiterWaitHonoursContext(t *testing.T) {
 	t.Parallel()
-	l := NewRateLimiter(Rate{PerSecond: 0.001, Burst: 1}, nil)
+	l := NewRateLimiter(Rates{"*": {PerSecond: 0.001, Burst: 1}})
 	ctx, cancel := context.WithCancel(context.Background())
 	if err := l.Wait(ctx, "op"); err != nil {
 		t.Fatal(err)
@@ -51,5 +51,58 @@ func TestRateLimiterWaitHonoursContext(t *testing.T) {
 	cancel()
 	if err := l.Wait(ctx, "op"); err == nil {
 		t.Error("a canceled wait must fail")
+	}
+}
+
+// TestRateLimiterServiceBucket: a service's APIs share its bucket unless
+// an API has one of its own; other services fall to "*".
+func TestRateLimiterServiceBucket(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := NewRateLimiter(Rates{"kms": {PerSecond: 1, Burst: 2}, "kms.describe-key": {PerSecond: 1, Burst: 1}})
+	l.now = func() time.Time { return t0 }
+	ctx := WithRateScope(context.Background(), "huawei", "a", "r")
+	for i, op := range []string{"kms.enable-key-rotation", "kms.get-key-rotation-status"} {
+		if d := l.reserve(ctx, op); d != 0 {
+			t.Errorf("call %d (%s) waits %s within the shared burst", i, op, d)
+		}
+	}
+	if d := l.reserve(ctx, "kms.disable-key"); d != time.Second {
+		t.Errorf("a third KMS call waits %s, want 1s (the service shares one bucket)", d)
+	}
+	if d := l.reserve(ctx, "kms.describe-key"); d != 0 {
+		t.Errorf("an API with its own bucket waits %s", d)
+	}
+	for range 50 {
+		if d := l.reserve(ctx, "ecs.DescribeDiskDefaultKMSKeyId"); d != 0 {
+			t.Fatal("an API named nowhere, with no \"*\", must not wait")
+		}
+	}
+}
+
+func TestParseRate(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in, key string
+		want    Rate
+		err     bool
+	}{
+		{"kms=20:20", "kms", Rate{20, 20}, false},
+		{"ecs.ModifyDiskDefaultKMSKeyId=0.5", "ecs.ModifyDiskDefaultKMSKeyId", Rate{0.5, 1}, false},
+		{"*=0", "*", Rate{0, 1}, false},
+		{"kms", "", Rate{}, true},
+		{"=3", "", Rate{}, true},
+		{"kms=fast", "", Rate{}, true},
+		{"kms=-1", "", Rate{}, true},
+		{"kms=2:0", "", Rate{}, true},
+	} {
+		key, r, err := ParseRate(tc.in)
+		if (err != nil) != tc.err || key != tc.key || r != tc.want {
+			t.Errorf("ParseRate(%q) = %q, %+v, %v", tc.in, key, r, err)
+		}
+	}
+	rs := Rates{"kms": {20, 20}}.Merge(Rates{"*": {5, 1}})
+	if got := rs.String(); got != "*=5:1,kms=20:20" {
+		t.Errorf("String = %q", got)
 	}
 }

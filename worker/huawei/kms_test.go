@@ -239,7 +239,7 @@ func findAction(t *testing.T, p *Provider, name string) action.Action {
 // minutes, the second call to the same API waits, and the context ends it.
 func TestRateLimiterPacesCalls(t *testing.T) {
 	t.Parallel()
-	b := setup(t, func(c *Config) { c.Limiter = action.NewRateLimiter(action.Rate{PerSecond: 0.001, Burst: 1}, nil) })
+	b := setup(t, func(c *Config) { c.Limiter = action.NewRateLimiter(action.Rates{"*": {PerSecond: 0.001, Burst: 1}}) })
 	ctx, cancel := context.WithTimeout(action.WithRateScope(context.Background(), "huawei", "", "cn-north-4"), 300*time.Millisecond)
 	defer cancel()
 	_, err := findAction(t, b.p, "huawei.kms.enable_key_rotation").Ensure(ctx, action.Request{Params: params(keyOff)})
