@@ -92,7 +92,7 @@ func (s *Simulator) answerEVS(w http.ResponseWriter, r *http.Request, pid, op st
 	if hp := r.Header.Get("X-Project-Id"); hp != "" && hp != pid {
 		return fail(http.StatusUnauthorized, "APIGW.0301", "Incorrect IAM authentication information: X-Project-Id does not match the path")
 	}
-	f, delay := s.nextFault(op)
+	f, delay := s.nextFault(op, pid)
 	if !sleep(r, delay) {
 		return 499, "client_gone"
 	}

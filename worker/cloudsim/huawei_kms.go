@@ -77,7 +77,7 @@ func (s *Simulator) answerKMS(w http.ResponseWriter, r *http.Request, pid, name 
 	if hp := r.Header.Get("X-Project-Id"); hp != "" && hp != pid {
 		return fail(kmsFailure{http.StatusUnauthorized, "APIGW.0301", "Incorrect IAM authentication information: X-Project-Id does not match the path"})
 	}
-	f, delay := s.nextFault("kms." + name)
+	f, delay := s.nextFault("kms."+name, pid)
 	if !sleep(r, delay) {
 		return 499, "client_gone"
 	}

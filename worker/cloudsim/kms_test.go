@@ -255,3 +255,32 @@ func TestInFlightCallsAreLogged(t *testing.T) {
 		t.Errorf("finished call %+v", cs[0])
 	}
 }
+
+// TestQuotaThrottlesPastTheRate: a service quota is shared by its APIs in
+// one project; past the burst, calls are throttled until tokens come back.
+func TestQuotaThrottlesPastTheRate(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	now := time.Now() // a frozen clock (signatures are checked against it)
+	f.sim.now = func() time.Time { return now }
+	f.sim.SetChaos(Chaos{Quotas: map[string]Quota{"kms": {PerSecond: 2, Burst: 3}}})
+	status := func() error {
+		_, err := f.kms.ShowKeyRotationStatus(&model.ShowKeyRotationStatusRequest{Body: body(keyOn)})
+		return err
+	}
+	if err := status(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.enable(keyOff); err != nil { // another KMS API: the same quota
+		t.Fatal(err)
+	}
+	if err := status(); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, status(), 429, "APIGW.0308")
+	now = now.Add(500 * time.Millisecond) // one token back at 2/s
+	if err := status(); err != nil {
+		t.Fatalf("after a token came back: %v", err)
+	}
+	wantCode(t, status(), 429, "APIGW.0308")
+}

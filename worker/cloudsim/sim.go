@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Fault makes the next Count calls to Op fail with Status, Code and
@@ -29,6 +31,19 @@ type Chaos struct {
 	TimeoutDelay    time.Duration `json:"timeout_delay"`
 	Latency         time.Duration `json:"latency"` // added to every call
 	Seed            uint64        `json:"seed"`
+	// Quotas throttle as the providers do: past a quota's rate, calls are
+	// answered with the provider's throttling error. A key is an API
+	// ("kms.enable-key-rotation", "ecs.ModifyDiskDefaultKMSKeyId"), a
+	// service ("kms": its APIs share one quota) or "*" (every other API,
+	// each its own). Quotas are kept per project (Huawei) or account
+	// (Alibaba).
+	Quotas map[string]Quota `json:"quotas,omitempty"`
+}
+
+// Quota is a token bucket: PerSecond calls on average, Burst at once.
+type Quota struct {
+	PerSecond float64 `json:"per_second"`
+	Burst     int     `json:"burst"`
 }
 
 // Call is one API call as the simulator saw it. It is logged when the call
@@ -81,6 +96,7 @@ type Simulator struct {
 	calls    []Call
 	faults   map[string][]Fault
 	chaos    Chaos
+	quotas   map[string]*rate.Limiter // by scope and quota key
 	rnd      *rand.Rand
 	reqSeq   int
 }
@@ -120,7 +136,7 @@ func (s *Simulator) reset() {
 	s.resetEVS()
 	s.temp = map[string]tempCred{}
 	s.mdTokens = map[string]bool{}
-	s.calls, s.faults, s.chaos = nil, map[string][]Fault{}, Chaos{}
+	s.calls, s.faults, s.chaos, s.quotas = nil, map[string][]Fault{}, Chaos{}, map[string]*rate.Limiter{}
 	s.rnd = rand.New(rand.NewPCG(1, 2))
 }
 
@@ -144,7 +160,7 @@ func (s *Simulator) Inject(f Fault) {
 // SetChaos replaces the random fault settings.
 func (s *Simulator) SetChaos(c Chaos) {
 	s.mu.Lock()
-	s.chaos = c
+	s.chaos, s.quotas = c, map[string]*rate.Limiter{}
 	s.rnd = rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15))
 	s.mu.Unlock()
 }
@@ -220,9 +236,10 @@ func (s *Simulator) end(i, status int, code string) {
 	c.Done, c.Status, c.Code, c.End = true, status, code, s.now()
 }
 
-// nextFault pops the scripted fault for op, if any, or draws a chaos
-// fault. It returns the fault and the latency to add.
-func (s *Simulator) nextFault(op string) (*Fault, time.Duration) {
+// nextFault pops the scripted fault for op, if any, throttles a call past
+// its quota in scope (a project or account), or draws a chaos fault. It
+// returns the fault and the latency to add.
+func (s *Simulator) nextFault(op, scope string) (*Fault, time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, key := range []string{op, "*"} {
@@ -238,6 +255,9 @@ func (s *Simulator) nextFault(op string) (*Fault, time.Duration) {
 		return &f, s.chaos.Latency + f.Delay
 	}
 	c := s.chaos
+	if s.overQuota(op, scope) {
+		return &Fault{Status: http.StatusTooManyRequests, Code: throttleCode, Message: throttleMessage}, c.Latency
+	}
 	r := s.rnd.Float64()
 	switch {
 	case r < c.ThrottleRate:
@@ -253,6 +273,30 @@ func (s *Simulator) nextFault(op string) (*Fault, time.Duration) {
 		return &Fault{Status: http.StatusGatewayTimeout, Code: "APIGW.0202", Message: "Gateway timed out."}, c.Latency + d
 	}
 	return nil, c.Latency
+}
+
+// overQuota takes a token from op's quota in scope and reports whether
+// there was none; s.mu is held.
+func (s *Simulator) overQuota(op, scope string) bool {
+	key, q := op, Quota{}
+	var ok bool
+	if q, ok = s.chaos.Quotas[op]; !ok {
+		svc, _, _ := strings.Cut(op, ".")
+		if q, ok = s.chaos.Quotas[svc]; ok {
+			key = svc
+		} else if q, ok = s.chaos.Quotas["*"]; !ok {
+			return false
+		}
+	}
+	if q.PerSecond <= 0 {
+		return false
+	}
+	b := s.quotas[scope+"/"+key]
+	if b == nil {
+		b = rate.NewLimiter(rate.Limit(q.PerSecond), max(q.Burst, 1))
+		s.quotas[scope+"/"+key] = b
+	}
+	return !b.AllowN(s.now(), 1)
 }
 
 func (s *Simulator) requestID() string {
