@@ -59,6 +59,13 @@ type option func(*worker.Config)
 
 func setup(t *testing.T, opts ...option) *bundle {
 	t.Helper()
+	return setupWith(t, seedYAML, nil, opts...)
+}
+
+// setupWith is setup with another simulator seed and the providers' calls
+// paced by lim (nil: not paced).
+func setupWith(t *testing.T, seedText string, lim *action.RateLimiter, opts ...option) *bundle {
+	t.Helper()
 	srv, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -73,7 +80,7 @@ func setup(t *testing.T, opts ...option) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seed, err := cloudsim.ParseSeed([]byte(seedYAML))
+	seed, err := cloudsim.ParseSeed([]byte(seedText))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,10 +89,10 @@ func setup(t *testing.T, opts ...option) *bundle {
 	t.Cleanup(hs.Close)
 	hw := huawei.New(huawei.Config{
 		Credentials: huawei.Credentials{AccessKey: cloudsim.DemoAccessKey, SecretKey: cloudsim.DemoSecretKey},
-		Endpoint:    hs.URL, Timeout: 3 * time.Second,
+		Endpoint:    hs.URL, Timeout: 3 * time.Second, Limiter: lim,
 	})
 	ali := alibaba.New(alibaba.Config{Credentials: alibaba.Credentials{AccessKeyID: cloudsim.DemoAccessKey, AccessKeySecret: cloudsim.DemoSecretKey},
-		Endpoint: hs.URL, Timeout: 3 * time.Second})
+		Endpoint: hs.URL, Timeout: 3 * time.Second, Limiter: lim})
 	reg, err := action.NewRegistry(append(hw.Actions(), ali.Actions()...)...)
 	if err != nil {
 		t.Fatal(err)
