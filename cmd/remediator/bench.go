@@ -23,6 +23,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded"
 )
@@ -33,6 +34,8 @@ type benchOptions struct {
 	cpuProfile                           string
 	backlog                              int
 	only                                 []string
+	throttleEvents                       int
+	quota                                float64
 }
 
 // runs reports whether the named part of the benchmark is selected.
@@ -72,7 +75,9 @@ func newBenchCmd(stdout io.Writer) *cobra.Command {
 	fs.DurationVar(&o.latencyFor, "latency-duration", 10*time.Second, "length of the latency run")
 	fs.IntVar(&o.backlog, "backlog", 0, "also measure the worker process alone draining a backlog of this many events (peak RSS)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
-	fs.StringSliceVar(&o.only, "only", nil, "run only these parts: ceiling, record, nowrite, write, latency, drift")
+	fs.StringSliceVar(&o.only, "only", nil, "run only these parts: ceiling, record, nowrite, write, latency, drift, throttle")
+	fs.IntVar(&o.throttleEvents, "throttle-events", 500, "drift events of the throttling runs")
+	fs.Float64Var(&o.quota, "quota", 200, "the simulator's KMS quota (calls/s per project, burst 20) in the throttling runs, and the paced run's rate")
 	return cmd
 }
 
@@ -212,7 +217,7 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 		if tc.compliant {
 			resources = o.resources
 		}
-		r, err := benchWorker(ctx, o, o.events, resources, tc.compliant)
+		r, err := benchWorker(ctx, o, workerRun{n: o.events, resources: resources, compliant: tc.compliant})
 		if err != nil {
 			return fmt.Errorf("%s: %w", tc.name, err)
 		}
@@ -230,12 +235,29 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 		results = append(results, lat)
 	}
 	if o.runs("drift") {
-		drift, err := benchWorker(ctx, o, min(o.events, 10000), o.resources, false)
+		drift, err := benchWorker(ctx, o, workerRun{n: min(o.events, 10000), resources: o.resources})
 		if err != nil {
 			return fmt.Errorf("writes per drift: %w", err)
 		}
 		drift.name = fmt.Sprintf("%d drift events about %d resources", min(o.events, 10000), o.resources)
 		results = append(results, drift)
+	}
+	if o.runs("throttle") {
+		quota := map[string]cloudsim.Quota{"kms": {PerSecond: o.quota, Burst: 20}}
+		for _, paced := range []bool{true, false} {
+			run := workerRun{n: o.throttleEvents, resources: o.throttleEvents, quotas: quota}
+			name := fmt.Sprintf("%d drifts, simulator KMS quota %.0f/s, not paced", o.throttleEvents, o.quota)
+			if paced {
+				run.rates = action.Rates{"kms": {PerSecond: o.quota, Burst: 20}}
+				name = fmt.Sprintf("%d drifts, simulator KMS quota %.0f/s, paced at it", o.throttleEvents, o.quota)
+			}
+			r, err := benchWorker(ctx, o, run)
+			if err != nil {
+				return fmt.Errorf("%s: %w", name, err)
+			}
+			r.name = name
+			results = append(results, r)
+		}
 	}
 	printBench(w, o, results)
 	if o.backlog > 0 {
@@ -336,22 +358,36 @@ func benchCeiling(ctx context.Context, o benchOptions, record bool) (benchResult
 // benchRecord is as large as the audit record of a bench event.
 var benchRecord = []byte(strings.Repeat("r", 900))
 
-// benchWorker runs the worker over n events about the given number of
-// resources and reports events/s and writes.
-func benchWorker(ctx context.Context, o benchOptions, n, resources int, compliant bool) (benchResult, error) {
+// workerRun is one run of the worker over a published backlog.
+type workerRun struct {
+	n, resources int
+	compliant    bool
+	quotas       map[string]cloudsim.Quota // the simulator throttles past these (nil: never)
+	rates        action.Rates              // the worker paces at these (nil: not at all)
+}
+
+// benchWorker runs the worker over r.n events about r.resources resources
+// and reports events/s, writes and calls.
+func benchWorker(ctx context.Context, o benchOptions, r workerRun) (benchResult, error) {
 	ncompliant := 0
-	if compliant {
-		ncompliant = resources
+	if r.compliant {
+		ncompliant = r.resources
 	}
-	env, done, err := newBenchEnv(resources, ncompliant)
+	env, done, err := newBenchEnv(r.resources, ncompliant)
 	if err != nil {
 		return benchResult{}, err
 	}
 	defer done()
-	var settled atomic.Int64
-	rec := worker.RecorderFunc(func(context.Context, worker.Decision) error { return nil })
+	env.sim.SetChaos(cloudsim.Chaos{Quotas: r.quotas})
+	var settled, dead, retries atomic.Int64
 	count := worker.RecorderFunc(func(_ context.Context, d worker.Decision) error {
-		if d.Final {
+		switch {
+		case d.Outcome == worker.Retrying:
+			retries.Add(1)
+		case d.Final && d.Outcome == worker.DeadLettered:
+			dead.Add(1)
+			settled.Add(1)
+		case d.Final:
 			settled.Add(1)
 		}
 		return nil
@@ -363,7 +399,7 @@ func benchWorker(ctx context.Context, o benchOptions, n, resources int, complian
 	if _, err := worker.EnsureTopology(ctx, env.conn.js, cfg); err != nil {
 		return benchResult{}, err
 	}
-	raws := make([]events.Raw, n)
+	raws := make([]events.Raw, r.n)
 	for i := range raws {
 		raws[i] = benchEvent(i, env.keys[i%len(env.keys)])
 	}
@@ -371,23 +407,36 @@ func benchWorker(ctx context.Context, o benchOptions, n, resources int, complian
 		return benchResult{}, err
 	}
 	start, cpu0 := time.Now(), cpuTime()
-	stop, err := startBenchWorker(ctx, env, cfg, worker.Tee(worker.NewAudit(env.conn.js, cfg), rec, count))
+	stop, err := startBenchWorker(ctx, env, cfg, r.rates, worker.Tee(worker.NewAudit(env.conn.js, cfg), count))
 	if err != nil {
 		return benchResult{}, err
 	}
 	defer stop()
-	for settled.Load() < int64(n) {
+	for settled.Load() < int64(r.n) {
 		if time.Since(start) > 10*time.Minute {
-			return benchResult{}, fmt.Errorf("only %d of %d settled", settled.Load(), n)
+			return benchResult{}, fmt.Errorf("only %d of %d settled", settled.Load(), r.n)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	rate := float64(n) / time.Since(start).Seconds()
-	return benchResult{rate: rate, cpu: (cpuTime() - cpu0) / time.Duration(n), writes: fmt.Sprintf("%d for %d resources", env.sim.Writes(""), resources)}, nil
+	rate := float64(r.n) / time.Since(start).Seconds()
+	calls, throttled := 0, 0
+	for _, c := range env.sim.Calls() {
+		calls++
+		if c.Code == "APIGW.0308" || strings.HasPrefix(c.Code, "Throttling") {
+			throttled++
+		}
+	}
+	res := benchResult{rate: rate, cpu: (cpuTime() - cpu0) / time.Duration(r.n),
+		writes: fmt.Sprintf("%d for %d resources (%d calls)", env.sim.Writes(""), r.resources, calls)}
+	if r.quotas != nil {
+		res.writes += fmt.Sprintf("; %d throttled (%.2f%%), %d retries, %d dead-lettered",
+			throttled, 100*float64(throttled)/float64(max(calls, 1)), retries.Load(), dead.Load())
+	}
+	return res, nil
 }
 
-func startBenchWorker(ctx context.Context, env *benchEnv, cfg worker.Config, rec worker.Recorder) (func(), error) {
-	reg, err := buildActions(providerConfig{cloudEndpoint: env.url}, zap.NewNop())
+func startBenchWorker(ctx context.Context, env *benchEnv, cfg worker.Config, rates action.Rates, rec worker.Recorder) (func(), error) {
+	reg, err := buildActions(providerConfig{cloudEndpoint: env.url, rates: rates}, zap.NewNop())
 	if err != nil {
 		return nil, err
 	}
@@ -427,7 +476,7 @@ func benchLatency(ctx context.Context, o benchOptions) (benchResult, error) {
 	})
 	cfg := worker.DefaultConfig()
 	cfg.Concurrency = o.concurrency
-	stop, err := startBenchWorker(ctx, env, cfg, worker.Tee(worker.NewAudit(env.conn.js, cfg), rec))
+	stop, err := startBenchWorker(ctx, env, cfg, nil, worker.Tee(worker.NewAudit(env.conn.js, cfg), rec))
 	if err != nil {
 		return benchResult{}, err
 	}

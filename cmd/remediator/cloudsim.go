@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/cloudsim"
 )
 
@@ -18,6 +19,7 @@ func newCloudsimCmd(stdout, stderr io.Writer) *cobra.Command {
 	var (
 		listen, seedPath string
 		chaos            cloudsim.Chaos
+		quotas           []string
 	)
 	cmd := &cobra.Command{
 		Use:   "cloudsim",
@@ -30,6 +32,16 @@ func newCloudsimCmd(stdout, stderr io.Writer) *cobra.Command {
 				if seed, err = cloudsim.LoadSeed(seedPath); err != nil {
 					return err
 				}
+			}
+			for _, q := range quotas {
+				key, r, err := action.ParseRate(q)
+				if err != nil {
+					return fmt.Errorf("--quota: %w", err)
+				}
+				if chaos.Quotas == nil {
+					chaos.Quotas = map[string]cloudsim.Quota{}
+				}
+				chaos.Quotas[key] = cloudsim.Quota{PerSecond: r.PerSecond, Burst: r.Burst}
 			}
 			sim := cloudsim.New(seed)
 			sim.SetChaos(chaos)
@@ -55,5 +67,6 @@ func newCloudsimCmd(stdout, stderr io.Writer) *cobra.Command {
 	fs.DurationVar(&chaos.TimeoutDelay, "timeout-delay", 30*time.Second, "how long a timed-out call is held")
 	fs.DurationVar(&chaos.Latency, "latency", 0, "latency added to every call")
 	fs.Uint64Var(&chaos.Seed, "chaos-seed", 1, "random seed for the fault rates")
+	fs.StringSliceVar(&quotas, "quota", nil, "throttle past API=PER_SECOND[:BURST] per project or account, as the provider does: an API, a service sharing one quota (kms) or *")
 	return cmd
 }
