@@ -2,11 +2,7 @@ package huawei
 
 import (
 	"context"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,17 +19,13 @@ func TestConnectionsAreReused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var opened atomic.Int64
-	srv := httptest.NewUnstartedServer(cloudsim.New(s))
-	srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			opened.Add(1)
-		}
+	srv, err := cloudsim.Start("127.0.0.1:0", cloudsim.New(s))
+	if err != nil {
+		t.Fatal(err)
 	}
-	srv.Start()
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() { _ = srv.Close(context.Background()) })
 	p := New(Config{Credentials: Credentials{AccessKey: cloudsim.DemoAccessKey, SecretKey: cloudsim.DemoSecretKey},
-		Endpoint: srv.URL, Timeout: 2 * time.Second})
+		Endpoint: srv.URL(), Timeout: 2 * time.Second})
 	const goroutines, calls = 8, 25
 	a := &EnableKeyRotation{p: p}
 	var wg sync.WaitGroup
@@ -50,7 +42,7 @@ func TestConnectionsAreReused(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if n := opened.Load(); n > 2*goroutines {
+	if n := srv.Conns(); n > 2*goroutines {
 		t.Errorf("%d connections for %d calls from %d goroutines, want at most %d", n, goroutines*calls, goroutines, 2*goroutines)
 	}
 }
