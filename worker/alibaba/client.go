@@ -2,6 +2,7 @@ package alibaba
 
 import (
 	"context"
+	"net/http"
 	"net/url"
 	"os"
 	"regexp"
@@ -146,42 +147,46 @@ func (p *Provider) client(ctx context.Context, account, region string) (*lent, e
 			return nil, err
 		}
 	}
-	key := account + "/" + region + "/" + c.AccessKeyID
+	key := account + "/" + region
 	p.mu.Lock()
 	pool, ok := p.pools[key]
-	if !ok {
-		pool = &clientPool{build: func() (*ecs.Client, error) { return p.build(c, region) }}
+	if !ok || pool.accessKey != c.AccessKeyID {
+		if ok {
+			pool.retire() // the credentials rotated: its clients go when they come back
+		}
+		pool = &clientPool{accessKey: c.AccessKeyID, limiter: p.cfg.Limiter,
+			build: func() (*ecs.Client, *http.Transport, error) { return p.build(c, region) }}
 		p.pools[key] = pool
 	}
 	p.mu.Unlock()
 	return pool.get()
 }
 
-// build makes one ECS client.
-func (p *Provider) build(c Credentials, region string) (*ecs.Client, error) {
+// build makes one ECS client and its transport.
+func (p *Provider) build(c Credentials, region string) (*ecs.Client, *http.Transport, error) {
 	var cred auth.Credential = credentials.NewAccessKeyCredential(c.AccessKeyID, c.AccessKeySecret)
 	if c.SecurityToken != "" {
 		cred = credentials.NewStsTokenCredential(c.AccessKeyID, c.AccessKeySecret, c.SecurityToken)
 	}
 	// Each client has its own transport: the SDK sets the transport's
 	// dialer and TLS settings on every request.
-	cfg := sdk.NewConfig().WithScheme(p.scheme).WithAutoRetry(false).WithTimeout(p.cfg.Timeout).WithHttpTransport(action.NewTransport())
+	tr := action.NewTransport()
+	cfg := sdk.NewConfig().WithScheme(p.scheme).WithAutoRetry(false).WithTimeout(p.cfg.Timeout).WithHttpTransport(tr)
 	newClientMu.Lock() // see newClientMu
 	cl, err := ecs.NewClientWithOptions(region, cfg, cred)
 	newClientMu.Unlock()
 	if err != nil {
-		return nil, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the ECS client failed")
+		return nil, nil, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the ECS client failed")
 	}
 	cl.SetConnectTimeout(p.cfg.Timeout)
 	cl.SetReadTimeout(p.cfg.Timeout)
-	return cl, nil
+	return cl, tr, nil
 }
 
 // prepare points one request at the endpoint override, if any, and adds
 // the trace-context headers of ctx.
 func (p *Provider) prepare(ctx context.Context, r *requests.RpcRequest, region string) {
 	r.RegionId = region
-	_ = p.cfg.Limiter.Wait(ctx, "ecs."+r.GetActionName()) // a canceled wait ends the call through action.Call
 	for k, v := range action.TraceHeaders(ctx) {
 		r.Headers[k] = v
 	}

@@ -44,3 +44,22 @@ func TestConnectionsAreReused(t *testing.T) {
 		t.Errorf("%d connections for %d calls from %d goroutines, want at most %d", n, goroutines*calls, goroutines, 2*goroutines)
 	}
 }
+
+// TestCanceledPacingWaitMakesNoCall: a call whose pacing wait outlives its
+// context is not sent later.
+func TestCanceledPacingWaitMakesNoCall(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *Config) { c.Limiter = action.NewRateLimiter(action.Rates{"*": {PerSecond: 2, Burst: 1}}) })
+	a := b.p.Actions()[0]
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	// The status read takes the token; the key read waits 500ms for the
+	// next one and the context ends first.
+	_, err := a.Ensure(ctx, action.Request{Params: map[string]string{"region": "cn-hangzhou", "account": account, "kms_key_id": approved}})
+	wantErr(t, err, action.Retryable, action.ReasonTimeout)
+	before := len(b.sim.Calls())
+	time.Sleep(700 * time.Millisecond) // past the token the wait was for
+	if after := len(b.sim.Calls()); after != before {
+		t.Errorf("%d calls went out after the action gave up", after-before)
+	}
+}
