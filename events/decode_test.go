@@ -78,6 +78,10 @@ func TestDecodeInvalid(t *testing.T) {
 		{"binary wrong version", map[string][]string{"ce-specversion": {"2.0"}, "ce-id": {"1"}, "ce-source": {"s"}, "ce-type": {"t"}}, `{}`, `unsupported specversion "2.0"`},
 		{"binary missing id", map[string][]string{"ce-specversion": {"1.0"}, "ce-source": {"s"}, "ce-type": {"t"}}, `{}`, "not a valid CloudEvent"},
 		{"binary bad json data", map[string][]string{"ce-specversion": {"1.0"}, "ce-id": {"1"}, "ce-source": {"s"}, "ce-type": {"t"}, "content-type": {"application/json"}}, `{"a":`, "data is not valid JSON"},
+		{"binary data past a NUL", map[string][]string{"ce-specversion": {"1.0"}, "ce-id": {"1"}, "ce-source": {"s"}, "ce-type": {"t"}, "content-type": {"application/json"}}, "{\"a\":1}\x00{\"b\":2}", "data is not valid JSON"},
+		{"binary raw control character", map[string][]string{"ce-specversion": {"1.0"}, "ce-id": {"1"}, "ce-source": {"s"}, "ce-type": {"t"}, "content-type": {"application/json"}}, "{\"a\":\"x\x01y\"}", "data is not valid JSON"},
+		{"base64 data past a NUL", ce, `{"specversion":"1.0","id":"1","source":"s","type":"t","datacontenttype":"application/json","data_base64":"eyJhIjoxfQB7ImIiOjJ9"}`, "data is not valid JSON"},
+		{"body past a NUL", ce, "{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"s\",\"type\":\"t\"}\x00{}", "body is not a JSON object"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
