@@ -132,12 +132,17 @@ func (w *Worker) guard(ctx context.Context, r *rules.Rule, base Decision, slot t
 		return &action.Error{Class: action.Retryable, Reason: action.ReasonCircuitOpen, RetryAfter: wait,
 			Msg: "the circuit of rule " + r.Name + " (or the global one) is open: waiting for `remediator control resume` or the cool-down"}
 	}
-	name, wait := r.Name, w.limits.take(r, slot)
-	if wait == 0 && w.global != nil {
-		if wait = w.limits.take(w.global, slot); wait > 0 {
+	name := r.Name
+	wait, busy := w.limits.take(r, slot)
+	if wait == 0 && !busy && w.global != nil {
+		if wait, busy = w.limits.take(w.global, slot); wait > 0 || busy {
 			name = GlobalCircuit
-			w.limits.release(r, slot)
+			w.limits.release(r)
 		}
+	}
+	if busy {
+		return &action.Error{Class: action.Retryable, Reason: action.ReasonBusy, RetryAfter: w.cfg.RetryBase,
+			Msg: "the write slots of rule " + name + " are held by events in flight"}
 	}
 	if wait == 0 {
 		return nil

@@ -102,64 +102,74 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 	if !ok {
 		return ran{}, action.Errorf(action.Permanent, action.ReasonRuleError, "", "action %s is not registered", mt.Rule.Action)
 	}
-	key := observationKey(mt.Rule.Action, mt.Params)
+	// Only a first delivery is answered from an observation: a redelivered
+	// event may have been acted on by the delivery before, and its ledger
+	// record, not a newer read, says what that delivery did (so its audit
+	// record is the same).
+	ob, covered, end := w.obs.start(ctx, observationKey(mt.Rule.Action, mt.Params), base.Sequence, base.Attempt <= 1)
+	if covered {
+		return coalesced(ob), nil
+	}
 	if w.cfg.DryRun || mt.Rule.DryRun {
-		if out, ok := w.coalesced(ctx, key, base); ok {
-			return out, nil
-		}
-		return w.observe(ctx, key, a, mt, env, true)
+		out, ferr := w.ensure(ctx, a, mt, env, true)
+		end(found(out, ferr))
+		return out, ferr
 	}
 	slot := time.Now()
 	if ferr := w.guard(ctx, mt.Rule, base, slot); ferr != nil {
+		end(notRead)
 		return ran{}, ferr
-	}
-	if out, ok := w.coalesced(ctx, key, base); ok {
-		w.releaseSlot(mt.Rule, slot)
-		return out, nil
 	}
 	held, out, ferr := w.hold(ctx, mt, env)
 	if ferr != nil || held == nil {
-		w.releaseSlot(mt.Rule, slot)
+		end(notRead)
+		w.releaseSlot(mt.Rule)
 		return out, ferr
 	}
-	out, ferr = w.observe(ctx, key, a, mt, env, false)
+	out, ferr = w.ensure(ctx, a, mt, env, false)
+	end(found(out, ferr))
 	held.finish(ctx, out, ferr)
 	if ferr != nil || out.outcome != Remediated {
-		w.releaseSlot(mt.Rule, slot)
+		w.releaseSlot(mt.Rule)
+	} else {
+		w.confirmSlot(mt.Rule, slot)
 	}
 	return out, ferr
 }
 
-// coalesced answers an event from a fresh observation that covers it. Only
-// a first delivery is answered so: a redelivered event may have been
-// acted on by the delivery before, and its ledger record, not a newer
-// read, says what that delivery did (so its audit record is the same).
-func (w *Worker) coalesced(ctx context.Context, key string, base Decision) (ran, bool) {
-	if base.Attempt > 1 {
-		return ran{}, false
-	}
-	ob, ok := w.obs.covered(key, base.Sequence, ctx.Done())
-	if !ok {
-		return ran{}, false
-	}
+// coalesced is the outcome of an event answered by an observation.
+func coalesced(ob observation) ran {
 	return ran{outcome: AlreadyCompliant, reason: action.ReasonCoalesced,
 		detail: "found compliant by a read that began after this event was stored (intake sequence <= " +
-			strconv.FormatUint(ob.mark, 10) + "): no cloud call"}, true
+			strconv.FormatUint(ob.mark, 10) + "): no cloud call"}
 }
 
-// observe runs the action as one observation of key.
-func (w *Worker) observe(ctx context.Context, key string, a action.Action, mt rules.Match, env *events.Envelope, dry bool) (ran, *action.Error) {
-	end := w.obs.begin(ctx, key)
-	out, ferr := w.ensure(ctx, a, mt, env, dry)
-	end(ferr == nil && (out.outcome == AlreadyCompliant || out.outcome == Remediated))
-	return out, ferr
+// found is what an action's run says about the state it reads.
+func found(out ran, ferr *action.Error) observed {
+	switch {
+	case ferr != nil:
+		return notRead
+	case out.outcome == AlreadyCompliant || out.outcome == Remediated:
+		return compliant
+	case out.outcome == Planned:
+		return drifted
+	}
+	return notRead
 }
 
 // releaseSlot hands back a write slot that was not used.
-func (w *Worker) releaseSlot(r *rules.Rule, slot time.Time) {
-	w.limits.release(r, slot)
+func (w *Worker) releaseSlot(r *rules.Rule) {
+	w.limits.release(r)
 	if w.global != nil {
-		w.limits.release(w.global, slot)
+		w.limits.release(w.global)
+	}
+}
+
+// confirmSlot counts the slot taken at slot as a write.
+func (w *Worker) confirmSlot(r *rules.Rule, slot time.Time) {
+	w.limits.confirm(r, slot)
+	if w.global != nil {
+		w.limits.confirm(w.global, slot)
 	}
 }
 

@@ -8,46 +8,63 @@ import (
 )
 
 // limiter enforces each rule's write limit (rules' limits: writes per
-// window) in this process, over a sliding window.
+// window) in this process, over a sliding window. An event takes a slot
+// before it reads (so concurrent events cannot overshoot the limit); the
+// slot becomes a write when the event wrote (confirm), or is handed back
+// when it did not (release). Only writes count against the limit: slots
+// held by events still in flight make others wait, not trip the circuit.
 type limiter struct {
-	mu     sync.Mutex
-	writes map[string][]time.Time
+	mu       sync.Mutex
+	writes   map[string][]time.Time
+	inFlight map[string]int
 }
 
-// take reserves a write slot for the rule. It returns 0 when a slot was
-// reserved, else how long until one frees up. A reservation that ends
-// without a write is handed back with release, so concurrent events cannot
-// overshoot the limit.
-func (l *limiter) take(r *rules.Rule, now time.Time) time.Duration {
+// take reserves a slot for the rule and returns (0, false). When the
+// rule's writes fill its window it returns how long until one leaves it;
+// when writes and slots in flight fill it, busy.
+func (l *limiter) take(r *rules.Rule, now time.Time) (wait time.Duration, busy bool) {
 	if r.Limit == nil {
-		return 0
+		return 0, false
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	ts := l.trim(r, now)
 	if len(ts) >= r.Limit.Writes {
-		return ts[0].Add(r.Limit.Per).Sub(now)
+		return ts[0].Add(r.Limit.Per).Sub(now), false
 	}
-	if l.writes == nil {
-		l.writes = map[string][]time.Time{}
+	if l.inFlight == nil {
+		l.inFlight = map[string]int{}
 	}
-	l.writes[r.Name] = append(ts, now)
-	return 0
+	if len(ts)+l.inFlight[r.Name] >= r.Limit.Writes {
+		return 0, true
+	}
+	l.inFlight[r.Name]++
+	return 0, false
 }
 
-// release hands back the reservation taken at t.
-func (l *limiter) release(r *rules.Rule, t time.Time) {
+// confirm turns the slot taken at t into a write.
+func (l *limiter) confirm(r *rules.Rule, t time.Time) {
 	if r.Limit == nil {
 		return
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	ts := l.writes[r.Name]
-	for i := len(ts) - 1; i >= 0; i-- {
-		if ts[i].Equal(t) {
-			l.writes[r.Name] = append(ts[:i:i], ts[i+1:]...)
-			return
-		}
+	l.inFlight[r.Name]--
+	if l.writes == nil {
+		l.writes = map[string][]time.Time{}
+	}
+	l.writes[r.Name] = append(l.writes[r.Name], t)
+}
+
+// release hands back a slot that was not used for a write.
+func (l *limiter) release(r *rules.Rule) {
+	if r.Limit == nil {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.inFlight[r.Name] > 0 {
+		l.inFlight[r.Name]--
 	}
 }
 

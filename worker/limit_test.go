@@ -12,20 +12,29 @@ func TestLimiter(t *testing.T) {
 	r := &rules.Rule{Name: "r", Limit: &rules.Limit{Writes: 2, Per: time.Minute}}
 	var l limiter
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	if l.take(r, t0) != 0 || l.take(r, t0.Add(time.Second)) != 0 {
-		t.Fatal("the first two writes must be allowed")
+	take := func(at time.Time) (time.Duration, bool) { return l.take(r, at) }
+	if w, busy := take(t0); w != 0 || busy {
+		t.Fatal("the first slot must be free")
 	}
-	if w := l.take(r, t0.Add(2*time.Second)); w != 58*time.Second {
-		t.Errorf("third write waits %s, want 58s", w)
+	if w, busy := take(t0.Add(time.Second)); w != 0 || busy {
+		t.Fatal("the second slot must be free")
 	}
-	l.release(r, t0.Add(time.Second)) // that write did not happen
-	if l.take(r, t0.Add(3*time.Second)) != 0 {
-		t.Error("a released slot must be reusable")
+	if w, busy := take(t0.Add(2 * time.Second)); w != 0 || !busy {
+		t.Errorf("both slots in flight, no write yet: got wait %s busy %t, want busy (no circuit)", w, busy)
 	}
-	if l.take(r, t0.Add(61*time.Second)) != 0 {
+	l.release(r) // the second event found the resource compliant
+	l.confirm(r, t0)
+	if w, busy := take(t0.Add(3 * time.Second)); w != 0 || busy {
+		t.Errorf("one write and a free slot: wait %s busy %t", w, busy)
+	}
+	l.confirm(r, t0.Add(3*time.Second))
+	if w, busy := take(t0.Add(4 * time.Second)); w != 56*time.Second || busy {
+		t.Errorf("two writes in the window: wait %s busy %t, want 56s until the first leaves it", w, busy)
+	}
+	if w, busy := take(t0.Add(61 * time.Second)); w != 0 || busy {
 		t.Error("the window must slide")
 	}
-	if l.take(&rules.Rule{Name: "free"}, t0) != 0 {
+	if w, busy := l.take(&rules.Rule{Name: "free"}, t0); w != 0 || busy {
 		t.Error("a rule without limits is never limited")
 	}
 }

@@ -42,11 +42,13 @@ type observations struct {
 	seen atomic.Uint64 // highest intake sequence received
 	// probe asks the stream for its last sequence (nil: marks come from
 	// received messages only). A probe that has completed is a sound mark
-	// for any read that begins after it, so one is reused for probeEvery.
+	// for any read that begins after it, so one is reused for probeEvery;
+	// reads that begin while one runs wait for its answer (probeTimeout at
+	// most), and a failed probe is not retried before probeEvery.
 	probe    func(context.Context) (uint64, error)
 	probeMu  sync.Mutex
-	probed   uint64
-	probedAt time.Time
+	probedAt time.Time // when the last probe began; under probeMu
+	probed   atomic.Uint64
 
 	mu       sync.Mutex
 	m        map[string]observation
@@ -92,33 +94,75 @@ func observationKey(act string, params map[string]string) string {
 	return b.String()
 }
 
-// covered reports whether a compliant observation taken after the event
-// with sequence seq was stored is still fresh. When a read of key is in
-// flight it waits for it first (or until stop closes).
-func (o *observations) covered(key string, seq uint64, stop <-chan struct{}) (observation, bool) {
+// start is called before an event's read of key. When answer is set and
+// a fresh compliant observation covers the event (its read began after
+// the event, sequence seq, was stored), it returns that observation and
+// true: no read is needed. A read of key in flight that will cover the
+// event is waited for first (or until ctx ends). Otherwise it starts a
+// read and returns the function that ends it with what it found; the read
+// is announced, so that events about key stored before it wait for it,
+// unless another read of key is announced already.
+func (o *observations) start(ctx context.Context, key string, seq uint64, answer bool) (observation, bool, func(observed)) {
 	if o.ttl <= 0 {
-		return observation{}, false
+		return observation{}, false, func(observed) {}
 	}
-	o.mu.Lock()
-	r := o.inflight[key]
-	o.mu.Unlock()
-	if r != nil && r.mark >= seq {
-		select {
-		case <-r.done:
-		case <-stop:
+	for {
+		o.mu.Lock()
+		if ob, ok := o.m[key]; answer && ok && ob.mark >= seq && o.now().Sub(ob.at) < o.ttl {
+			o.mu.Unlock()
+			return ob, true, nil
 		}
+		r := o.inflight[key]
+		o.mu.Unlock()
+		if r != nil && answer && r.mark >= seq {
+			select {
+			case <-r.done:
+				continue // it may have found the key compliant
+			case <-ctx.Done():
+				return observation{}, false, func(observed) {}
+			}
+		}
+		mark := o.mark(ctx) // before the read begins: may probe the stream
+		rd := &read{mark: mark, done: make(chan struct{})}
+		o.mu.Lock()
+		switch cur := o.inflight[key]; {
+		case cur == nil:
+			o.inflight[key] = rd
+		case cur != r && answer && cur.mark >= seq:
+			o.mu.Unlock()
+			continue // another read that covers this event was announced meanwhile
+		}
+		o.mu.Unlock()
+		return observation{}, false, o.ender(key, rd, o.now())
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	ob, ok := o.m[key]
-	if !ok || ob.mark < seq || o.now().Sub(ob.at) >= o.ttl {
-		return observation{}, false
-	}
-	return ob, true
 }
 
-// probeEvery is how long a stream probe is reused.
-const probeEvery = 50 * time.Millisecond
+// ender returns the function that ends the read rd of key, begun at at.
+func (o *observations) ender(key string, rd *read, at time.Time) func(observed) {
+	return func(found observed) {
+		o.mu.Lock()
+		if o.inflight[key] == rd {
+			delete(o.inflight, key)
+		}
+		switch found {
+		case compliant:
+			if cur, ok := o.m[key]; !ok || cur.mark <= rd.mark {
+				o.store(key, observation{mark: rd.mark, at: at})
+			}
+		case drifted:
+			delete(o.m, key) // an older observation says nothing now
+		}
+		o.mu.Unlock()
+		close(rd.done)
+	}
+}
+
+// probeEvery is how long a stream probe is reused (and how often a
+// failing stream is asked at most); probeTimeout bounds one probe.
+const (
+	probeEvery   = 50 * time.Millisecond
+	probeTimeout = 500 * time.Millisecond
+)
 
 // mark is the highest sequence known to be stored now.
 func (o *observations) mark(ctx context.Context) uint64 {
@@ -126,50 +170,27 @@ func (o *observations) mark(ctx context.Context) uint64 {
 	if o.probe == nil {
 		return seen
 	}
-	o.probeMu.Lock() // one probe at a time; waiters reuse its answer
-	defer o.probeMu.Unlock()
-	if o.now().Sub(o.probedAt) >= probeEvery {
-		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		last, err := o.probe(pctx)
-		cancel()
-		if err != nil {
-			return max(seen, o.probed) // an older probe is still sound
+	o.probeMu.Lock()
+	if now := o.now(); now.Sub(o.probedAt) >= probeEvery {
+		o.probedAt = now
+		pctx, cancel := context.WithTimeout(ctx, probeTimeout)
+		if last, err := o.probe(pctx); err == nil && last > o.probed.Load() {
+			o.probed.Store(last)
 		}
-		o.probed, o.probedAt = max(o.probed, last), o.now()
+		cancel()
 	}
-	return max(seen, o.probed)
+	o.probeMu.Unlock()
+	return max(seen, o.probed.Load()) // an older probe is still sound
 }
 
-// begin starts a read of key and returns the function that ends it; the
-// end function is told whether the read found (or left) the state
-// compliant.
-func (o *observations) begin(ctx context.Context, key string) func(compliant bool) {
-	if o.ttl <= 0 {
-		return func(bool) {}
-	}
-	r := &read{mark: o.mark(ctx), done: make(chan struct{})}
-	at := o.now()
-	o.mu.Lock()
-	if _, busy := o.inflight[key]; !busy {
-		o.inflight[key] = r
-	}
-	o.mu.Unlock()
-	return func(compliant bool) {
-		o.mu.Lock()
-		if o.inflight[key] == r {
-			delete(o.inflight, key)
-		}
-		if compliant {
-			if cur, ok := o.m[key]; !ok || cur.mark <= r.mark {
-				o.store(key, observation{mark: r.mark, at: at})
-			}
-		} else {
-			delete(o.m, key) // found drifted: an older observation says nothing now
-		}
-		o.mu.Unlock()
-		close(r.done)
-	}
-}
+// observed is what a read found.
+type observed int
+
+const (
+	notRead   observed = iota // the read did not happen (or failed): nothing learned
+	drifted                   // the state was not as the action wants it
+	compliant                 // the state was as wanted, or was written and verified
+)
 
 // store adds an observation; o.mu is held.
 func (o *observations) store(key string, ob observation) {
@@ -180,8 +201,8 @@ func (o *observations) store(key string, ob observation) {
 				delete(o.m, k)
 			}
 		}
-		if len(o.m) >= maxObservations {
-			clear(o.m)
+		if len(o.m) >= maxObservations*9/10 {
+			clear(o.m) // mostly fresh: start over rather than sweep at every store
 		}
 	}
 	o.m[key] = ob
