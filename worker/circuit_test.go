@@ -2,12 +2,14 @@ package worker_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/cloudsim"
 )
 
 // TestCircuitOpensAndOperatorResumes: a rule limited to one write per hour
@@ -72,4 +74,50 @@ func TestCircuitOpensAndOperatorResumes(t *testing.T) {
 	if k, _ := b.sim.Key(project, keyOff2); !k.Rotation || b.sim.Writes("") != 2 {
 		t.Errorf("after the resume: rotation %v, writes %d", k.Rotation, b.sim.Writes(""))
 	}
+}
+
+// TestReadsInFlightDoNotTripTheCircuit: a rule limited to 3 writes an
+// hour, 4 events at once about compliant keys (slow reads, coalescing
+// off): the fourth waits for a slot instead of opening the circuit, and
+// no write happens.
+func TestReadsInFlightDoNotTripTheCircuit(t *testing.T) {
+	t.Parallel()
+	b := setup(t, func(c *worker.Config) { c.CoalesceFor, c.MaxDeliver, c.RetryMax = 0, 50, 100*time.Millisecond })
+	b.stop()
+	set, err := rules.Parse(b.reg, "limited.yaml", []byte(`rules:
+  - name: limited
+    match: {type: "KMS:CloudTrace:*"}
+    when: finding.drift == "kms.key_rotation_disabled"
+    limits: {writes: 3, per: 1h}
+    action: huawei.kms.enable_key_rotation
+    params: {region: {expr: finding.region}, project_id: {expr: finding.project}, key_id: {expr: finding.resource_id}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.set = set
+	b.sim.SetChaos(cloudsim.Chaos{Latency: 100 * time.Millisecond})
+	const n = 8
+	for i := range n {
+		b.publish(ctsEvent(fmt.Sprintf("ro-%d", i), keyOn), events.Structured)
+	}
+	b.start()
+	busy := 0
+	for _, d := range b.waitFinal(n) {
+		if d.Outcome != worker.AlreadyCompliant {
+			t.Errorf("decision %+v, want already compliant", d)
+		}
+	}
+	for _, d := range b.mem.Decisions() {
+		if d.Outcome == worker.CircuitOpen || d.Reason == "circuit_open" {
+			t.Fatalf("the circuit opened with no write: %+v", d)
+		}
+		if d.Reason == "busy" {
+			busy++
+		}
+	}
+	if w := b.sim.Writes(""); w != 0 {
+		t.Errorf("%d writes", w)
+	}
+	t.Logf("%d waits for a slot or a lease", busy)
 }
