@@ -190,14 +190,16 @@ func (w *Worker) Run(ctx context.Context) error {
 // on a fast (in-process) server every message of a request can be taken
 // before the sender marks it sent, and Next then waits with nothing asked
 // for until the missing heartbeat resets it (2 x pullHeartbeat): the
-// consumer stalls for a second, several times a minute under load. So
-// while messages flow, Next waits at most stallWait; when that runs out,
-// the next Next, which asks again if it needs to, waits without a limit,
-// so the heartbeat check still guards an idle consumer.
+// consumer stalled for a second, several times a minute under load. So
+// while messages flow, Next waits at most stallWait, then twice as long
+// each time up to maxStallWait, each call asking again if it needs to;
+// after that it waits without a limit, so the heartbeat check still
+// guards an idle consumer.
 const (
 	pullExpiry    = 5 * time.Second
 	pullHeartbeat = time.Second
 	stallWait     = 2 * time.Millisecond
+	maxStallWait  = 64 * time.Millisecond
 )
 
 // PullOptions are the options the worker pulls with at the given
@@ -211,21 +213,23 @@ func PullOptions(concurrency int) []jetstream.PullMessagesOpt {
 // the iterator are passed to onErr (which may be nil).
 func Feed(it jetstream.MessagesContext, out chan<- jetstream.Msg, onErr func(error)) {
 	defer close(out)
-	flowing := false
+	wait := time.Duration(0) // 0: no limit
 	for {
 		var m jetstream.Msg
 		var err error
-		if flowing {
-			m, err = it.Next(jetstream.NextMaxWait(stallWait))
+		if wait > 0 {
+			m, err = it.Next(jetstream.NextMaxWait(wait))
 		} else {
 			m, err = it.Next()
 		}
 		switch {
 		case err == nil:
-			flowing = true
+			wait = stallWait
 			out <- m
 		case errors.Is(err, nats.ErrTimeout):
-			flowing = false
+			if wait *= 2; wait > maxStallWait {
+				wait = 0
+			}
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed):
 			return
 		case onErr != nil:
