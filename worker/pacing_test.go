@@ -25,7 +25,7 @@ func TestPacingKeepsUnderTheQuota(t *testing.T) {
 		keys[i] = fmt.Sprintf("%08x-0000-4000-8000-00000000%04x", i+1, i+1)
 		fmt.Fprintf(&seed, "        - {id: %s, state: enabled, rotation: false}\n", keys[i])
 	}
-	quota := map[string]cloudsim.Quota{"kms": {PerSecond: perSecond, Burst: 5}}
+	quota := map[string]cloudsim.Quota{"kms": {PerSecond: perSecond}}
 	run := func(lim *action.RateLimiter) (throttled, calls, dead int) {
 		b := setupWith(t, seed.String(), lim, func(c *worker.Config) { c.Concurrency, c.MaxDeliver = 8, 8 })
 		b.sim.SetChaos(cloudsim.Chaos{Quotas: quota})
@@ -45,7 +45,9 @@ func TestPacingKeepsUnderTheQuota(t *testing.T) {
 		}
 		return throttled, calls, dead
 	}
-	throttled, calls, dead := run(action.NewRateLimiter(action.Rates{"kms": {PerSecond: perSecond, Burst: 5}}))
+	// Paced as the documented defaults are: Q-B a second, burst B, so no
+	// second holds more than Q.
+	throttled, calls, dead := run(action.NewRateLimiter(action.Rates{"kms": {PerSecond: perSecond - 6, Burst: 6}}))
 	t.Logf("paced: %d of %d calls throttled, %d dead-lettered", throttled, calls, dead)
 	if dead != 0 || float64(throttled) > 0.05*float64(calls) {
 		t.Errorf("paced at the quota: %d of %d calls throttled and %d dead-lettered, want under 5%% and none", throttled, calls, dead)

@@ -35,7 +35,7 @@ type benchOptions struct {
 	backlog                              int
 	only                                 []string
 	throttleEvents                       int
-	quota                                float64
+	quota                                int
 }
 
 // runs reports whether the named part of the benchmark is selected.
@@ -77,7 +77,7 @@ func newBenchCmd(stdout io.Writer) *cobra.Command {
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringSliceVar(&o.only, "only", nil, "run only these parts: ceiling, record, nowrite, write, latency, drift, throttle")
 	fs.IntVar(&o.throttleEvents, "throttle-events", 500, "drift events of the throttling runs")
-	fs.Float64Var(&o.quota, "quota", 200, "the simulator's KMS quota (calls/s per project, burst 20) in the throttling runs, and the paced run's rate")
+	fs.IntVar(&o.quota, "quota", 200, "the simulator's KMS quota (calls in one second per project) in the throttling runs; the paced run paces at 90% of it with a burst of the other 10%")
 	return cmd
 }
 
@@ -243,13 +243,14 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 		results = append(results, drift)
 	}
 	if o.runs("throttle") {
-		quota := map[string]cloudsim.Quota{"kms": {PerSecond: o.quota, Burst: 20}}
+		quota := map[string]cloudsim.Quota{"kms": {PerSecond: o.quota}}
+		burst := max(1, o.quota/10)
 		for _, paced := range []bool{true, false} {
 			run := workerRun{n: o.throttleEvents, resources: o.throttleEvents, quotas: quota}
-			name := fmt.Sprintf("%d drifts, simulator KMS quota %.0f/s, not paced", o.throttleEvents, o.quota)
+			name := fmt.Sprintf("%d drifts, simulator KMS quota %d/s, not paced", o.throttleEvents, o.quota)
 			if paced {
-				run.rates = action.Rates{"kms": {PerSecond: o.quota, Burst: 20}}
-				name = fmt.Sprintf("%d drifts, simulator KMS quota %.0f/s, paced at it", o.throttleEvents, o.quota)
+				run.rates = action.Rates{"kms": {PerSecond: float64(o.quota - burst), Burst: burst}}
+				name = fmt.Sprintf("%d drifts, simulator KMS quota %d/s, paced at %d/s burst %d", o.throttleEvents, o.quota, o.quota-burst, burst)
 			}
 			r, err := benchWorker(ctx, o, run)
 			if err != nil {

@@ -41,7 +41,7 @@ func newCloudsimCmd(stdout, stderr io.Writer) *cobra.Command {
 				if chaos.Quotas == nil {
 					chaos.Quotas = map[string]cloudsim.Quota{}
 				}
-				chaos.Quotas[key] = cloudsim.Quota{PerSecond: r.PerSecond, Burst: r.Burst}
+				chaos.Quotas[key] = cloudsim.Quota{PerSecond: int(r.PerSecond)}
 			}
 			sim := cloudsim.New(seed)
 			sim.SetChaos(chaos)
@@ -67,6 +67,6 @@ func newCloudsimCmd(stdout, stderr io.Writer) *cobra.Command {
 	fs.DurationVar(&chaos.TimeoutDelay, "timeout-delay", 30*time.Second, "how long a timed-out call is held")
 	fs.DurationVar(&chaos.Latency, "latency", 0, "latency added to every call")
 	fs.Uint64Var(&chaos.Seed, "chaos-seed", 1, "random seed for the fault rates")
-	fs.StringSliceVar(&quotas, "quota", nil, "throttle past API=PER_SECOND[:BURST] per project or account, as the provider does: an API, a service sharing one quota (kms) or *")
+	fs.StringSliceVar(&quotas, "quota", nil, "throttle past API=CALLS calls in one second per project (or Alibaba account and region), as the providers do: an API, a service sharing one quota (kms) or *")
 	return cmd
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -57,6 +58,10 @@ func (r Rates) String() string {
 	return strings.Join(parts, ",")
 }
 
+// knownService reports whether calls of the service are paced; a rate's
+// key names one of them, one of their APIs ("kms.describe-key"), or "*".
+func knownService(s string) bool { return s == "ecs" || s == "evs" || s == "kms" }
+
 // ParseRate reads "API=PER_SECOND[:BURST]" (burst 1 when left out; a rate
 // of 0 turns that bucket off).
 func ParseRate(s string) (string, Rate, error) {
@@ -64,9 +69,12 @@ func ParseRate(s string) (string, Rate, error) {
 	if !ok || key == "" {
 		return "", Rate{}, fmt.Errorf("rate %q: want API=PER_SECOND[:BURST]", s)
 	}
+	if svc, _, _ := strings.Cut(key, "."); key != "*" && !knownService(svc) {
+		return "", Rate{}, fmt.Errorf("rate %q: %q is not *, a service (ecs, evs, kms) or one of their APIs", s, key)
+	}
 	ps, bs, hasBurst := strings.Cut(val, ":")
 	per, err := strconv.ParseFloat(ps, 64)
-	if err != nil || per < 0 {
+	if err != nil || per < 0 || math.IsNaN(per) || math.IsInf(per, 0) {
 		return "", Rate{}, fmt.Errorf("rate %q: %q is not a rate per second", s, ps)
 	}
 	r := Rate{PerSecond: per, Burst: 1}
@@ -93,17 +101,30 @@ func NewRateLimiter(rates Rates) *RateLimiter {
 	return &RateLimiter{rates: rates, now: time.Now, b: map[string]*rate.Limiter{}}
 }
 
-// bucket names the bucket op draws from and its rate.
-func (l *RateLimiter) bucket(op string) (string, Rate) {
+// buckets names the buckets op draws from and their rates: its own, when
+// it has one, and its service's, when that has one (both, so an API's own
+// rate cannot add to the quota its service shares); else "*", per API.
+func (l *RateLimiter) buckets(op string) []namedRate {
+	var out []namedRate
 	if r, ok := l.rates[op]; ok {
-		return op, r
+		out = append(out, namedRate{op, r})
 	}
 	if svc, _, ok := strings.Cut(op, "."); ok {
 		if r, ok := l.rates[svc]; ok {
-			return svc, r
+			out = append(out, namedRate{svc, r})
 		}
 	}
-	return op, l.rates["*"]
+	if len(out) == 0 {
+		if r, ok := l.rates["*"]; ok {
+			out = append(out, namedRate{op, r})
+		}
+	}
+	return out
+}
+
+type namedRate struct {
+	name string
+	rate Rate
 }
 
 type scopeKey struct{}
@@ -114,10 +135,10 @@ func WithRateScope(ctx context.Context, provider, account, region string) contex
 	return context.WithValue(ctx, scopeKey{}, provider+"/"+account+"/"+region)
 }
 
-// Wait blocks until the bucket of ctx's scope and op has a token, or ctx
-// ends.
+// Wait blocks until every bucket of ctx's scope that op draws from has a
+// token, or ctx ends (then the tokens go back).
 func (l *RateLimiter) Wait(ctx context.Context, op string) error {
-	d := l.reserve(ctx, op)
+	d, rs := l.reserve(ctx, op)
 	if d <= 0 {
 		return nil
 	}
@@ -127,28 +148,39 @@ func (l *RateLimiter) Wait(ctx context.Context, op string) error {
 	case <-t.C:
 		return nil
 	case <-ctx.Done():
+		now := l.now()
+		for _, r := range rs {
+			r.CancelAt(now)
+		}
 		return Classify(ctx.Err())
 	}
 }
 
-// reserve takes a token and returns how long to wait for it.
-func (l *RateLimiter) reserve(ctx context.Context, op string) time.Duration {
+// reserve takes a token from each bucket and returns how long to wait for
+// the last of them.
+func (l *RateLimiter) reserve(ctx context.Context, op string) (time.Duration, []*rate.Reservation) {
 	if l == nil {
-		return 0
-	}
-	name, r := l.bucket(op)
-	if r.PerSecond <= 0 {
-		return 0
+		return 0, nil
 	}
 	scope, _ := ctx.Value(scopeKey{}).(string)
-	key := scope + "/" + name
-	l.mu.Lock()
-	b, ok := l.b[key]
-	if !ok {
-		b = rate.NewLimiter(rate.Limit(r.PerSecond), max(r.Burst, 1))
-		l.b[key] = b
-	}
-	l.mu.Unlock()
 	now := l.now()
-	return b.ReserveN(now, 1).DelayFrom(now)
+	var wait time.Duration
+	var rs []*rate.Reservation
+	for _, b := range l.buckets(op) {
+		if b.rate.PerSecond <= 0 {
+			continue
+		}
+		key := scope + "/" + b.name
+		l.mu.Lock()
+		lim, ok := l.b[key]
+		if !ok {
+			lim = rate.NewLimiter(rate.Limit(b.rate.PerSecond), max(b.rate.Burst, 1))
+			l.b[key] = lim
+		}
+		l.mu.Unlock()
+		r := lim.ReserveN(now, 1)
+		rs = append(rs, r)
+		wait = max(wait, r.DelayFrom(now))
+	}
+	return wait, rs
 }

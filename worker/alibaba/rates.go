@@ -6,9 +6,10 @@ import "github.com/remediator/remediator/worker/action"
 // default, per account and region. ECS throttles each API separately per
 // account and region, and shows the thresholds only in each account's
 // Quota Center ("API throttling" in the ECS documentation): no figure is
-// published for these four APIs. 10 calls a second per API is chosen here;
-// set the account's own figures with --rate.
+// published for these four APIs. A quota of 10 calls a second per API is
+// assumed here, paced at 9 a second with a burst of 1 (no second holds
+// more than 10); set the account's own figures with --rate.
 func DocumentedRates() action.Rates {
-	r := action.Rate{PerSecond: 10, Burst: 10}
+	r := action.Rate{PerSecond: 9, Burst: 1}
 	return action.Rates{opStatus: r, opGetKey: r, opModify: r, opReset: r}
 }

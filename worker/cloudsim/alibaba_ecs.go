@@ -104,7 +104,7 @@ func (s *Simulator) answerECS(w http.ResponseWriter, r *http.Request, rid, name 
 	if q.Get("Version") != "2014-05-26" {
 		return fail(ecsFailure{http.StatusBadRequest, "InvalidVersion", "Specified parameter Version is not valid."})
 	}
-	f, delay := s.nextFault("ecs."+name, account)
+	f, delay := s.nextFault("ecs."+name, account+"/"+q.Get("RegionId"))
 	if !sleep(r, delay) {
 		return 499, "client_gone"
 	}

@@ -257,13 +257,13 @@ func TestInFlightCallsAreLogged(t *testing.T) {
 }
 
 // TestQuotaThrottlesPastTheRate: a service quota is shared by its APIs in
-// one project; past the burst, calls are throttled until tokens come back.
+// one project; past it, calls are throttled until the next second.
 func TestQuotaThrottlesPastTheRate(t *testing.T) {
 	t.Parallel()
 	f := setup(t)
-	now := time.Now() // a frozen clock (signatures are checked against it)
+	now := time.Now().Truncate(time.Second) // a frozen clock (signatures are checked against it)
 	f.sim.now = func() time.Time { return now }
-	f.sim.SetChaos(Chaos{Quotas: map[string]Quota{"kms": {PerSecond: 2, Burst: 3}}})
+	f.sim.SetChaos(Chaos{Quotas: map[string]Quota{"kms": {PerSecond: 3}}})
 	status := func() error {
 		_, err := f.kms.ShowKeyRotationStatus(&model.ShowKeyRotationStatusRequest{Body: body(keyOn)})
 		return err
@@ -278,9 +278,10 @@ func TestQuotaThrottlesPastTheRate(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, status(), 429, "APIGW.0308")
-	now = now.Add(500 * time.Millisecond) // one token back at 2/s
-	if err := status(); err != nil {
-		t.Fatalf("after a token came back: %v", err)
-	}
+	now = now.Add(999 * time.Millisecond) // the same second
 	wantCode(t, status(), 429, "APIGW.0308")
+	now = now.Add(time.Millisecond) // the next one
+	if err := status(); err != nil {
+		t.Fatalf("in the next second: %v", err)
+	}
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Fault makes the next Count calls to Op fail with Status, Code and
@@ -31,19 +29,19 @@ type Chaos struct {
 	TimeoutDelay    time.Duration `json:"timeout_delay"`
 	Latency         time.Duration `json:"latency"` // added to every call
 	Seed            uint64        `json:"seed"`
-	// Quotas throttle as the providers do: past a quota's rate, calls are
+	// Quotas throttle as the providers do: past a quota's calls in one
+	// second (a fixed window, as the API gateways count), calls are
 	// answered with the provider's throttling error. A key is an API
 	// ("kms.enable-key-rotation", "ecs.ModifyDiskDefaultKMSKeyId"), a
 	// service ("kms": its APIs share one quota) or "*" (every other API,
-	// each its own). Quotas are kept per project (Huawei) or account
-	// (Alibaba).
+	// each its own). Quotas are kept per project (Huawei) or per account
+	// and region (Alibaba).
 	Quotas map[string]Quota `json:"quotas,omitempty"`
 }
 
-// Quota is a token bucket: PerSecond calls on average, Burst at once.
+// Quota is how many calls one second allows.
 type Quota struct {
-	PerSecond float64 `json:"per_second"`
-	Burst     int     `json:"burst"`
+	PerSecond int `json:"per_second"`
 }
 
 // Call is one API call as the simulator saw it. It is logged when the call
@@ -96,7 +94,7 @@ type Simulator struct {
 	calls    []Call
 	faults   map[string][]Fault
 	chaos    Chaos
-	quotas   map[string]*rate.Limiter // by scope and quota key
+	quotas   map[string]*window // by scope and quota key
 	rnd      *rand.Rand
 	reqSeq   int
 }
@@ -136,7 +134,7 @@ func (s *Simulator) reset() {
 	s.resetEVS()
 	s.temp = map[string]tempCred{}
 	s.mdTokens = map[string]bool{}
-	s.calls, s.faults, s.chaos, s.quotas = nil, map[string][]Fault{}, Chaos{}, map[string]*rate.Limiter{}
+	s.calls, s.faults, s.chaos, s.quotas = nil, map[string][]Fault{}, Chaos{}, map[string]*window{}
 	s.rnd = rand.New(rand.NewPCG(1, 2))
 }
 
@@ -160,7 +158,7 @@ func (s *Simulator) Inject(f Fault) {
 // SetChaos replaces the random fault settings.
 func (s *Simulator) SetChaos(c Chaos) {
 	s.mu.Lock()
-	s.chaos, s.quotas = c, map[string]*rate.Limiter{}
+	s.chaos, s.quotas = c, map[string]*window{}
 	s.rnd = rand.New(rand.NewPCG(c.Seed, c.Seed^0x9e3779b97f4a7c15))
 	s.mu.Unlock()
 }
@@ -275,8 +273,14 @@ func (s *Simulator) nextFault(op, scope string) (*Fault, time.Duration) {
 	return nil, c.Latency
 }
 
-// overQuota takes a token from op's quota in scope and reports whether
-// there was none; s.mu is held.
+// window counts the calls of one second.
+type window struct {
+	second int64
+	n      int
+}
+
+// overQuota counts a call to op in scope against its quota and reports
+// whether the quota was spent already; s.mu is held.
 func (s *Simulator) overQuota(op, scope string) bool {
 	key, q := op, Quota{}
 	var ok bool
@@ -291,12 +295,16 @@ func (s *Simulator) overQuota(op, scope string) bool {
 	if q.PerSecond <= 0 {
 		return false
 	}
-	b := s.quotas[scope+"/"+key]
-	if b == nil {
-		b = rate.NewLimiter(rate.Limit(q.PerSecond), max(q.Burst, 1))
-		s.quotas[scope+"/"+key] = b
+	w := s.quotas[scope+"/"+key]
+	if w == nil {
+		w = &window{}
+		s.quotas[scope+"/"+key] = w
 	}
-	return !b.AllowN(s.now(), 1)
+	if sec := s.now().Unix(); sec != w.second {
+		w.second, w.n = sec, 0
+	}
+	w.n++
+	return w.n > q.PerSecond
 }
 
 func (s *Simulator) requestID() string {

@@ -3,20 +3,17 @@ package huawei
 import "github.com/remediator/remediator/worker/action"
 
 // DocumentedRates are the rates the worker paces Huawei Cloud calls at by
-// default, per account and region:
+// default, per account and region. A quota of Q calls a second is paced
+// at Q-B a second with a burst of B, so no window of one second holds more
+// than Q calls even after an idle spell:
 //   - KMS: 20 calls a second per user, shared by all its key-management
 //     APIs (DEW API reference, "Constraints" and "API Overview": single
-//     user 20/s, shared flow control), so "kms" is one bucket;
-//   - EVS: Huawei publishes no rate for the default-encryption APIs; 10 a
-//     second per API is chosen here, well under what the API gateway's
-//     throttling replies have shown.
+//     user 20/s, shared flow control), so "kms" is one bucket: 18/s, burst 2;
+//   - EVS: Huawei publishes no rate for the default-encryption APIs; a
+//     quota of 10 a second per API is assumed here: 9/s, burst 1.
 //
 // Agency credentials (IAM) are cached for their lifetime and not paced.
 func DocumentedRates() action.Rates {
-	return action.Rates{
-		"kms":       {PerSecond: 20, Burst: 20},
-		opEVSStatus: {PerSecond: 10, Burst: 10},
-		opEVSGetKey: {PerSecond: 10, Burst: 10},
-		opEVSUpdate: {PerSecond: 10, Burst: 10},
-	}
+	evs := action.Rate{PerSecond: 9, Burst: 1}
+	return action.Rates{"kms": {PerSecond: 18, Burst: 2}, opEVSStatus: evs, opEVSGetKey: evs, opEVSUpdate: evs}
 }
