@@ -20,18 +20,7 @@ func TestCircuitOpensAndOperatorResumes(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *worker.Config) { c.RetryMax = 100 * time.Millisecond; c.MaxDeliver = 100 })
 	b.stop()
-	set, err := rules.Parse(b.reg, "limited.yaml", []byte(`rules:
-  - name: limited
-    match: {type: "KMS:CloudTrace:*"}
-    when: finding.drift == "kms.key_rotation_disabled"
-    limits: {writes: 1, per: 1h}
-    action: huawei.kms.enable_key_rotation
-    params: {region: {expr: finding.region}, project_id: {expr: finding.project}, key_id: {expr: finding.resource_id}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.set = set
+	b.set = limitedRule(t, b, 1)
 	b.start()
 	b.publish(ctsEvent("c-1", keyOff), events.Structured)
 	b.waitFinal(1)
@@ -84,18 +73,7 @@ func TestReadsInFlightDoNotTripTheCircuit(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *worker.Config) { c.CoalesceFor, c.MaxDeliver, c.RetryMax = 0, 50, 100*time.Millisecond })
 	b.stop()
-	set, err := rules.Parse(b.reg, "limited.yaml", []byte(`rules:
-  - name: limited
-    match: {type: "KMS:CloudTrace:*"}
-    when: finding.drift == "kms.key_rotation_disabled"
-    limits: {writes: 3, per: 1h}
-    action: huawei.kms.enable_key_rotation
-    params: {region: {expr: finding.region}, project_id: {expr: finding.project}, key_id: {expr: finding.resource_id}}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.set = set
+	b.set = limitedRule(t, b, 3)
 	b.sim.SetChaos(cloudsim.Chaos{Latency: 100 * time.Millisecond})
 	const n = 8
 	for i := range n {
@@ -120,4 +98,21 @@ func TestReadsInFlightDoNotTripTheCircuit(t *testing.T) {
 		t.Errorf("%d writes", w)
 	}
 	t.Logf("%d waits for a slot or a lease", busy)
+}
+
+// limitedRule is the built-in rotation rule limited to writes an hour.
+func limitedRule(t *testing.T, b *bundle, writes int) *rules.Set {
+	t.Helper()
+	set, err := rules.Parse(b.reg, "limited.yaml", []byte(fmt.Sprintf(`rules:
+  - name: limited
+    match: {type: "KMS:CloudTrace:*"}
+    when: finding.drift == "kms.key_rotation_disabled"
+    limits: {writes: %d, per: 1h}
+    action: huawei.kms.enable_key_rotation
+    params: {region: {expr: finding.region}, project_id: {expr: finding.project}, key_id: {expr: finding.resource_id}}
+`, writes)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
 }
