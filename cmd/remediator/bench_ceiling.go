@@ -85,4 +85,3 @@ func benchCeiling(ctx context.Context, o benchOptions, record bool) (benchResult
 
 // benchRecord is as large as the audit record of a bench event.
 var benchRecord = []byte(strings.Repeat("r", 900))
-
