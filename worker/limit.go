@@ -49,7 +49,7 @@ func (l *limiter) confirm(r *rules.Rule, t time.Time) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.inFlight[r.Name]--
+	l.land(r.Name)
 	if l.writes == nil {
 		l.writes = map[string][]time.Time{}
 	}
@@ -63,8 +63,13 @@ func (l *limiter) release(r *rules.Rule) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.inFlight[r.Name] > 0 {
-		l.inFlight[r.Name]--
+	l.land(r.Name)
+}
+
+// land ends a slot in flight; called with mu held.
+func (l *limiter) land(rule string) {
+	if l.inFlight[rule] > 0 {
+		l.inFlight[rule]--
 	}
 }
 

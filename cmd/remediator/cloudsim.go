@@ -6,12 +6,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/cloudsim"
 )
 
@@ -34,14 +35,15 @@ func newCloudsimCmd(stdout, stderr io.Writer) *cobra.Command {
 				}
 			}
 			for _, q := range quotas {
-				key, r, err := action.ParseRate(q)
-				if err != nil {
-					return fmt.Errorf("--quota: %w", err)
+				key, val, _ := strings.Cut(q, "=")
+				n, err := strconv.Atoi(val)
+				if key == "" || err != nil || n < 0 {
+					return fmt.Errorf("--quota %q: want API=CALLS, CALLS a whole number of calls a second", q)
 				}
 				if chaos.Quotas == nil {
 					chaos.Quotas = map[string]cloudsim.Quota{}
 				}
-				chaos.Quotas[key] = cloudsim.Quota{PerSecond: int(r.PerSecond)}
+				chaos.Quotas[key] = cloudsim.Quota{PerSecond: n}
 			}
 			sim := cloudsim.New(seed)
 			sim.SetChaos(chaos)
