@@ -83,11 +83,12 @@ func newBenchCmd(stdout io.Writer) *cobra.Command {
 
 // benchEnv is one embedded server, one simulator and the events' keys.
 type benchEnv struct {
-	conn *natsConn
-	sim  *cloudsim.Simulator
-	url  string
-	keys []string
-	dir  string
+	conn    *natsConn
+	records jetstream.JetStream // the records' connection, as run opens it
+	sim     *cloudsim.Simulator
+	url     string
+	keys    []string
+	dir     string
 }
 
 func newBenchEnv(resources, compliant int) (*benchEnv, func(), error) {
@@ -112,7 +113,14 @@ func newBenchEnv(resources, compliant int) (*benchEnv, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	conn := &natsConn{nc: nc, js: js, srv: srv, closed: make(chan struct{})}
+	conn := &natsConn{nc: nc, js: js, srv: srv, closed: make(chan struct{}), dial: func(name string, opts ...nats.Option) (*nats.Conn, error) {
+		return srv.Connect(append([]nats.Option{nats.Name(name)}, opts...)...)
+	}}
+	var records jetstream.JetStream
+	labelled("nats", func() { records, err = conn.openRecords() })
+	if err != nil {
+		return nil, nil, err
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "huawei:\n  projects:\n    %s:\n      region: cn-north-4\n      kms_keys:\n", crashProjectID)
 	keys := make([]string, resources)
@@ -130,8 +138,14 @@ func newBenchEnv(resources, compliant int) (*benchEnv, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	env := &benchEnv{conn: conn, sim: sim, url: simSrv.URL(), keys: keys, dir: dir}
-	return env, func() { _ = simSrv.Close(context.Background()); nc.Close(); srv.Shutdown(); _ = os.RemoveAll(dir) }, nil
+	env := &benchEnv{conn: conn, records: records, sim: sim, url: simSrv.URL(), keys: keys, dir: dir}
+	return env, func() {
+		_ = simSrv.Close(context.Background())
+		conn.records.Close()
+		nc.Close()
+		srv.Shutdown()
+		_ = os.RemoveAll(dir)
+	}, nil
 }
 
 const crashProjectID = "0b5a7f3c2d8e4b1a9c6d5e4f3a2b1c0d"
@@ -338,7 +352,7 @@ func benchWorker(ctx context.Context, o benchOptions, r workerRun) (benchResult,
 		return benchResult{}, err
 	}
 	start, cpu0 := time.Now(), cpuTime()
-	stop, err := startBenchWorker(ctx, env, cfg, r.rates, worker.Tee(worker.NewAudit(env.conn.js, cfg), count))
+	stop, err := startBenchWorker(ctx, env, cfg, r.rates, worker.Tee(worker.NewAudit(env.records, cfg), count))
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -407,7 +421,7 @@ func benchLatency(ctx context.Context, o benchOptions) (benchResult, error) {
 	})
 	cfg := worker.DefaultConfig()
 	cfg.Concurrency = o.concurrency
-	stop, err := startBenchWorker(ctx, env, cfg, nil, worker.Tee(worker.NewAudit(env.conn.js, cfg), rec))
+	stop, err := startBenchWorker(ctx, env, cfg, nil, worker.Tee(worker.NewAudit(env.records, cfg), rec))
 	if err != nil {
 		return benchResult{}, err
 	}

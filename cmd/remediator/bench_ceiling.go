@@ -60,7 +60,7 @@ func benchCeiling(ctx context.Context, o benchOptions, record bool) (benchResult
 					meta, _ := m.Metadata()
 					rec := &nats.Msg{Subject: cfg.AuditSubject + ".bench", Data: benchRecord,
 						Header: nats.Header{jetstream.MsgIDHeader: {"rec-" + strconv.FormatUint(meta.Sequence.Stream, 10)}}}
-					if _, err := env.conn.js.PublishMsg(ctx, rec); err != nil {
+					if _, err := env.records.PublishMsg(ctx, rec); err != nil {
 						continue
 					}
 				}

@@ -93,9 +93,13 @@ func runDemo(ctx context.Context, stdout io.Writer, log *zap.Logger, o demoOptio
 	}
 	cfg := worker.DefaultConfig()
 	cfg.RetryBase, cfg.ThrottleBase, cfg.AckWait, cfg.ShutdownTimeout = 200*time.Millisecond, 500*time.Millisecond, 10*time.Second, 5*time.Second
+	records, err := conn.openRecords()
+	if err != nil {
+		return err
+	}
 	mem := worker.NewMemory()
 	wctx, stop := context.WithCancel(ctx)
-	_, done, err := startWorker(wctx, cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: worker.Tee(worker.NewAudit(conn.js, cfg), mem), Logger: log})
+	_, done, err := startWorker(wctx, cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: worker.Tee(worker.NewAudit(records, cfg), mem), Logger: log})
 	if err != nil {
 		stop()
 		return err

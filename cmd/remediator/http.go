@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -31,13 +30,13 @@ type opsServer struct {
 	addr string
 }
 
-func startOps(listen string, reg *prometheus.Registry, nc *nats.Conn, ready func() bool, log *zap.Logger) (*opsServer, error) {
+func startOps(listen string, reg *prometheus.Registry, connected, ready func() bool, log *zap.Logger) (*opsServer, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
 		switch {
-		case !nc.IsConnected():
+		case !connected():
 			http.Error(w, "not connected to NATS", http.StatusServiceUnavailable)
 		case !ready():
 			http.Error(w, "not consuming yet", http.StatusServiceUnavailable)

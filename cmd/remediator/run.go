@@ -138,17 +138,21 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}
+	records, err := conn.openRecords()
+	if err != nil {
+		return err
+	}
 	promReg, metrics := newRegistry()
 	worker.RegisterDLQDepth(promReg, conn.js, wf.cfg)
 	var wp atomic.Pointer[worker.Worker]
 	if opsListen != "" {
-		ops, err := startOps(opsListen, promReg, conn.nc, func() bool { w := wp.Load(); return w != nil && w.Ready() }, log)
+		ops, err := startOps(opsListen, promReg, conn.connected, func() bool { w := wp.Load(); return w != nil && w.Ready() }, log)
 		if err != nil {
 			return err
 		}
 		defer ops.close()
 	}
-	rec := worker.NewAudit(conn.js, wf.cfg)
+	rec := worker.NewAudit(records, wf.cfg)
 	w, done, err := startWorker(ctx, wf.cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: rec, Logger: log, Metrics: metrics, Tracer: wf.tracer})
 	if err != nil {
 		return err
