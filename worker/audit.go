@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -73,10 +72,7 @@ func (a *Audit) Record(ctx context.Context, d Decision) error {
 	if !d.Final || (d.Rule == "" && d.Outcome != Untrusted && d.Outcome != DeadLettered) {
 		return nil
 	}
-	body, id, err := a.event(d)
-	if err != nil {
-		return err
-	}
+	body, id := a.event(d)
 	msg := &nats.Msg{
 		Subject: a.cfg.AuditSubject + "." + string(d.Outcome),
 		Header:  nats.Header{"Content-Type": {events.StructuredContentType}, jetstream.MsgIDHeader: {id}},
@@ -89,7 +85,7 @@ func (a *Audit) Record(ctx context.Context, d Decision) error {
 }
 
 // event renders the decision as a structured CloudEvent.
-func (a *Audit) event(d Decision) ([]byte, string, error) {
+func (a *Audit) event(d Decision) ([]byte, string) {
 	h := sha256.Sum256([]byte(d.EventSource + "\x00" + d.EventID + "\x00" + d.Rule + "\x00" + string(d.Outcome)))
 	id := "audit-" + hex.EncodeToString(h[:16])
 	provider, _, _ := strings.Cut(d.Action, ".")
@@ -107,15 +103,16 @@ func (a *Audit) event(d Decision) ([]byte, string, error) {
 		DurationMS: float64(d.Duration.Microseconds()) / 1000,
 		Event:      AuditEventRef{ID: d.EventID, Source: d.EventSource, Type: d.EventType, Subject: d.Subject, Sequence: d.Sequence},
 	}
-	b, err := json.Marshal(auditEvent{
+	ev := auditEvent{
 		SpecVersion: "1.0", ID: id, Source: AuditSource, Type: AuditTypePrefix + string(d.Outcome),
 		Subject: d.Rule, Time: a.now().UTC().Format(time.RFC3339Nano), DataContentType: "application/json",
 		Data: &data,
-	})
-	return b, id, err
+	}
+	return appendAuditEvent(make([]byte, 0, 1024), &ev), id
 }
 
-// auditEvent is the structured CloudEvent an audit record is sent as.
+// auditEvent is the structured CloudEvent an audit record is sent as,
+// rendered by appendAuditEvent as encoding/json would render these types.
 type auditEvent struct {
 	SpecVersion     string     `json:"specversion"`
 	ID              string     `json:"id"`

@@ -17,8 +17,8 @@ func BenchmarkAuditEvent(b *testing.B) {
 		Outcome: AlreadyCompliant, Duration: 3 * time.Millisecond, Finding: &events.Finding{Provider: "huawei"}, Final: true}
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, _, err := a.event(d); err != nil {
-			b.Fatal(err)
+		if body, _ := a.event(d); len(body) == 0 {
+			b.Fatal("empty record")
 		}
 	}
 }
