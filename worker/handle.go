@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -213,16 +214,26 @@ func msgSize(m jetstream.Msg) int {
 }
 
 // keepAlive tells the server the message is still being worked on every
-// AckWait/3, until stop is closed.
-func keepAlive(m jetstream.Msg, every time.Duration, stop <-chan struct{}) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
+// interval (AckWait/3), until the returned stop is called. It is a timer,
+// not a goroutine per message.
+func keepAlive(m jetstream.Msg, every time.Duration) (stop func()) {
+	var mu sync.Mutex
+	stopped := false
+	mu.Lock()
+	defer mu.Unlock()
+	var t *time.Timer
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
 			_ = m.InProgress()
+			t.Reset(every)
 		}
+	})
+	return func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		t.Stop()
 	}
 }

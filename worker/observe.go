@@ -78,12 +78,15 @@ func (o *observations) received(seq uint64) {
 
 // observationKey names one action with one set of parameters.
 func observationKey(act string, params map[string]string) string {
-	keys := make([]string, 0, len(params))
-	for k := range params {
+	var arr [8]string
+	keys, n := arr[:0], len(act)
+	for k, v := range params {
 		keys = append(keys, k)
+		n += len(k) + len(v) + 2
 	}
 	slices.Sort(keys)
 	var b strings.Builder
+	b.Grow(n)
 	b.WriteString(act)
 	for _, k := range keys {
 		b.WriteByte(0)

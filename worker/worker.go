@@ -260,10 +260,9 @@ func (w *Worker) process(ctx context.Context, m jetstream.Msg, stopping *atomic.
 	if id := m.Headers().Get("ce-id"); id != "" {
 		base.EventID = id
 	}
-	stop := make(chan struct{})
-	go keepAlive(m, w.cfg.AckWait/3, stop)
+	stop := keepAlive(m, w.cfg.AckWait/3)
 	v := w.handle(ctx, m, base)
-	close(stop)
+	stop()
 	w.settle(m, meta, v, stopping.Load())
 }
 
