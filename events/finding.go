@@ -148,11 +148,12 @@ func (o object) obj(key string) (object, error) {
 		if strings.TrimSpace(v) == "" {
 			return object{}, nil
 		}
-		var m map[string]any
-		if err := json.Unmarshal([]byte(v), &m); err != nil {
+		parsed, err := parseJSON([]byte(v))
+		m, isObject := parsed.(map[string]any)
+		if err != nil || !isObject && parsed != nil {
 			return nil, fmt.Errorf("%s is a string that is not a JSON object", key)
 		}
-		return object(m), nil
+		return object(m), nil // null: no fields
 	}
 	return nil, fmt.Errorf("%s is %s, want an object", key, kind(o[key]))
 }

@@ -2,7 +2,9 @@ package events
 
 import (
 	"errors"
+	"hash/maphash"
 	"strconv"
+	"sync/atomic"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -134,7 +136,7 @@ func (p *jsonParser) object(depth int) (map[string]any, error) {
 		if p.i >= len(p.b) || p.b[p.i] != '"' {
 			return nil, p.syntax("looking for beginning of object key string")
 		}
-		k, err := p.str()
+		k, err := p.key()
 		if err != nil {
 			return nil, err
 		}
@@ -233,6 +235,48 @@ func (p *jsonParser) str() (string, error) {
 		p.i++
 	}
 	return "", p.syntax("in string literal")
+}
+
+// key reads an object key. Short keys without escapes come from the key
+// table: events of one kind repeat the same names, and allocating each
+// again was a fifth of decoding's allocations.
+func (p *jsonParser) key() (string, error) {
+	start := p.i + 1
+	for j := start; j < len(p.b) && j-start <= maxKeyLen; j++ {
+		switch c := p.b[j]; {
+		case c == '"':
+			p.i = j + 1
+			return keys.get(p.b[start:j]), nil
+		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
+			return p.str()
+		}
+	}
+	return p.str()
+}
+
+// keyTable is a fixed-size, lossy, lock-free table of object keys: a key
+// hashes to one slot and replaces what was there. Its memory is bounded
+// (keySlots keys of at most maxKeyLen bytes) whatever the input.
+type keyTable struct {
+	seed  maphash.Seed
+	slots [keySlots]atomic.Pointer[string]
+}
+
+const (
+	keySlots  = 2048
+	maxKeyLen = 48
+)
+
+var keys = &keyTable{seed: maphash.MakeSeed()}
+
+func (t *keyTable) get(b []byte) string {
+	slot := &t.slots[maphash.Bytes(t.seed, b)%keySlots]
+	if k := slot.Load(); k != nil && *k == string(b) {
+		return *k
+	}
+	k := string(b)
+	slot.Store(&k)
+	return k
 }
 
 // slowStr finishes a string that has escapes or non-ASCII bytes.

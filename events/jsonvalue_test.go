@@ -135,3 +135,30 @@ func FuzzStructuredFast(f *testing.F) {
 		checkStructuredFast(t, body)
 	})
 }
+
+// Keys from the shared key table are right whatever replaced what, from
+// any number of goroutines (run with -race).
+func TestKeyTableUnderChurn(t *testing.T) {
+	t.Parallel()
+	done := make(chan struct{})
+	for g := range 4 {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			for i := range 5000 {
+				k := "k" + strings.Repeat("x", (i+g)%40) + string(rune('a'+i%26))
+				v, err := parseJSON([]byte(`{"` + k + `":1}`))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				if _, ok := v.(map[string]any)[k]; !ok {
+					t.Errorf("key %q came back as %v", k, v)
+					return
+				}
+			}
+		}()
+	}
+	for range 4 {
+		<-done
+	}
+}
