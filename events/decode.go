@@ -131,13 +131,8 @@ func decodeStructured(body []byte) (*event.Event, error) {
 // TestStructuredFastAgreesWithTheSDK and FuzzStructuredFast hold the two
 // to the same events.
 func structuredFast(body []byte) (*event.Event, any, bool) {
-	dataStart, dataEnd := -1, -1
-	var scratch [32]member
-	p := jsonParser{b: body, members: scratch[:0], top: func(key string, start, end int) {
-		if key == "data" {
-			dataStart, dataEnd = start, end
-		}
-	}}
+	p := getParser(body)
+	defer putParser(p)
 	v, err := p.value(0)
 	// The SDK keeps invalid UTF-8 in attributes as it is; the parser
 	// replaces it, so such events go the SDK's way.
@@ -189,7 +184,7 @@ func structuredFast(body []byte) (*event.Event, any, bool) {
 		}
 	}
 	e := &event.Event{Context: ec}
-	if dataStart < 0 {
+	if p.dataStart < 0 {
 		return e, nil, true
 	}
 	switch mt, _ := ec.GetDataMediaType(); mt {
@@ -197,7 +192,7 @@ func structuredFast(body []byte) (*event.Event, any, bool) {
 	default:
 		return nil, nil, false
 	}
-	e.DataEncoded = body[dataStart:dataEnd:dataEnd]
+	e.DataEncoded = body[p.dataStart:p.dataEnd:p.dataEnd]
 	return e, obj["data"], true
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -16,8 +17,8 @@ import (
 // json.Valid followed by a decoder is two; decoding an event spent a
 // quarter of its time in json.Valid alone.
 func parseJSON(b []byte) (any, error) {
-	var scratch [32]member
-	p := jsonParser{b: b, members: scratch[:0]}
+	p := getParser(b)
+	defer putParser(p)
 	v, err := p.value(0)
 	if err != nil {
 		return nil, err
@@ -28,16 +29,30 @@ func parseJSON(b []byte) (any, error) {
 	return v, nil
 }
 
+// parsers are reused for their scratch space.
+var parsers = sync.Pool{New: func() any { return &jsonParser{members: make([]member, 0, 64)} }}
+
+func getParser(b []byte) *jsonParser {
+	p := parsers.Get().(*jsonParser)
+	*p = jsonParser{b: b, members: p.members[:0], dataStart: -1}
+	return p
+}
+
+func putParser(p *jsonParser) {
+	p.b = nil
+	parsers.Put(p)
+}
+
 // maxJSONDepth is encoding/json's nesting limit.
 const maxJSONDepth = 10000
 
 type jsonParser struct {
 	b []byte
 	i int
-	// top records, while the outermost object is read, the span of each
-	// member's value and whether a key repeats (see structuredFast).
-	top    func(key string, start, end int)
-	topDup bool
+	// For the outermost object (see structuredFast): whether a key
+	// repeats, and the span of its "data" member's value (-1: none).
+	topDup             bool
+	dataStart, dataEnd int
 	// replaced is set when invalid UTF-8 was replaced by U+FFFD.
 	replaced bool
 	// members is scratch for the objects being read (see object).
@@ -122,7 +137,7 @@ func (p *jsonParser) literal(word string) error {
 // map made at its final size: growing a map as members arrive was a
 // fifth of decoding an event.
 func (p *jsonParser) object(depth int) (map[string]any, error) {
-	top := depth == 1 && p.top != nil
+	top := depth == 1
 	p.i++ // {
 	p.skipSpace()
 	if p.i < len(p.b) && p.b[p.i] == '}' {
@@ -150,8 +165,8 @@ func (p *jsonParser) object(depth int) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if top {
-			p.top(k, start, p.i)
+		if top && k == "data" {
+			p.dataStart, p.dataEnd = start, p.i
 		}
 		p.members = append(p.members, member{k, v})
 		p.skipSpace()

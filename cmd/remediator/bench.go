@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -36,6 +37,7 @@ type benchOptions struct {
 	only                                 []string
 	throttleEvents                       int
 	quota                                int
+	rounds                               int
 }
 
 // runs reports whether the named part of the benchmark is selected.
@@ -76,6 +78,7 @@ func newBenchCmd(stdout io.Writer) *cobra.Command {
 	fs.IntVar(&o.backlog, "backlog", 0, "also measure the worker process alone draining a backlog of this many events (peak RSS)")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringSliceVar(&o.only, "only", nil, "run only these parts: ceiling, record, nowrite, write, latency, drift, throttle")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds of the ceiling, record and no-write runs, taken in turn; each is reported at its median, its ratio as the median of the rounds' ratios")
 	fs.IntVar(&o.throttleEvents, "throttle-events", 500, "drift events of the throttling runs")
 	fs.IntVar(&o.quota, "quota", 200, "the simulator's KMS quota (calls in one second per project) in the throttling runs; the paced run paces at 90% of it with a burst of the other 10%")
 	return cmd
@@ -198,44 +201,16 @@ type benchResult struct {
 }
 
 func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
-	var results []benchResult
-	var ceiling float64
-	if o.runs("ceiling") {
-		r, err := benchCeiling(ctx, o, false)
-		if err != nil {
-			return fmt.Errorf("ceiling: %w", err)
-		}
-		ceiling = r.rate
-		r.name, r.note = "DoubleAck ceiling (plain jetstream consumer)", "100%"
-		results = append(results, r)
+	results, ceiling, err := benchRatios(ctx, w, o)
+	if err != nil {
+		return err
 	}
-	if o.runs("record") {
-		r, err := benchCeiling(ctx, o, true)
+	if o.runs("write") {
+		r, err := benchWorker(ctx, o, workerRun{n: o.events, resources: o.events})
 		if err != nil {
-			return fmt.Errorf("record bound: %w", err)
+			return fmt.Errorf("write: %w", err)
 		}
-		r.name = "publish a record, then DoubleAck (plain consumer)"
-		if ceiling > 0 {
-			r.note = fmt.Sprintf("%.0f%%", 100*r.rate/ceiling)
-		}
-		results = append(results, r)
-	}
-	for _, tc := range []struct {
-		part, name string
-		compliant  bool
-	}{{"nowrite", "worker, no write (already compliant)", true}, {"write", "worker, one write per event (simulator over HTTP)", false}} {
-		if !o.runs(tc.part) {
-			continue
-		}
-		resources := o.events
-		if tc.compliant {
-			resources = o.resources
-		}
-		r, err := benchWorker(ctx, o, workerRun{n: o.events, resources: resources, compliant: tc.compliant})
-		if err != nil {
-			return fmt.Errorf("%s: %w", tc.name, err)
-		}
-		r.name = tc.name
+		r.name = "worker, one write per event (simulator over HTTP)"
 		if ceiling > 0 {
 			r.note = fmt.Sprintf("%.0f%%", 100*r.rate/ceiling)
 		}
@@ -284,6 +259,75 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 			o.backlog, rss, took.Round(time.Second), float64(o.backlog)/took.Seconds())
 	}
 	return nil
+}
+
+// benchRatios runs the ceiling, the record floor and the no-write worker
+// (those selected) in turn for o.rounds rounds, each part on a fresh
+// server. The machine's speed drifts over a minute by more than the
+// differences measured, so each part is reported at its median round and
+// its ratio as the median of the rounds' ratios to that round's ceiling;
+// the rounds are printed first.
+func benchRatios(ctx context.Context, w io.Writer, o benchOptions) ([]benchResult, float64, error) {
+	type part struct {
+		key, name string
+		run       func() (benchResult, error)
+	}
+	var parts []part
+	for _, p := range []part{
+		{"ceiling", "DoubleAck ceiling (plain jetstream consumer)", func() (benchResult, error) { return benchCeiling(ctx, o, false) }},
+		{"record", "publish a record, then DoubleAck (plain consumer)", func() (benchResult, error) { return benchCeiling(ctx, o, true) }},
+		{"nowrite", "worker, no write (already compliant)", func() (benchResult, error) {
+			return benchWorker(ctx, o, workerRun{n: o.events, resources: o.resources, compliant: true})
+		}},
+	} {
+		if o.runs(p.key) {
+			parts = append(parts, p)
+		}
+	}
+	if len(parts) == 0 {
+		return nil, 0, nil
+	}
+	rounds := max(1, o.rounds)
+	got := make([][]benchResult, len(parts)) // got[part][round]
+	for round := range rounds {
+		line := fmt.Sprintf("round %d/%d:", round+1, rounds)
+		for i, p := range parts {
+			r, err := p.run()
+			if err != nil {
+				return nil, 0, fmt.Errorf("%s: %w", p.name, err)
+			}
+			got[i] = append(got[i], r)
+			line += fmt.Sprintf(" %s %.0f/s", p.key, r.rate)
+			if parts[0].key == "ceiling" && i > 0 {
+				line += fmt.Sprintf(" (%.0f%%)", 100*r.rate/got[0][round].rate)
+			}
+		}
+		fmt.Fprintln(w, line)
+	}
+	var results []benchResult
+	for i, p := range parts {
+		rs := slices.Clone(got[i])
+		slices.SortFunc(rs, func(a, b benchResult) int { return cmp.Compare(a.rate, b.rate) })
+		r := rs[len(rs)/2]
+		r.name = p.name
+		if parts[0].key == "ceiling" {
+			ratios := make([]float64, rounds)
+			for round := range rounds {
+				ratios[round] = got[i][round].rate / got[0][round].rate
+			}
+			slices.Sort(ratios)
+			r.note = fmt.Sprintf("%.0f%%", 100*ratios[len(ratios)/2])
+			if rounds > 1 && i > 0 {
+				r.note += fmt.Sprintf(" (%.0f-%.0f)", 100*ratios[0], 100*ratios[len(ratios)-1])
+			}
+		}
+		results = append(results, r)
+	}
+	ceiling := 0.0
+	if parts[0].key == "ceiling" {
+		ceiling = results[0].rate
+	}
+	return results, ceiling, nil
 }
 
 func printBench(w io.Writer, o benchOptions, results []benchResult) {
