@@ -8,6 +8,8 @@ import (
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/ext"
 	"gopkg.in/yaml.v3"
+
+	"github.com/remediator/remediator/events"
 )
 
 // CostLimit bounds the work one CEL expression may do for one event; an
@@ -60,6 +62,23 @@ type param struct {
 	literal string
 	expr    cel.Program
 	policy  bool // a {policy: ...} lookup: a missing entry means out of scope
+	// field, for an expr that is just finding.<a string field>, reads the
+	// field without CEL, with CEL's result (TestFindingFieldParams).
+	field func(*events.Finding) string
+}
+
+// findingStrings are the finding's string fields as CEL sees them in
+// Finding.Map; most parameters are one of them.
+var findingStrings = map[string]func(*events.Finding) string{
+	"form":          func(f *events.Finding) string { return f.Form },
+	"provider":      func(f *events.Finding) string { return f.Provider },
+	"account":       func(f *events.Finding) string { return f.Account },
+	"region":        func(f *events.Finding) string { return f.Region },
+	"project":       func(f *events.Finding) string { return f.Project },
+	"resource_type": func(f *events.Finding) string { return f.ResourceType },
+	"resource_id":   func(f *events.Finding) string { return f.ResourceID },
+	"drift":         func(f *events.Finding) string { return f.Drift },
+	"operation":     func(f *events.Finding) string { return f.Operation },
 }
 
 func newEnv() (*cel.Env, error) {
@@ -150,6 +169,9 @@ func (c *compiler) params(s *spec, specs []ParamSpec) []param {
 			continue
 		} else {
 			pr.expr = c.program(s, p.expr, field+".expr", cel.StringType)
+			if name, ok := strings.CutPrefix(strings.TrimSpace(p.expr.Value), "finding."); ok && pr.expr != nil {
+				pr.field = findingStrings[name]
+			}
 		}
 		out = append(out, pr)
 	}

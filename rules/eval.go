@@ -214,8 +214,14 @@ func (r *Rule) attrsMatch(vars *activation) bool {
 }
 
 func (p param) value(vars *activation) (string, error) {
-	if p.expr == nil {
+	switch {
+	case p.expr == nil:
 		return p.literal, nil
+	case p.field != nil:
+		if vars.env.Finding == nil {
+			return "", nil // noFinding: every field present and empty
+		}
+		return p.field(vars.env.Finding), nil
 	}
 	v, _, err := p.expr.Eval(vars)
 	if err != nil {

@@ -205,3 +205,57 @@ func decodeRaw(t testing.TB, body string) *events.Envelope {
 	}
 	return env
 }
+
+// A parameter that is just finding.<field> is read without CEL; it must
+// give what CEL gives, with a finding and without one.
+func TestFindingFieldParams(t *testing.T) {
+	t.Parallel()
+	env, err := newEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &events.Finding{Form: "f1", Provider: "f2", Account: "f3", Region: "f4", Project: "f5", ResourceType: "f6",
+		ResourceID: "f7", Drift: "f8", Operation: "f9"}
+	for name, read := range findingStrings {
+		ast, iss := env.Compile("finding." + name)
+		if iss.Err() != nil {
+			t.Fatal(iss.Err())
+		}
+		prg, err := env.Program(ast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, fd := range []*events.Finding{f, nil} {
+			vars := &activation{env: &events.Envelope{Finding: fd}}
+			v, _, err := prg.Eval(vars)
+			if err != nil {
+				t.Fatalf("finding.%s: %v", name, err)
+			}
+			want, err := stringValue(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := (param{expr: prg, field: read}).value(vars)
+			if err != nil || got != want {
+				t.Errorf("finding.%s with finding %v: fast path %q (%v), CEL %q", name, fd != nil, got, err, want)
+			}
+		}
+	}
+	src := `rules:
+  - name: r
+    match: {type: t}
+    action: huawei.kms.enable_key_rotation
+    params: {region: {expr: finding.region}, project_id: {expr: " finding.project "}, key_id: {expr: "finding.resource_id + ''"}}
+`
+	set, err := Parse(testCatalog, "f.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fast := map[string]bool{}
+	for _, p := range set.Rules()[0].params {
+		fast[p.spec.Name] = p.field != nil
+	}
+	if !fast["region"] || !fast["project_id"] || fast["key_id"] {
+		t.Errorf("fast path taken: %v; want region and project_id only", fast)
+	}
+}
