@@ -259,3 +259,30 @@ func TestFindingFieldParams(t *testing.T) {
 		t.Errorf("fast path taken: %v; want region and project_id only", fast)
 	}
 }
+
+// Only expressions whose worst case is within CostLimit run untracked.
+func TestBoundedCost(t *testing.T) {
+	t.Parallel()
+	env, err := newEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for expr, want := range map[string]bool{
+		`finding.drift == "kms.key_rotation_disabled" && !finding.self`: true,
+		`finding.region`: true,
+		`data.trace_name == "x" && (data.code == 200 || data.code == "200")`:      true,
+		`data.items.all(x, x == "a")`:                                             false, // as long as the event's list
+		`finding.resource_id in policy.allow[finding.region].split(",")`:          false, // as long as the policy entry
+		`[1,2,3,4,5,6,7,8,9,10].all(a, [1,2,3,4,5,6,7,8,9,10].all(b, a + b > 0))`: true,
+		`data.name.matches("^(a+)+$")`:                                            false,
+		`[1,2,3,4,5,6,7,8,9,10].all(a, [1,2,3,4,5,6,7,8,9,10].all(b, [1,2,3,4,5,6,7,8,9,10].all(c, [1,2,3,4,5,6,7,8,9,10].all(d, [1,2,3,4,5,6,7,8,9,10].all(e, a+b+c+d+e > 0)))))`: false,
+	} {
+		ast, iss := env.Compile(expr)
+		if iss.Err() != nil {
+			t.Fatal(iss.Err())
+		}
+		if got := boundedCost(env, ast); got != want {
+			t.Errorf("boundedCost(%s) = %t, want %t", expr, got, want)
+		}
+	}
+}
