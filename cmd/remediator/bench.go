@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -195,6 +196,7 @@ type benchResult struct {
 	name   string
 	rate   float64
 	cpu    time.Duration // CPU time of the whole process per event
+	allocs float64       // heap allocations of the whole process per event
 	note   string
 	p50p99 string
 	writes string
@@ -332,16 +334,19 @@ func benchRatios(ctx context.Context, w io.Writer, o benchOptions) ([]benchResul
 
 func printBench(w io.Writer, o benchOptions, results []benchResult) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "run (%d events, concurrency %d)\tevents/s\tof ceiling\tCPU/event\tp50 / p99\twrites\n", o.events, o.concurrency)
+	fmt.Fprintf(tw, "run (%d events, concurrency %d)\tevents/s\tof ceiling\tCPU/event\tallocs/event\tp50 / p99\twrites\n", o.events, o.concurrency)
 	for _, r := range results {
-		rate, cpu := "-", "-"
+		rate, cpu, allocs := "-", "-", "-"
 		if r.rate > 0 {
 			rate = fmt.Sprintf("%.0f", r.rate)
 		}
 		if r.cpu > 0 {
 			cpu = fmt.Sprintf("%.0fµs", float64(r.cpu)/float64(time.Microsecond))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.name, rate, dash(r.note), cpu, dash(r.p50p99), dash(r.writes))
+		if r.allocs > 0 {
+			allocs = fmt.Sprintf("%.0f", r.allocs)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.name, rate, dash(r.note), cpu, allocs, dash(r.p50p99), dash(r.writes))
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "peak RSS of the whole process (worker, embedded nats-server, simulator): %s\n", peakRSS())
@@ -395,7 +400,7 @@ func benchWorker(ctx context.Context, o benchOptions, r workerRun) (benchResult,
 	if err := publishAll(ctx, env.conn.js, cfg, raws); err != nil {
 		return benchResult{}, err
 	}
-	start, cpu0 := time.Now(), cpuTime()
+	start, use0 := time.Now(), usageNow()
 	stop, err := startBenchWorker(ctx, env, cfg, r.rates, worker.Tee(worker.NewAudit(env.records, cfg), count))
 	if err != nil {
 		return benchResult{}, err
@@ -415,12 +420,12 @@ func benchWorker(ctx context.Context, o benchOptions, r workerRun) (benchResult,
 			throttled++
 		}
 	}
-	res := benchResult{rate: rate, cpu: (cpuTime() - cpu0) / time.Duration(r.n),
-		writes: fmt.Sprintf("%d for %d resources (%d calls)", env.sim.Writes(""), r.resources, calls)}
+	res := benchResult{rate: rate, writes: fmt.Sprintf("%d for %d resources (%d calls)", env.sim.Writes(""), r.resources, calls)}
 	if r.quotas != nil {
 		res.writes += fmt.Sprintf("; %d throttled (%.2f%%), %d retries, %d dead-lettered",
 			throttled, 100*float64(throttled)/float64(max(calls, 1)), retries.Load(), dead.Load())
 	}
+	res.cpu, res.allocs = usageNow().since(use0, r.n)
 	return res, nil
 }
 
@@ -509,13 +514,27 @@ func labelled(name string, f func()) {
 	pprof.Do(context.Background(), pprof.Labels("part", name), func(context.Context) { f() })
 }
 
-// cpuTime is the CPU time (user and system) the process has used.
-func cpuTime() time.Duration {
+// usage is the whole process's CPU time and heap allocations so far.
+type usage struct {
+	cpu    time.Duration
+	allocs uint64
+}
+
+func usageNow() usage {
+	var u usage
 	var ru syscall.Rusage
-	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
-		return 0
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		u.cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	u.allocs = ms.Mallocs
+	return u
+}
+
+// since is the CPU time and allocations per event since u0, over n events.
+func (u usage) since(u0 usage, n int) (time.Duration, float64) {
+	return (u.cpu - u0.cpu) / time.Duration(n), float64(u.allocs-u0.allocs) / float64(n)
 }
 
 // peakRSS reads VmHWM from /proc (Linux).

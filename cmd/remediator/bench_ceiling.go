@@ -49,7 +49,7 @@ func benchCeiling(ctx context.Context, o benchOptions, record bool) (benchResult
 	msgs := make(chan jetstream.Msg)
 	go worker.Feed(it, msgs, nil)
 	var n atomic.Int64
-	start, cpu0 := time.Now(), cpuTime()
+	start, use0 := time.Now(), usageNow()
 	var wg sync.WaitGroup
 	for range o.concurrency {
 		wg.Add(1)
@@ -77,10 +77,10 @@ func benchCeiling(ctx context.Context, o benchOptions, record bool) (benchResult
 		time.Sleep(time.Millisecond)
 	}
 	rate := float64(o.events) / time.Since(start).Seconds()
-	cpu := (cpuTime() - cpu0) / time.Duration(o.events)
+	cpu, allocs := usageNow().since(use0, o.events)
 	it.Stop()
 	wg.Wait()
-	return benchResult{rate: rate, cpu: cpu}, nil
+	return benchResult{rate: rate, cpu: cpu, allocs: allocs}, nil
 }
 
 // benchRecord is as large as the audit record of a bench event.
