@@ -110,7 +110,7 @@ func (p *jsonParser) value(depth int) (any, error) {
 		}
 		return p.array(depth + 1)
 	case c == '"':
-		return p.str()
+		return p.strValue()
 	case c == '-' || c >= '0' && c <= '9':
 		return p.number()
 	case c == 't':
@@ -252,16 +252,16 @@ func (p *jsonParser) str() (string, error) {
 	return "", p.syntax("in string literal")
 }
 
-// key reads an object key. Short keys without escapes come from the key
-// table: events of one kind repeat the same names, and allocating each
-// again was a fifth of decoding's allocations.
+// key reads an object key. Short keys without escapes come from the
+// intern table: events of one kind repeat the same names, and allocating
+// each again was a fifth of decoding's allocations.
 func (p *jsonParser) key() (string, error) {
 	start := p.i + 1
-	for j := start; j < len(p.b) && j-start <= maxKeyLen; j++ {
+	for j := start; j < len(p.b) && j-start <= maxInterned; j++ {
 		switch c := p.b[j]; {
 		case c == '"':
 			p.i = j + 1
-			return keys.get(p.b[start:j]), nil
+			return internal.get(p.b[start:j]).s, nil
 		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
 			return p.str()
 		}
@@ -269,29 +269,54 @@ func (p *jsonParser) key() (string, error) {
 	return p.str()
 }
 
-// keyTable is a fixed-size, lossy, lock-free table of object keys: a key
-// hashes to one slot and replaces what was there. Its memory is bounded
-// (keySlots keys of at most maxKeyLen bytes) whatever the input.
-type keyTable struct {
+// internTable is a fixed-size, lossy, lock-free table of short strings
+// (object keys, and short values such as regions, codes and names), each
+// with its boxed form: a string hashes to one slot and replaces what was
+// there. Its memory is bounded (internSlots strings of at most maxInterned
+// bytes) whatever the input.
+type internTable struct {
 	seed  maphash.Seed
-	slots [keySlots]atomic.Pointer[string]
+	slots [internSlots]atomic.Pointer[interned]
+}
+
+type interned struct {
+	s string
+	v any // s, boxed once
 }
 
 const (
-	keySlots  = 2048
-	maxKeyLen = 48
+	internSlots = 4096
+	maxInterned = 48
 )
 
-var keys = &keyTable{seed: maphash.MakeSeed()}
+var internal = &internTable{seed: maphash.MakeSeed()}
 
-func (t *keyTable) get(b []byte) string {
-	slot := &t.slots[maphash.Bytes(t.seed, b)%keySlots]
-	if k := slot.Load(); k != nil && *k == string(b) {
-		return *k
+func (t *internTable) get(b []byte) *interned {
+	slot := &t.slots[maphash.Bytes(t.seed, b)%internSlots]
+	if e := slot.Load(); e != nil && e.s == string(b) {
+		return e
 	}
-	k := string(b)
-	slot.Store(&k)
-	return k
+	e := &interned{s: string(b)}
+	e.v = e.s
+	slot.Store(e)
+	return e
+}
+
+// strValue reads a string value; short ones without escapes, which
+// repeat from event to event (regions, result codes, user names), come
+// boxed from the intern table.
+func (p *jsonParser) strValue() (any, error) {
+	start := p.i + 1
+	for j := start; j < len(p.b) && j-start <= maxInterned/2; j++ {
+		switch c := p.b[j]; {
+		case c == '"':
+			p.i = j + 1
+			return internal.get(p.b[start:j]).v, nil
+		case c == '\\' || c < 0x20 || c >= utf8.RuneSelf:
+			return p.str()
+		}
+	}
+	return p.str()
 }
 
 // slowStr finishes a string that has escapes or non-ASCII bytes.
