@@ -42,6 +42,9 @@ type Worker struct {
 	ready    atomic.Bool
 	// advisories is the consumer of captured max-deliveries advisories.
 	advisories jetstream.Consumer
+	// acks feeds the goroutines that DoubleAck recorded messages while
+	// Run runs; nil: settle DoubleAcks itself.
+	acks chan pendingAck
 }
 
 // Deps are what a worker is built from.
@@ -135,6 +138,22 @@ func (w *Worker) Run(ctx context.Context) error {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var stopping atomic.Bool
+	w.acks = make(chan pendingAck, w.cfg.Concurrency)
+	var ackers sync.WaitGroup
+	for range w.cfg.Concurrency {
+		ackers.Add(1)
+		go func() {
+			defer ackers.Done()
+			for a := range w.acks {
+				w.confirm(a)
+			}
+		}()
+	}
+	defer func() {
+		close(w.acks) // every handler has finished (below)
+		ackers.Wait()
+		w.acks = nil
+	}()
 	var wg sync.WaitGroup
 	msgs := make(chan jetstream.Msg) // unbuffered: a message waits in the pull buffer, not here
 	wg.Add(1)
