@@ -247,7 +247,12 @@ func newMessage(header map[string][]string, body []byte) *message {
 			m.header[strings.ToLower(k)] = v[0]
 		}
 	}
-	media, _, _ := mime.ParseMediaType(m.header["content-type"])
+	media := m.header["content-type"]
+	switch media {
+	case "", StructuredContentType, "application/json": // as they are: no parameters to parse
+	default:
+		media, _, _ = mime.ParseMediaType(media)
+	}
 	sv, hasSV := m.header["ce-specversion"]
 	switch {
 	case media == StructuredContentType:

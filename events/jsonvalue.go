@@ -291,14 +291,28 @@ const (
 
 var internal = &internTable{seed: maphash.MakeSeed()}
 
+// get returns b's entry. A string may sit in either slot of its pair, so
+// two hot strings that hash alike both stay; a new one takes an empty slot
+// of the pair, else the one its hash picks.
 func (t *internTable) get(b []byte) *interned {
-	slot := &t.slots[maphash.Bytes(t.seed, b)%internSlots]
-	if e := slot.Load(); e != nil && e.s == string(b) {
-		return e
+	h := maphash.Bytes(t.seed, b)
+	i := h % internSlots
+	pair := [2]*atomic.Pointer[interned]{&t.slots[i], &t.slots[i^1]}
+	var empty *atomic.Pointer[interned]
+	for _, slot := range pair {
+		e := slot.Load()
+		if e == nil {
+			empty = slot
+		} else if e.s == string(b) {
+			return e
+		}
+	}
+	if empty == nil {
+		empty = pair[h>>63]
 	}
 	e := &interned{s: string(b)}
 	e.v = e.s
-	slot.Store(e)
+	empty.Store(e)
 	return e
 }
 
