@@ -1,7 +1,9 @@
 package worker
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -78,8 +80,53 @@ func (a *Audit) Record(ctx context.Context, d Decision) error {
 		Header:  nats.Header{"Content-Type": {events.StructuredContentType}, jetstream.MsgIDHeader: {id}},
 		Data:    body,
 	}
-	if _, err := a.js.PublishMsg(ctx, msg); err != nil {
+	if err := publishDurable(ctx, a.js.Conn(), msg); err != nil {
 		return errors.New("audit publish: " + err.Error())
+	}
+	return nil
+}
+
+// publishDurable publishes msg to its stream and waits for the stream's
+// acknowledgement, as jetstream's PublishMsg does (a no-responders answer,
+// as during a leader change, is retried twice 250 ms apart), but reads a
+// plain success acknowledgement without encoding/json, which was a tenth
+// of recording's CPU in the benchmark. Anything else is decoded in full.
+func publishDurable(ctx context.Context, nc *nats.Conn, msg *nats.Msg) error {
+	resp, err := nc.RequestMsgWithContext(ctx, msg)
+	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < 2; r++ {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+		resp, err = nc.RequestMsgWithContext(ctx, msg)
+	}
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		return jetstream.ErrNoStreamResponse
+	case err != nil:
+		return err
+	}
+	return checkPubAck(resp.Data)
+}
+
+// checkPubAck returns nil for a stream's acknowledgement of a stored
+// message, and the error it reports otherwise.
+func checkPubAck(b []byte) error {
+	if bytes.HasPrefix(b, []byte(`{"stream":"`)) && bytes.Contains(b, []byte(`"seq":`)) && !bytes.Contains(b, []byte(`"error"`)) {
+		return nil // the shape of every success the server sends
+	}
+	var ack struct {
+		Stream string              `json:"stream"`
+		Error  *jetstream.APIError `json:"error"`
+	}
+	switch err := json.Unmarshal(b, &ack); {
+	case err != nil:
+		return jetstream.ErrInvalidJSAck
+	case ack.Error != nil:
+		return ack.Error
+	case ack.Stream == "":
+		return jetstream.ErrInvalidJSAck
 	}
 	return nil
 }
