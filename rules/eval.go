@@ -92,10 +92,9 @@ var noFinding = (&events.Finding{}).Map()
 // activation gives CEL the event's variables, building the attribute map
 // only if an expression asks for it.
 type activation struct {
-	env     *events.Envelope
-	policy  map[string]any
-	attrs   map[string]any
-	finding map[string]any // built once for all the rules' expressions
+	env    *events.Envelope
+	policy map[string]any
+	attrs  map[string]any
 }
 
 var _ interpreter.Activation = (*activation)(nil)
@@ -113,10 +112,7 @@ func (a *activation) ResolveName(name string) (any, bool) {
 		if a.env.Finding == nil {
 			return noFinding, true
 		}
-		if a.finding == nil {
-			a.finding = a.env.Finding.Map()
-		}
-		return a.finding, true
+		return findingVal{a.env.Finding}, true
 	}
 	return nil, false
 }
