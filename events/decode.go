@@ -75,7 +75,7 @@ func Decode(ctx context.Context, header map[string][]string, body []byte) (*Enve
 		return nil, invalid(fmt.Sprintf("unsupported specversion %q (want %q)", m.specVersion, SpecVersion), nil)
 	}
 	if m.mode == Structured {
-		if e, data, ok := structuredFast(body); ok && e.Validate() == nil {
+		if e, data, ok := structuredFast(body); ok {
 			return &Envelope{Event: *e, Data: data, Mode: Structured}, nil
 		}
 	}
@@ -172,9 +172,10 @@ func structuredFast(body []byte) (*event.Event, any, bool) {
 			}
 			ec.Time = t
 		case "datacontenttype":
-			if s != "" {
-				ec.DataContentType = &s
+			if s == "" {
+				return nil, nil, false // the SDK's reading depends on where it is
 			}
+			ec.DataContentType = &s
 		case "data_base64", "dataschema", "schemaurl", "datacontentencoding":
 			return nil, nil, false
 		default:
@@ -182,6 +183,9 @@ func structuredFast(body []byte) (*event.Event, any, bool) {
 				return nil, nil, false
 			}
 		}
+	}
+	if !validFast(ec) {
+		return nil, nil, false
 	}
 	e := &event.Event{Context: ec}
 	if p.dataStart < 0 {
@@ -194,6 +198,50 @@ func structuredFast(body []byte) (*event.Event, any, bool) {
 	}
 	e.DataEncoded = body[p.dataStart:p.dataEnd:p.dataEnd]
 	return e, obj["data"], true
+}
+
+// validFast is the SDK's Validate for the contexts structuredFast builds
+// (no dataschema), without its allocations in the common case: a source
+// of letters, digits, dots, dashes and underscores is its own URI
+// reference, and a media type without parameters needs no parsing.
+func validFast(ec *event.EventContextV1) bool {
+	if strings.TrimSpace(ec.ID) == "" || strings.TrimSpace(ec.Type) == "" {
+		return false
+	}
+	if !plainSource(ec.Source.Path, ec.Source) && strings.TrimSpace(ec.Source.String()) == "" {
+		return false
+	}
+	if ec.Subject != nil && strings.TrimSpace(*ec.Subject) == "" {
+		return false
+	}
+	if ct := ec.DataContentType; ct != nil {
+		switch *ct {
+		case event.ApplicationJSON, event.TextJSON, StructuredContentType:
+		default:
+			if strings.TrimSpace(*ct) == "" {
+				return false
+			}
+			if _, _, err := mime.ParseMediaType(strings.TrimSpace(*ct)); err != nil {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// plainSource reports whether the source is just a non-empty path of
+// letters, digits, dots, dashes and underscores (HC.KMS, acs.ecs).
+func plainSource(path string, u types.URIRef) bool {
+	if path == "" || u.Scheme != "" || u.Host != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || u.User != nil {
+		return false
+	}
+	for i := 0; i < len(path); i++ {
+		c := path[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkStructured rejects bodies that are not a JSON object or that name a
