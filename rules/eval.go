@@ -152,7 +152,7 @@ func (r *Rule) evaluate(vars *activation) (Match, bool) {
 			return m, true
 		}
 		if err == nil {
-			err = p.spec.Check(val)
+			err = p.check(val)
 		}
 		if err != nil {
 			m.Err = &ParamError{Rule: r.Name, Param: p.spec.Name, Err: err}

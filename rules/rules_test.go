@@ -3,6 +3,7 @@ package rules
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -284,5 +285,30 @@ func TestBoundedCost(t *testing.T) {
 		if got := boundedCost(env, ast); got != want {
 			t.Errorf("boundedCost(%s) = %t, want %t", expr, got, want)
 		}
+	}
+}
+
+// A value that passed a parameter's pattern is remembered; one that did
+// not is checked, and refused, every time.
+func TestParamCheckRemembersOnlyValidValues(t *testing.T) {
+	t.Parallel()
+	p := param{spec: kmsKey, valid: newValidValues()}
+	good, bad := "0d0466b0-e727-4d9c-b35d-f84bb474a37f", "not-a-key"
+	for range 3 {
+		if err := p.check(good); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.check(bad); err == nil {
+			t.Fatal("an invalid value passed")
+		}
+	}
+	if !p.valid.has(good) || p.valid.has(bad) {
+		t.Errorf("remembered: good %t, bad %t", p.valid.has(good), p.valid.has(bad))
+	}
+	for i := range 1000 { // churn: every slot replaced, answers still right
+		_ = p.check(fmt.Sprintf("%08x-e727-4d9c-b35d-f84bb474a37f", i))
+	}
+	if err := p.check(bad); err == nil {
+		t.Fatal("an invalid value passed after churn")
 	}
 }
