@@ -143,46 +143,9 @@ func structuredFast(body []byte) (*event.Event, any, bool) {
 	if !ok || obj["specversion"] != SpecVersion {
 		return nil, nil, false
 	}
-	ec := &event.EventContextV1{}
-	for k, val := range obj {
-		s, isString := val.(string)
-		if !isString && k != "data" {
-			return nil, nil, false
-		}
-		switch k {
-		case "specversion", "data":
-		case "id":
-			ec.ID = s
-		case "type":
-			ec.Type = s
-		case "source":
-			u := types.ParseURIRef(s)
-			if u == nil {
-				return nil, nil, false
-			}
-			ec.Source = *u
-		case "subject":
-			if s != "" {
-				ec.Subject = &s
-			}
-		case "time":
-			t, err := types.ParseTimestamp(s)
-			if err != nil {
-				return nil, nil, false
-			}
-			ec.Time = t
-		case "datacontenttype":
-			if s == "" {
-				return nil, nil, false // the SDK's reading depends on where it is
-			}
-			ec.DataContentType = &s
-		case "data_base64", "dataschema", "schemaurl", "datacontentencoding":
-			return nil, nil, false
-		default:
-			if ec.SetExtension(k, s) != nil {
-				return nil, nil, false
-			}
-		}
+	ec, ok := contextFast(obj)
+	if !ok {
+		return nil, nil, false
 	}
 	if !validFast(ec) {
 		return nil, nil, false
@@ -198,6 +161,54 @@ func structuredFast(body []byte) (*event.Event, any, bool) {
 	}
 	e.DataEncoded = body[p.dataStart:p.dataEnd:p.dataEnd]
 	return e, obj["data"], true
+}
+
+// contextFast builds the event context from a parsed structured event's
+// members as the SDK's reader would, or reports that it cannot (then the
+// SDK reads it).
+func contextFast(obj map[string]any) (*event.EventContextV1, bool) {
+	ec := &event.EventContextV1{}
+	for k, val := range obj {
+		s, isString := val.(string)
+		if !isString && k != "data" {
+			return nil, false
+		}
+		switch k {
+		case "specversion", "data":
+		case "id":
+			ec.ID = s
+		case "type":
+			ec.Type = s
+		case "source":
+			u := types.ParseURIRef(s)
+			if u == nil {
+				return nil, false
+			}
+			ec.Source = *u
+		case "subject":
+			if s != "" {
+				ec.Subject = &s
+			}
+		case "time":
+			t, err := types.ParseTimestamp(s)
+			if err != nil {
+				return nil, false
+			}
+			ec.Time = t
+		case "datacontenttype":
+			if s == "" {
+				return nil, false // the SDK's reading depends on where it is
+			}
+			ec.DataContentType = &s
+		case "data_base64", "dataschema", "schemaurl", "datacontentencoding":
+			return nil, false
+		default:
+			if ec.SetExtension(k, s) != nil {
+				return nil, false
+			}
+		}
+	}
+	return ec, true
 }
 
 // validFast is the SDK's Validate for the contexts structuredFast builds

@@ -138,22 +138,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var stopping atomic.Bool
-	w.acks = make(chan pendingAck, w.cfg.Concurrency)
-	var ackers sync.WaitGroup
-	for range w.cfg.Concurrency {
-		ackers.Add(1)
-		go func() {
-			defer ackers.Done()
-			for a := range w.acks {
-				w.confirm(a)
-			}
-		}()
-	}
-	defer func() {
-		close(w.acks) // every handler has finished (below)
-		ackers.Wait()
-		w.acks = nil
-	}()
+	defer w.startAckers()() // deferred first, so it runs after every handler has finished
 	var wg sync.WaitGroup
 	msgs := make(chan jetstream.Msg) // unbuffered: a message waits in the pull buffer, not here
 	wg.Add(1)
@@ -201,6 +186,28 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.log.Info("worker_stopped", zap.Any("outcomes", w.Counts()))
 	return nil
+}
+
+// startAckers starts the goroutines that DoubleAck recorded messages
+// (see confirm) and returns the function that stops them once no handler
+// can send any more: it waits for the acks already handed over.
+func (w *Worker) startAckers() (stop func()) {
+	w.acks = make(chan pendingAck, w.cfg.Concurrency)
+	var ackers sync.WaitGroup
+	for range w.cfg.Concurrency {
+		ackers.Add(1)
+		go func() {
+			defer ackers.Done()
+			for a := range w.acks {
+				w.confirm(a)
+			}
+		}()
+	}
+	return func() {
+		close(w.acks)
+		ackers.Wait()
+		w.acks = nil
+	}
 }
 
 // Pulling. One goroutine reads the iterator and hands each message to the
