@@ -203,6 +203,9 @@ func contextFast(obj map[string]any) (*event.EventContextV1, bool) {
 		case "data_base64", "dataschema", "schemaurl", "datacontentencoding":
 			return nil, false
 		default:
+			if _, twice := ec.Extensions[strings.ToLower(k)]; twice {
+				return nil, false // Ext and ext: the SDK keeps the later one, a map has no order
+			}
 			if ec.SetExtension(k, s) != nil {
 				return nil, false
 			}

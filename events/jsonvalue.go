@@ -40,6 +40,11 @@ func getParser(b []byte) *jsonParser {
 
 func putParser(p *jsonParser) {
 	p.b = nil
+	if cap(p.members) > 1024 {
+		p.members = make([]member, 0, 64) // one huge object does not pin its scratch
+	} else {
+		clear(p.members[:cap(p.members)]) // nor do the values of one that failed to parse
+	}
 	parsers.Put(p)
 }
 
@@ -53,7 +58,8 @@ type jsonParser struct {
 	// repeats, and the span of its "data" member's value (-1: none).
 	topDup             bool
 	dataStart, dataEnd int
-	// replaced is set when invalid UTF-8 was replaced by U+FFFD.
+	// replaced is set when invalid UTF-8 or a lone surrogate escape was
+	// replaced by U+FFFD: the SDK's reader does neither as encoding/json.
 	replaced bool
 	// members is scratch for the objects being read (see object).
 	members []member
@@ -159,8 +165,8 @@ func (p *jsonParser) object(depth int) (map[string]any, error) {
 			return nil, p.syntax("after object key")
 		}
 		p.i++
+		start := p.i // the SDK's raw data begins right after the colon
 		p.skipSpace()
-		start := p.i
 		v, err := p.value(depth)
 		if err != nil {
 			return nil, err
@@ -271,8 +277,8 @@ func (p *jsonParser) key() (string, error) {
 
 // internTable is a fixed-size, lossy, lock-free table of short strings
 // (object keys, and short values such as regions, codes and names), each
-// with its boxed form: a string hashes to one slot and replaces what was
-// there. Its memory is bounded (internSlots strings of at most maxInterned
+// with its boxed form: a string hashes to a pair of slots and, when both
+// are taken, replaces what was in one of them. Its memory is bounded (internSlots strings of at most maxInterned
 // bytes) whatever the input.
 type internTable struct {
 	seed  maphash.Seed
@@ -411,6 +417,7 @@ func (p *jsonParser) escape() (rune, error) {
 			}
 			p.i = save // not a pair: the second escape stands alone
 		}
+		p.replaced = true // jsoniter (the SDK) would take both escapes here
 		return utf8.RuneError, nil
 	}
 	p.i--

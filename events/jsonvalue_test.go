@@ -83,6 +83,10 @@ var structuredCases = []struct {
 	{`{"specversion":1.0,"id":"1","source":"s","type":"t"}`, false},
 	{`{"specversion":"1.0","id":1,"source":"s","type":"t"}`, false},
 	{`{"specversion":"1.0","id":"","source":"s","type":"t"}`, false},
+	{"{\"specversion\":\"1.0\",\"id\":\"1\",\"source\":\"s\",\"type\":\"t\",\"data\": \n\t{\"a\":1} }", true},
+	{`{"specversion":"1.0","id":"\ud83d\ud83d\ude00","source":"s","type":"t"}`, false},
+	{`{"specversion":"1.0","id":"\ud83d\ude00","source":"s","type":"t"}`, true},
+	{`{"specversion":"1.0","id":"1","source":"s","type":"t","Ext":"a","ext":"b"}`, false},
 	{`{"specversion":"1.0","id":" ","source":"s","type":"t"}`, false},
 	{`{"specversion":"1.0","id":"1","source":" ","type":"t"}`, true}, // the SDK takes it (%20)
 	{`{"specversion":"1.0","id":"1","source":"#","type":"t"}`, false},

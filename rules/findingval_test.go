@@ -30,6 +30,9 @@ func TestFindingValIsTheMap(t *testing.T) {
 		`string(finding.provider) + "/" + finding.account`, `type(finding) == map`, `dyn(finding)[1]`, `dyn(finding).region`,
 		`{"a": finding}.a.form`, `[finding][0].project`, `finding.map(k, k).size()`,
 	}
+	for k := range f.Map() {
+		exprs = append(exprs, "finding."+k, "has(finding."+k+")", `finding["`+k+`"]`)
+	}
 	for _, e := range exprs {
 		ast, iss := env.Compile(e)
 		if iss.Err() != nil {

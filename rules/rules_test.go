@@ -227,8 +227,13 @@ func TestFindingFieldParams(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, fd := range []*events.Finding{f, nil} {
-			vars := &activation{env: &events.Envelope{Finding: fd}}
-			v, _, err := prg.Eval(vars)
+			m := noFinding
+			if fd != nil {
+				m = fd.Map()
+			}
+			// CEL over the map Finding.Map gives, as rules saw it before
+			// any fast path.
+			v, _, err := prg.Eval(map[string]any{"finding": m})
 			if err != nil {
 				t.Fatalf("finding.%s: %v", name, err)
 			}
@@ -236,6 +241,7 @@ func TestFindingFieldParams(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			vars := &activation{env: &events.Envelope{Finding: fd}}
 			got, err := (param{expr: prg, field: read}).value(vars)
 			if err != nil || got != want {
 				t.Errorf("finding.%s with finding %v: fast path %q (%v), CEL %q", name, fd != nil, got, err, want)

@@ -86,12 +86,22 @@ func (a *Audit) Record(ctx context.Context, d Decision) error {
 	return nil
 }
 
+// publishTimeout bounds a record's publish when the caller's context has
+// no deadline, as jetstream's default API timeout does.
+const publishTimeout = 5 * time.Second
+
 // publishDurable publishes msg to its stream and waits for the stream's
-// acknowledgement, as jetstream's PublishMsg does (a no-responders answer,
-// as during a leader change, is retried twice 250 ms apart), but reads a
-// plain success acknowledgement without encoding/json, which was a tenth
+// acknowledgement: what jetstream's PublishMsg does (a no-responders
+// answer, as during a leader change, is retried twice 250 ms apart; a
+// context without a deadline gets publishTimeout), except that a plain
+// success acknowledgement is read without encoding/json, which was a tenth
 // of recording's CPU in the benchmark. Anything else is decoded in full.
 func publishDurable(ctx context.Context, nc *nats.Conn, msg *nats.Msg) error {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, publishTimeout)
+		defer cancel()
+	}
 	resp, err := nc.RequestMsgWithContext(ctx, msg)
 	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < 2; r++ {
 		select {

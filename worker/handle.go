@@ -217,6 +217,9 @@ func msgSize(m jetstream.Msg) int {
 // interval (AckWait/3), until the returned stop is called. It is a timer,
 // not a goroutine per message.
 func keepAlive(m jetstream.Msg, every time.Duration) (stop func()) {
+	if every <= 0 {
+		return func() {} // an ack wait under 3ns: nothing sensible to do
+	}
 	var mu sync.Mutex
 	stopped := false
 	mu.Lock()

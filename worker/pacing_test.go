@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
@@ -52,8 +53,17 @@ func TestPacingKeepsUnderTheQuota(t *testing.T) {
 	if dead != 0 || float64(throttled) > 0.05*float64(calls) {
 		t.Errorf("paced at the quota: %d of %d calls throttled and %d dead-lettered, want under 5%% and none", throttled, calls, dead)
 	}
+	start := time.Now()
 	unpaced, ucalls, _ := run(nil)
-	t.Logf("not paced: %d of %d calls throttled", unpaced, ucalls)
+	rate := float64(ucalls) / time.Since(start).Seconds()
+	t.Logf("not paced: %d of %d calls throttled, %.0f calls/s", unpaced, ucalls, rate)
+	if rate < 2*perSecond {
+		// On a machine this slow (the race detector, a loaded CI runner)
+		// the unpaced worker barely outruns the quota: whether it bites
+		// says nothing about pacing.
+		t.Logf("the unpaced run made %.0f calls/s, under twice the quota: not comparing", rate)
+		return
+	}
 	if unpaced <= 2*throttled || unpaced < 10 {
 		t.Errorf("without pacing %d calls were throttled, with it %d: the quota does not bite", unpaced, throttled)
 	}

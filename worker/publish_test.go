@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -71,7 +72,18 @@ func TestPublishDurable(t *testing.T) {
 	if err := publishDurable(t.Context(), nc, msg("c")); !errors.As(err, &api) {
 		t.Errorf("a full stream's refusal: %v, want an *APIError", err)
 	}
+	// A reply that never comes: a context without a deadline still ends.
+	sub, err := nc.SubscribeSync("silent.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
 	start := time.Now()
+	if err := publishDurable(context.Background(), nc, &nats.Msg{Subject: "silent.x", Data: []byte("r")}); !errors.Is(err, context.DeadlineExceeded) ||
+		time.Since(start) < publishTimeout || time.Since(start) > 2*publishTimeout {
+		t.Errorf("no reply: %v after %s, want the deadline after %s", err, time.Since(start), publishTimeout)
+	}
+	start = time.Now()
 	err = publishDurable(t.Context(), nc, &nats.Msg{Subject: "nostream.x", Data: []byte("r")})
 	if !errors.Is(err, jetstream.ErrNoStreamResponse) || time.Since(start) < 400*time.Millisecond {
 		t.Errorf("no stream: %v after %s, want ErrNoStreamResponse after two retries", err, time.Since(start))

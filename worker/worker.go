@@ -138,7 +138,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var stopping atomic.Bool
-	defer w.startAckers()() // deferred first, so it runs after every handler has finished
+	// The ackers stop when Run returns, which is after the wait below for
+	// every handler: no handler can hand over an ack after that.
+	defer w.startAckers()()
 	var wg sync.WaitGroup
 	msgs := make(chan jetstream.Msg) // unbuffered: a message waits in the pull buffer, not here
 	wg.Add(1)

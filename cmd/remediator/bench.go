@@ -92,11 +92,23 @@ type benchEnv struct {
 	dir     string
 }
 
-func newBenchEnv(resources, compliant int) (*benchEnv, func(), error) {
+func newBenchEnv(resources, compliant int) (_ *benchEnv, _ func(), err error) {
 	dir, err := os.MkdirTemp("", "remediator-bench-")
 	if err != nil {
 		return nil, nil, err
 	}
+	var cleanup []func() // run in reverse, now on an error, else by the returned func
+	done := func() {
+		for i := len(cleanup) - 1; i >= 0; i-- {
+			cleanup[i]()
+		}
+	}
+	cleanup = append(cleanup, func() { _ = os.RemoveAll(dir) })
+	defer func() {
+		if err != nil {
+			done()
+		}
+	}()
 	// The server's default sync (not fsync per write), as `nats bench`
 	// measures. Its goroutines, and the connection's, carry the profile
 	// label part=nats (see labelled).
@@ -104,7 +116,10 @@ func newBenchEnv(resources, compliant int) (*benchEnv, func(), error) {
 	var nc *nats.Conn
 	labelled("nats", func() {
 		if srv, err = embedded.Start(embedded.Options{StoreDir: dir}); err == nil {
-			nc, err = srv.Connect()
+			cleanup = append(cleanup, srv.Shutdown)
+			if nc, err = srv.Connect(); err == nil {
+				cleanup = append(cleanup, nc.Close)
+			}
 		}
 	})
 	if err != nil {
@@ -122,6 +137,7 @@ func newBenchEnv(resources, compliant int) (*benchEnv, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	cleanup = append(cleanup, conn.records.Close)
 	var b strings.Builder
 	fmt.Fprintf(&b, "huawei:\n  projects:\n    %s:\n      region: cn-north-4\n      kms_keys:\n", crashProjectID)
 	keys := make([]string, resources)
@@ -139,14 +155,8 @@ func newBenchEnv(resources, compliant int) (*benchEnv, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	env := &benchEnv{conn: conn, records: records, sim: sim, url: simSrv.URL(), keys: keys, dir: dir}
-	return env, func() {
-		_ = simSrv.Close(context.Background())
-		conn.records.Close()
-		nc.Close()
-		srv.Shutdown()
-		_ = os.RemoveAll(dir)
-	}, nil
+	cleanup = append(cleanup, func() { _ = simSrv.Close(context.Background()) })
+	return &benchEnv{conn: conn, records: records, sim: sim, url: simSrv.URL(), keys: keys, dir: dir}, done, nil
 }
 
 const crashProjectID = "0b5a7f3c2d8e4b1a9c6d5e4f3a2b1c0d"

@@ -104,7 +104,7 @@ func (c *natsConn) connected() bool {
 // close drains the connections and stops the embedded server, if any.
 func (c *natsConn) close() {
 	if c.records != nil {
-		c.records.Close() // its publishes are synchronous: none is left in flight
+		c.records.Close() // called once the worker has stopped: its publishes are synchronous, none is left in flight
 	}
 	if c.nc != nil {
 		if err := c.nc.Drain(); err == nil {
