@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/remediator/remediator/worker"
-	"github.com/remediator/remediator/worker/embedded"
+	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 )
 
 // serviceMonitor is the part of the Prometheus operator's type the
@@ -122,14 +122,7 @@ func checkDeployment(t *testing.T, overlay string, d *appsv1.Deployment) {
 // TestJetStreamDefinitions: the stream and consumer files in jetstream/
 // are what the worker creates (replicas aside: the files are for R3).
 func TestJetStreamDefinitions(t *testing.T) {
-	srv, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Shutdown()
-	nc, _ := srv.Connect()
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	_, _, js := embeddedtest.Start(t)
 	ctx := context.Background()
 	if _, err := worker.EnsureTopology(ctx, js, worker.DefaultConfig()); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/remediator/remediator/worker/embedded"
+	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 )
 
 func TestCheckPubAck(t *testing.T) {
@@ -39,20 +39,7 @@ func TestCheckPubAck(t *testing.T) {
 // by the stream, and no stream at all.
 func TestPublishDurable(t *testing.T) {
 	t.Parallel()
-	srv, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, nc, js := embeddedtest.Start(t)
 	st, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "PD", Subjects: []string{"pd.>"}, MaxMsgs: 2, Discard: jetstream.DiscardNew})
 	if err != nil {
 		t.Fatal(err)

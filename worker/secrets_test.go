@@ -18,7 +18,7 @@ import (
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/alibaba"
 	"github.com/remediator/remediator/worker/cloudsim"
-	"github.com/remediator/remediator/worker/embedded"
+	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 	"github.com/remediator/remediator/worker/huawei"
 )
 
@@ -28,14 +28,7 @@ import (
 func TestSecretsNeverLeak(t *testing.T) {
 	t.Parallel()
 	const hwSecret, aliSecret, token = "HW-SECRET-must-not-leak", "ALI-SECRET-must-not-leak", "STS-TOKEN-must-not-leak"
-	srv, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, _ := srv.Connect()
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
+	_, _, js := embeddedtest.Start(t)
 	seed, _ := cloudsim.LoadSeed("../testdata/cloudsim/demo.yaml")
 	hs := httptest.NewServer(cloudsim.New(seed))
 	t.Cleanup(hs.Close)

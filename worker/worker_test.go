@@ -17,7 +17,7 @@ import (
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/alibaba"
 	"github.com/remediator/remediator/worker/cloudsim"
-	"github.com/remediator/remediator/worker/embedded"
+	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 	"github.com/remediator/remediator/worker/huawei"
 )
 
@@ -66,20 +66,7 @@ func setup(t *testing.T, opts ...option) *bundle {
 // paced by lim (nil: not paced).
 func setupWith(t *testing.T, seedText string, lim *action.RateLimiter, opts ...option) *bundle {
 	t.Helper()
-	srv, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, nc, js := embeddedtest.Start(t)
 	seed, err := cloudsim.ParseSeed([]byte(seedText))
 	if err != nil {
 		t.Fatal(err)

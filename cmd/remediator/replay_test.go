@@ -8,11 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/embedded"
+	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 )
 
 func TestReplayTwiceIsDeduplicated(t *testing.T) {
@@ -74,14 +73,7 @@ func TestReplayFreshIDs(t *testing.T) {
 
 func TestReplayProgress(t *testing.T) {
 	t.Parallel()
-	ns, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, _ := ns.Connect()
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
+	_, nc, js := embeddedtest.Start(t)
 	cfg := worker.DefaultConfig()
 	if _, err := worker.EnsureTopology(context.Background(), js, cfg); err != nil {
 		t.Fatal(err)

@@ -15,7 +15,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
-	"github.com/remediator/remediator/worker/embedded"
+	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 )
 
 const structured = `{"specversion":"1.0","id":"ev-1","source":"acs.ecs","type":"ecs:ActionTrail:ApiCall","data":{"eventName":"ModifyDiskDefaultKMSKeyId"}}`
@@ -29,17 +29,7 @@ type fixture struct {
 
 func setup(t *testing.T) fixture {
 	t.Helper()
-	srv, err := embedded.Start(embedded.Options{StoreDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Shutdown)
-	nc, err := srv.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	js, _ := jetstream.New(nc)
+	_, _, js := embeddedtest.Start(t)
 	cfg := worker.DefaultConfig()
 	if _, err := worker.EnsureTopology(context.Background(), js, cfg); err != nil {
 		t.Fatal(err)
