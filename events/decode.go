@@ -222,7 +222,7 @@ func validFast(ec *event.EventContextV1) bool {
 	if strings.TrimSpace(ec.ID) == "" || strings.TrimSpace(ec.Type) == "" {
 		return false
 	}
-	if !plainSource(ec.Source.Path, ec.Source) && strings.TrimSpace(ec.Source.String()) == "" {
+	if !plainSource(ec.Source) && strings.TrimSpace(ec.Source.String()) == "" {
 		return false
 	}
 	if ec.Subject != nil && strings.TrimSpace(*ec.Subject) == "" {
@@ -245,7 +245,8 @@ func validFast(ec *event.EventContextV1) bool {
 
 // plainSource reports whether the source is just a non-empty path of
 // letters, digits, dots, dashes and underscores (HC.KMS, acs.ecs).
-func plainSource(path string, u types.URIRef) bool {
+func plainSource(u types.URIRef) bool {
+	path := u.Path
 	if path == "" || u.Scheme != "" || u.Host != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || u.User != nil {
 		return false
 	}
