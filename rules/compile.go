@@ -43,6 +43,7 @@ type Rule struct {
 	exemptIDs  map[string]bool
 	exemptWhen cel.Program
 	resource   string // the action's resource parameter
+	digest     string // the rule's YAML, for Diff
 }
 
 // ResourceParam names the action parameter that identifies the resource
@@ -146,7 +147,8 @@ func (c *compiler) add(file string, n *yaml.Node, rule, field, format string, ar
 }
 
 func (c *compiler) rule(s *spec) *Rule {
-	r := &Rule{Name: s.name, Description: s.description, Enabled: s.enabled, DryRun: s.dryRun, File: s.file, Line: s.node.Line}
+	r := &Rule{Name: s.name, Description: s.description, Enabled: s.enabled, DryRun: s.dryRun, File: s.file, Line: s.node.Line,
+		digest: nodeDigest(s.node)}
 	if s.matchType != nil {
 		r.Type, r.typeGlob = s.matchType.Value, compileGlob(s.matchType.Value)
 	}

@@ -70,6 +70,7 @@ func parseFile(file string, r io.Reader) ([]*spec, []policyPart, []Problem) {
 	p := &parser{file: file}
 	dec := yaml.NewDecoder(r)
 	var out []*spec
+	docs := 0
 	for {
 		var doc yaml.Node
 		err := dec.Decode(&doc)
@@ -80,7 +81,15 @@ func parseFile(file string, r io.Reader) ([]*spec, []policyPart, []Problem) {
 			p.syntax(err)
 			break
 		}
+		docs++
 		out = append(out, p.document(&doc)...)
+	}
+	if docs == 0 && len(p.problems) == 0 {
+		// Read as a file with no rules, it would drop its rules from the
+		// set while the rest loads: what a reader sees of a file being
+		// rewritten in place, caught between truncation and write.
+		p.problems = append(p.problems, Problem{File: file, Line: 1, Column: 1,
+			Msg: "the file is empty (blank or only comments): write rule files under a temporary name in the same directory, then rename them"})
 	}
 	return out, p.policy, p.problems
 }

@@ -21,6 +21,8 @@ type Metrics struct {
 	rateWaits prometheus.Counter
 	// Reloads counts rule reloads by result (ok, rejected).
 	Reloads *prometheus.CounterVec
+	// RuleChanges counts rules added, removed and changed by reloads.
+	RuleChanges *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics with reg.
@@ -42,8 +44,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Attempts delayed by an open circuit (a write limit was exceeded)."}),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "remediator", Name: "rule_reloads_total",
 			Help: "Rule reloads by result (ok, rejected)."}, []string{"result"}),
+		RuleChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "remediator", Name: "rule_changes_total",
+			Help: "Rules added, removed or changed by accepted reloads, by change (added, removed, changed)."}, []string{"change"}),
 	}
-	reg.MustRegister(m.events, m.actions, m.duration, m.latency, m.retries, m.conflicts, m.rateWaits, m.Reloads)
+	reg.MustRegister(m.events, m.actions, m.duration, m.latency, m.retries, m.conflicts, m.rateWaits, m.Reloads, m.RuleChanges)
 	return m
 }
 

@@ -13,19 +13,35 @@ import (
 
 	"go.uber.org/zap"
 
+	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/action"
 )
 
-// watchRules reloads the rule files on SIGHUP and when their content
-// changes (checked every interval). A set that fails validation is logged
-// and rejected; the running set stays.
-func watchRules(ctx context.Context, log *zap.Logger, reg *action.Registry, paths []string, builtin bool, w *worker.Worker, interval time.Duration, m *worker.Metrics) {
+// ruleWatch reloads the rule files on SIGHUP and when their content
+// changes (checked every interval). A set that fails validation (an
+// empty file among them: a file caught mid-write) is logged and rejected;
+// the running set stays. Each accepted reload logs and counts the rules
+// it added, removed and changed, so a rule that vanished is seen.
+type ruleWatch struct {
+	log      *zap.Logger
+	reg      *action.Registry
+	paths    []string
+	builtin  bool
+	w        *worker.Worker
+	metrics  *worker.Metrics
+	interval time.Duration
+	running  *rules.Set // the set the worker runs
+	// last is the fingerprint taken before running was loaded, so that a
+	// change made while the worker started is seen at the first poll.
+	last string
+}
+
+func (rw *ruleWatch) run(ctx context.Context) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	last := fingerprint(paths)
-	t := time.NewTicker(interval)
+	t := time.NewTicker(rw.interval)
 	defer t.Stop()
 	for {
 		trigger := "file_change"
@@ -35,23 +51,41 @@ func watchRules(ctx context.Context, log *zap.Logger, reg *action.Registry, path
 		case <-hup:
 			trigger = "sighup"
 		case <-t.C:
-			fp := fingerprint(paths)
-			if fp == last {
+			fp := fingerprint(rw.paths)
+			if fp == rw.last {
 				continue
 			}
-			last = fp
+			rw.last = fp
 		}
-		set, err := loadRules(reg, paths, builtin)
-		if err != nil {
-			m.Reloads.WithLabelValues("rejected").Inc()
-			log.Error("rules_reload_failed", zap.String("trigger", trigger), zap.String("error", err.Error()),
-				zap.String("note", "the previous rule set keeps running"))
-			continue
-		}
-		w.SetRules(set)
-		m.Reloads.WithLabelValues("ok").Inc()
-		log.Info("rules_reloaded", zap.String("trigger", trigger), zap.Int("rules", len(set.Rules())))
+		rw.reload(trigger)
 	}
+}
+
+func (rw *ruleWatch) reload(trigger string) {
+	set, err := loadRules(rw.reg, rw.paths, rw.builtin)
+	if err != nil {
+		rw.metrics.Reloads.WithLabelValues("rejected").Inc()
+		rw.log.Error("rules_reload_failed", zap.String("trigger", trigger), zap.String("error", err.Error()),
+			zap.String("note", "the previous rule set keeps running"))
+		return
+	}
+	rw.w.SetRules(set)
+	ch := rules.Diff(rw.running, set)
+	rw.running = set
+	rw.metrics.Reloads.WithLabelValues("ok").Inc()
+	rw.metrics.RuleChanges.WithLabelValues("added").Add(float64(len(ch.Added)))
+	rw.metrics.RuleChanges.WithLabelValues("removed").Add(float64(len(ch.Removed)))
+	rw.metrics.RuleChanges.WithLabelValues("changed").Add(float64(len(ch.Changed)))
+	rw.log.Info("rules_reloaded", zap.String("trigger", trigger), zap.Int("rules", len(set.Rules())),
+		zap.Strings("added", nonNil(ch.Added)), zap.Strings("removed", nonNil(ch.Removed)), zap.Strings("changed", nonNil(ch.Changed)))
+}
+
+// nonNil makes an empty list log as [] rather than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }
 
 // fingerprint hashes the names and contents of every rule file.

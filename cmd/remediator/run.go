@@ -134,6 +134,7 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	if err != nil {
 		return err
 	}
+	fp := fingerprint(wf.rules)
 	set, err := loadRules(reg, wf.rules, wf.builtin)
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
@@ -159,7 +160,8 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	}
 	wp.Store(w)
 	if len(wf.rules) > 0 {
-		go watchRules(ctx, log, reg, wf.rules, wf.builtin, w, wf.rulesPoll, metrics)
+		rw := &ruleWatch{log: log, reg: reg, paths: wf.rules, builtin: wf.builtin, w: w, metrics: metrics, interval: wf.rulesPoll, running: set, last: fp}
+		go rw.run(ctx)
 	}
 	err = <-done
 	log.Info("shutdown_complete")
