@@ -67,6 +67,12 @@ var prefixed = spec.WithPrefix("ce-")
 // names are matched case-insensitively.
 func Decode(ctx context.Context, header map[string][]string, body []byte) (*Envelope, error) {
 	m := newMessage(header, body)
+	if m.conflict != "" {
+		// Which of two values a map walk meets first is chance: the id
+		// would change the ledger key and the audit id from one delivery
+		// to the next.
+		return nil, invalid("header "+m.conflict+" given twice with different values", nil)
+	}
 	if m.mode == "" {
 		return nil, invalid("neither a structured CloudEvent (content type "+StructuredContentType+
 			") nor a binary one (ce-specversion header)", nil)
@@ -301,14 +307,24 @@ type message struct {
 	body        []byte
 	mode        Mode
 	specVersion string
+	// conflict names an attribute header given twice (under two casings,
+	// or two values of one name) with different values.
+	conflict string
 }
 
 func newMessage(header map[string][]string, body []byte) *message {
 	m := &message{header: make(map[string]string, len(header)), body: body}
 	for k, v := range header {
-		if len(v) > 0 {
-			m.header[strings.ToLower(k)] = v[0]
+		if len(v) == 0 {
+			continue
 		}
+		lk := strings.ToLower(k)
+		if prev, seen := m.header[lk]; seen && prev != v[0] || !sameValues(v) {
+			if isAttributeHeader(lk) {
+				m.conflict = lk
+			}
+		}
+		m.header[lk] = v[0]
 	}
 	media := m.header["content-type"]
 	switch media {
@@ -328,6 +344,23 @@ func newMessage(header map[string][]string, body []byte) *message {
 		}
 	}
 	return m
+}
+
+// sameValues reports whether every value of a header is the first one.
+func sameValues(v []string) bool {
+	for _, s := range v[1:] {
+		if s != v[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// isAttributeHeader reports whether a lower-cased header carries a
+// CloudEvents attribute: a ce- header, or content-type (datacontenttype
+// in binary mode, and what decides the mode).
+func isAttributeHeader(lk string) bool {
+	return lk == "content-type" || strings.HasPrefix(lk, "ce-")
 }
 
 var _ binding.Message = (*message)(nil)
