@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
@@ -47,7 +46,7 @@ func newReplayCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			conn, err := connect(natsURL, "", "", zap.NewNop(), opts...)
+			conn, err := connect(natsURL, "", "", connLogger(cmd), opts...)
 			if err != nil {
 				return err
 			}

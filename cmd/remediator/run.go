@@ -124,8 +124,12 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	return cmd
 }
 
+// runWorker runs the worker until ctx ends. The ops server comes first:
+// while NATS cannot be reached at start-up, /healthz answers and /readyz
+// says not ready, and the connection is retried (a pod waits rather than
+// crash-looping); a signal meanwhile ends the wait with exit 0.
 func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, dataDir, listen string, pc providerConfig, opsListen string, opts ...nats.Option) error {
-	conn, err := connect(natsURL, dataDir, listen, log, opts...)
+	conn, err := newNATSConn(natsURL, dataDir, listen, log, opts...)
 	if err != nil {
 		return err
 	}
@@ -139,20 +143,27 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}
-	records, err := conn.openRecords()
-	if err != nil {
-		return err
-	}
 	promReg, metrics := newRegistry()
-	worker.RegisterDLQDepth(promReg, conn.js, wf.cfg)
+	var cp atomic.Pointer[natsConn]
 	var wp atomic.Pointer[worker.Worker]
 	if opsListen != "" {
-		ops, err := startOps(opsListen, promReg, conn.connected, func() bool { w := wp.Load(); return w != nil && w.Ready() }, log)
+		connected := func() bool { c := cp.Load(); return c != nil && c.connected() }
+		ops, err := startOps(opsListen, promReg, connected, func() bool { w := wp.Load(); return w != nil && w.Ready() }, log)
 		if err != nil {
 			return err
 		}
 		defer ops.close()
 	}
+	records, err := openRetrying(ctx, log, conn)
+	if err != nil {
+		if ctx.Err() != nil { // stopped while waiting for NATS
+			log.Info("shutdown_complete")
+			return nil
+		}
+		return err
+	}
+	cp.Store(conn)
+	worker.RegisterDLQDepth(promReg, conn.js, wf.cfg)
 	rec := worker.NewAudit(records, wf.cfg)
 	w, done, err := startWorker(ctx, wf.cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: rec, Logger: log, Metrics: metrics, Tracer: wf.tracer})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -44,12 +45,29 @@ type natsConn struct {
 	// options; records is the one openRecords made, if any.
 	dial    func(name string, opts ...nats.Option) (*nats.Conn, error)
 	records *nats.Conn
+	// server is the address as it may be logged (no credentials); log
+	// receives the connections' events.
+	server string
+	log    *zap.Logger
 }
 
 // connect dials url, or starts an embedded server when url is empty.
 func connect(url, dataDir, listen string, log *zap.Logger, extra ...nats.Option) (*natsConn, error) {
-	c := &natsConn{closed: make(chan struct{})}
-	onClose := nats.ClosedHandler(func(*nats.Conn) { close(c.closed) })
+	c, err := newNATSConn(url, dataDir, listen, log, extra...)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.open(); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// newNATSConn prepares a connection to url (and starts the embedded
+// server when url is empty) without dialling it: open does.
+func newNATSConn(url, dataDir, listen string, log *zap.Logger, extra ...nats.Option) (*natsConn, error) {
+	c := &natsConn{closed: make(chan struct{}), server: redactURL(url), log: log}
 	if url == "" {
 		store := filepath.Join(dataDir, "jetstream")
 		if err := os.MkdirAll(store, 0o700); err != nil {
@@ -59,27 +77,39 @@ func connect(url, dataDir, listen string, log *zap.Logger, extra ...nats.Option)
 		if err != nil {
 			return nil, err
 		}
-		c.srv = srv
+		c.srv, c.server = srv, "embedded"
 		log.Info("embedded_nats_started", zap.String("data_dir", dataDir), zap.String("client_url", c.srv.ClientURL()),
 			zap.String("note", "no --nats-url or NATS_URL given: running an embedded JetStream server"))
-		c.dial = func(name string, opts ...nats.Option) (*nats.Conn, error) {
-			return srv.Connect(append([]nats.Option{nats.Name(name)}, opts...)...)
-		}
-	} else {
-		c.dial = func(name string, opts ...nats.Option) (*nats.Conn, error) {
-			return nats.Connect(url, append(append([]nats.Option{nats.Name(name), nats.MaxReconnects(-1)}, extra...), opts...)...)
-		}
 	}
-	var err error
-	if c.nc, err = c.dial("remediator", onClose); err != nil {
-		c.close()
-		return nil, fmt.Errorf("connect to NATS: %w", err)
-	}
-	if c.js, err = jetstream.New(c.nc); err != nil {
-		c.close()
-		return nil, err
+	c.dial = func(name string, opts ...nats.Option) (*nats.Conn, error) {
+		all := append(natsOptions(log, name, c.server, nil), extra...)
+		if c.srv != nil {
+			return c.srv.Connect(append(all, opts...)...)
+		}
+		rec := &dialRecorder{Dialer: net.Dialer{Timeout: nats.GetDefaultOptions().Timeout}}
+		nc, err := nats.Connect(url, append(append(all, nats.SetCustomDialer(rec)), opts...)...)
+		return nc, rec.explain(err)
 	}
 	return c, nil
+}
+
+// open dials the main connection. It closes c.closed when that
+// connection is closed, which close waits for after a drain.
+func (c *natsConn) open() error {
+	// The options again, with the closed hook: of two closed handlers
+	// the last one given is kept.
+	closed := make(chan struct{}) // one per attempt: a failed one may close its own
+	nc, err := c.dial("remediator", natsOptions(c.log, "remediator", c.server, func() { close(closed) })...)
+	if err != nil {
+		return fmt.Errorf("connect to NATS: %w", err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	c.nc, c.js, c.closed = nc, js, closed
+	return nil
 }
 
 // openRecords opens a second connection for the worker's records (audit
@@ -98,7 +128,7 @@ func (c *natsConn) openRecords() (jetstream.JetStream, error) {
 
 // connected reports whether every open connection is connected.
 func (c *natsConn) connected() bool {
-	return c.nc.IsConnected() && (c.records == nil || c.records.IsConnected())
+	return c.nc != nil && c.nc.IsConnected() && (c.records == nil || c.records.IsConnected())
 }
 
 // close drains the connections and stops the embedded server, if any.
