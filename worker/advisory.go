@@ -51,6 +51,7 @@ type maxDeliveries struct {
 
 // runAdvisories moves each announced message until ctx ends.
 func (w *Worker) runAdvisories(ctx context.Context, cons jetstream.Consumer) {
+	w.logIntakeLimit()
 	it, err := cons.Messages(jetstream.PullMaxMessages(1))
 	if err != nil {
 		w.log.Error("advisories_unavailable", zap.Error(err))
@@ -75,7 +76,9 @@ func (w *Worker) runAdvisories(ctx context.Context, cons jetstream.Consumer) {
 }
 
 // moveExhausted dead-letters the message an advisory names, then deletes
-// it from the intake stream.
+// it from the intake stream. The message is read with getStored, not
+// Stream.GetMsg, which fails on a header block nats.go cannot parse: that
+// message too must leave the intake.
 func (w *Worker) moveExhausted(ctx context.Context, advisory []byte) error {
 	var a maxDeliveries
 	if err := json.Unmarshal(advisory, &a); err != nil {
@@ -85,20 +88,26 @@ func (w *Worker) moveExhausted(ctx context.Context, advisory []byte) error {
 	if err != nil {
 		return err
 	}
-	raw, err := st.GetMsg(ctx, a.StreamSeq)
+	raw, err := w.getStored(ctx, w.cfg.Stream, a.StreamSeq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil // settled meanwhile
 	}
 	if err != nil {
 		return err
 	}
-	d := Decision{Subject: raw.Subject, Sequence: a.StreamSeq, Attempt: int(a.Deliveries), Outcome: DeadLettered,
-		Reason: action.ReasonMaxDeliveries, EventID: raw.Header.Get("ce-id"), Final: true}
+	// Without a ce-id (an undecodable event) the audit record's id falls
+	// back to the stream sequence (Audit.recordID).
+	d := Decision{Subject: raw.subject, Sequence: a.StreamSeq, Attempt: int(a.Deliveries), Outcome: DeadLettered,
+		Reason: action.ReasonMaxDeliveries, EventID: raw.header.Get("ce-id"), Final: true}
 	fail := action.Errorf(action.Permanent, action.ReasonMaxDeliveries, "",
 		"delivered %d times without being settled (the worker crashed or hung on each delivery)", a.Deliveries)
-	o := original{subject: raw.Subject, header: raw.Header, data: raw.Data, stream: w.cfg.Stream, seq: a.StreamSeq}
-	if err := w.publishDeadLetter(ctx, o, d, fail); err != nil {
+	o := original{subject: raw.subject, header: raw.header, data: raw.data, stream: w.cfg.Stream, seq: a.StreamSeq, headerBlock: raw.block}
+	stub, err := w.publishDeadLetter(ctx, o, d, fail)
+	if err != nil {
 		return err
+	}
+	if stub {
+		d.Detail = stubDetail(d.Detail)
 	}
 	d.Error = fail.Error()
 	if err := w.rec.Record(ctx, d); err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"time"
 
@@ -54,8 +55,9 @@ type AuditEventRef struct {
 
 // Audit publishes one CloudEvent per final decision about a matched rule
 // to the audit stream, and waits for the stream's acknowledgement. The
-// Nats-Msg-Id is derived from the event, the rule and the outcome, so a
-// retried message does not duplicate its record.
+// Nats-Msg-Id is derived from the event (its stream sequence when it has
+// no id), the rule and the outcome, so a retried message does not
+// duplicate its record.
 type Audit struct {
 	js  jetstream.JetStream
 	cfg Config
@@ -143,8 +145,7 @@ func checkPubAck(b []byte) error {
 
 // event renders the decision as a structured CloudEvent.
 func (a *Audit) event(d Decision) ([]byte, string) {
-	h := sha256.Sum256([]byte(d.EventSource + "\x00" + d.EventID + "\x00" + d.Rule + "\x00" + string(d.Outcome)))
-	id := "audit-" + hex.EncodeToString(h[:16])
+	id := a.recordID(d)
 	provider, _, _ := strings.Cut(d.Action, ".")
 	if provider == "" && d.Finding != nil {
 		provider = d.Finding.Provider
@@ -166,6 +167,21 @@ func (a *Audit) event(d Decision) ([]byte, string) {
 		Data: &data,
 	}
 	return appendAuditEvent(make([]byte, 0, 1024), &ev), id
+}
+
+// recordID is the record's id and Nats-Msg-Id: from the event's source
+// and id, the rule and the outcome. An event with no id (one that could
+// not be decoded) is named by its intake stream and sequence instead, as
+// its dead letter is (dlq:<stream>:<seq>): with the empty id every such
+// event had the same record id and the audit stream's duplicate window
+// kept only the first.
+func (a *Audit) recordID(d Decision) string {
+	event := d.EventSource + "\x00" + d.EventID
+	if d.EventID == "" && d.Sequence != 0 {
+		event = "seq\x00" + a.cfg.Stream + "\x00" + strconv.FormatUint(d.Sequence, 10)
+	}
+	h := sha256.Sum256([]byte(event + "\x00" + d.Rule + "\x00" + string(d.Outcome)))
+	return "audit-" + hex.EncodeToString(h[:16])
 }
 
 // auditEvent is the structured CloudEvent an audit record is sent as,

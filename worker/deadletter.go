@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"strconv"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/worker/action"
 )
@@ -35,10 +37,15 @@ const maxHeaderError = 1024
 
 // deadLetter publishes the original message to the dead-letter stream and
 // waits for the stream's acknowledgement. Nats-Msg-Id is derived from the
-// original stream and sequence, so publishing twice stores it once.
-func (w *Worker) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, d Decision, fail *action.Error) error {
-	return w.publishDeadLetter(ctx, original{subject: m.Subject(), header: m.Headers(), data: m.Data(),
-		stream: meta.Stream, seq: meta.Sequence.Stream}, d, fail)
+// original stream and sequence, so publishing twice stores it once. It
+// reports whether the dead letter had to be stored as a stub.
+func (w *Worker) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, d Decision, fail *action.Error) (bool, error) {
+	o := original{subject: m.Subject(), header: m.Headers(), data: m.Data(), stream: meta.Stream, seq: meta.Sequence.Stream}
+	if len(o.header) == 0 {
+		// Maybe no headers, maybe a block nats.go refused whole: read back.
+		o.header, o.headerBlock = w.recoverHeaders(ctx, o.stream, o.seq)
+	}
+	return w.publishDeadLetter(ctx, o, d, fail)
 }
 
 // original is the message being dead-lettered, as it arrived.
@@ -48,19 +55,53 @@ type original struct {
 	data    []byte
 	stream  string
 	seq     uint64
+	// headerBlock is the raw header block when a line of it could not be
+	// parsed; header then holds the lines that could.
+	headerBlock []byte
 }
 
-func (w *Worker) publishDeadLetter(ctx context.Context, o original, d Decision, fail *action.Error) error {
+// publishDeadLetter stores the dead letter whole or, when it is too large
+// for the server's max_payload or the stream's MaxMsgSize, as a stub
+// (stubbed): a message that can never be stored whole must still settle,
+// or it is redelivered forever and holds the consumer's ack floor.
+func (w *Worker) publishDeadLetter(ctx context.Context, o original, d Decision, fail *action.Error) (stub bool, err error) {
+	msg := w.deadLetterMsg(ctx, o, d, fail)
+	if _, err = w.js.PublishMsg(ctx, msg); err == nil {
+		return false, nil
+	}
+	if !isTooLarge(err) {
+		return false, fmt.Errorf("dead-letter publish: %w", err)
+	}
+	whole := err
+	for _, keepHeaders := range []bool{true, false} {
+		if _, err = w.js.PublishMsg(ctx, stubbed(msg, o, fail, w.cfg.DLQSubject, keepHeaders)); err == nil {
+			w.log.Warn("dead_letter_stubbed", zap.String("event_id", d.EventID), zap.Uint64("stream_seq", o.seq),
+				zap.Int("size", len(o.data)), zap.Bool("headers_kept", keepHeaders), zap.String("reason", string(fail.Reason)),
+				zap.NamedError("whole_error", whole))
+			return true, nil
+		}
+		if !isTooLarge(err) {
+			break
+		}
+	}
+	return false, fmt.Errorf("dead-letter publish: %w (as a stub: %w)", whole, err)
+}
+
+// deadLetterMsg is the dead letter whole: the original body and headers
+// with the worker's Remediator-* headers.
+func (w *Worker) deadLetterMsg(ctx context.Context, o original, d Decision, fail *action.Error) *nats.Msg {
 	h := nats.Header{}
 	for k, vs := range o.header {
-		if k == jetstream.MsgIDHeader {
+		switch {
+		case k == jetstream.MsgIDHeader:
 			h[HeaderOriginalMsgID] = append([]string(nil), vs...)
-			continue
+		case strings.HasPrefix(k, "Nats-"):
+			// server-interpreted headers (expected sequence, TTL...) must not act on the DLQ
+		case isRemediatorHeader(k):
+			// a publisher's own would pass for the worker's where it sets none (dlq list)
+		default:
+			h[k] = append([]string(nil), vs...)
 		}
-		if strings.HasPrefix(k, "Nats-") {
-			continue // server-interpreted headers (expected sequence, TTL...) must not act on the DLQ
-		}
-		h[k] = append([]string(nil), vs...)
 	}
 	set := func(k, v string) {
 		if v != "" {
@@ -76,19 +117,14 @@ func (w *Worker) publishDeadLetter(ctx context.Context, o original, d Decision, 
 	set(HeaderOriginalSubject, o.subject)
 	set(HeaderOriginalStream, o.stream)
 	set(HeaderOriginalSequence, strconv.FormatUint(o.seq, 10))
+	if o.headerBlock != nil {
+		set(HeaderOriginalHeaderBlock, base64.StdEncoding.EncodeToString(o.headerBlock))
+	}
 	now := time.Now().UTC()
 	set(HeaderFailedAt, now.Format(time.RFC3339Nano))
 	set(HeaderFirstFailure, w.firstFailure(ctx, o.stream, o.seq, now).Format(time.RFC3339Nano))
 	h[jetstream.MsgIDHeader] = []string{fmt.Sprintf("dlq:%s:%d", o.stream, o.seq)}
-	msg := &nats.Msg{
-		Subject: w.cfg.DLQSubject + "." + string(fail.Reason),
-		Header:  h,
-		Data:    o.data,
-	}
-	if _, err := w.js.PublishMsg(ctx, msg); err != nil {
-		return fmt.Errorf("dead-letter publish: %w", err)
-	}
-	return nil
+	return &nats.Msg{Subject: w.cfg.DLQSubject + "." + string(fail.Reason), Header: h, Data: o.data}
 }
 
 // headerSafe makes text fit in one header value.

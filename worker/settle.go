@@ -103,15 +103,20 @@ func (w *Worker) retry(ctx context.Context, m jetstream.Msg, v verdict, attempt 
 
 // kill dead-letters the message, records it, and only then Terms it. If
 // either fails the message is Naked: the dead-letter publish is
-// deduplicated, so the retry stores it once.
+// deduplicated, so the retry stores it once. A dead letter too large to
+// store whole is stored as a stub, so that the message still settles.
 func (w *Worker) kill(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, v verdict, fail *action.Error) {
 	v.failure = fail
 	d := failed(v, DeadLettered)
 	retry := w.cfg.backoff(d.Attempt, action.ReasonUnavailable, w.rnd)
-	if err := w.deadLetter(ctx, m, meta, d, fail); err != nil {
+	stub, err := w.deadLetter(ctx, m, meta, d, fail)
+	if err != nil {
 		w.log.Error("dead_letter_failed", zap.String("event_id", d.EventID), zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
 		w.nakDelay(m, retry)
 		return
+	}
+	if stub {
+		d.Detail = stubDetail(d.Detail)
 	}
 	d.Final = true
 	for _, done := range v.decisions {

@@ -25,7 +25,7 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Duplicates:  cfg.Duplicates,
-		MaxMsgSize:  cfg.MaxMsgSize,
+		MaxMsgSize:  intakeMaxMsgSize(js.Conn().MaxPayload(), cfg.MaxMsgSize),
 		Replicas:    cfg.Replicas,
 		Discard:     jetstream.DiscardNew,
 	})

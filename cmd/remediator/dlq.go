@@ -139,6 +139,9 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 				for _, k := range sortedKeys(m.Header) {
 					fmt.Fprintf(stdout, "%s: %s\n", k, strings.Join(m.Header[k], ", "))
 				}
+				if m.Header.Get(worker.HeaderBody) == worker.BodyStub {
+					fmt.Fprintf(stdout, "body: a stub (dead-lettered as %s; the original was too large to store whole)\n", dash(m.Header.Get(worker.HeaderOriginalReason)))
+				}
 				fmt.Fprintf(stdout, "\n%s\n", m.Data)
 				return nil
 			})
@@ -202,6 +205,10 @@ func redriveDeadLetters(ctx context.Context, w io.Writer, js jetstream.JetStream
 		subject := d.hdr.Get(worker.HeaderOriginalSubject)
 		if subject == "" {
 			fmt.Fprintf(w, "skip %d: no %s header\n", d.seq, worker.HeaderOriginalSubject)
+			continue
+		}
+		if d.hdr.Get(worker.HeaderBody) == worker.BodyStub {
+			fmt.Fprintf(w, "skip %d: its body is a stub, the original was too large to store\n", d.seq)
 			continue
 		}
 		if dry {
