@@ -52,8 +52,8 @@ func CircuitKey(rule string) string {
 type circuits struct {
 	kv     jetstream.KeyValue
 	mu     sync.Mutex
-	open   map[string]circuitState // by key
-	closed func(rule string)       // called when a circuit closes
+	open   map[string]circuitState       // by key
+	closed func(rule string, rev uint64) // called when a circuit closes, with the revision of its deletion
 }
 
 func (c *circuits) watch(ctx context.Context, log *zap.Logger) {
@@ -83,7 +83,7 @@ func (c *circuits) apply(e jetstream.KeyValueEntry) {
 	defer c.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
 		if st, ok := c.open[e.Key()]; ok && c.closed != nil {
-			defer c.closed(st.Rule)
+			defer c.closed(st.Rule, e.Revision())
 		}
 		delete(c.open, e.Key())
 		return
@@ -126,28 +126,34 @@ func (c *circuits) trip(ctx context.Context, rule, reason string, now time.Time,
 }
 
 // guard checks the circuits and the limits before a write; it opens a
-// circuit when a limit is exceeded. It returns nil when the rule may write.
-func (w *Worker) guard(ctx context.Context, r *rules.Rule, base Decision, slot time.Time) *action.Error {
-	if wait := w.circuits.blocked(r.Name, slot); wait > 0 {
-		return &action.Error{Class: action.Retryable, Reason: action.ReasonCircuitOpen, RetryAfter: wait,
+// circuit when a limit is exceeded. It returns the slots the event holds
+// (for releaseSlot or confirmSlot) when the rule may write. When the
+// shared windows cannot be read it fails closed: a limited rule waits.
+func (w *Worker) guard(ctx context.Context, r *rules.Rule, base Decision, now time.Time) ([]*slot, *action.Error) {
+	if wait := w.circuits.blocked(r.Name, now); wait > 0 {
+		return nil, &action.Error{Class: action.Retryable, Reason: action.ReasonCircuitOpen, RetryAfter: wait,
 			Msg: "the circuit of rule " + r.Name + " (or the global one) is open: waiting for `remediator control resume` or the cool-down"}
 	}
 	name := r.Name
-	wait, busy := w.limits.take(r, slot)
-	if wait == 0 && !busy && w.global != nil {
-		if wait, busy = w.limits.take(w.global, slot); wait > 0 || busy {
+	s, wait, busy, err := w.limits.take(r, now)
+	var g *slot
+	if err == nil && wait == 0 && !busy && w.global != nil {
+		if g, wait, busy, err = w.limits.take(w.global, now); err != nil || wait > 0 || busy {
 			name = GlobalCircuit
-			w.limits.release(r)
+			w.releaseSlot([]*slot{s})
 		}
 	}
-	if busy {
-		return &action.Error{Class: action.Retryable, Reason: action.ReasonBusy, RetryAfter: w.cfg.RetryBase,
+	switch {
+	case err != nil:
+		return nil, &action.Error{Class: action.Retryable, Reason: action.ReasonUnavailable, RetryAfter: w.cfg.RetryBase, Err: err,
+			Msg: "the write window of rule " + name + " cannot be read: no write until it can"}
+	case busy:
+		return nil, &action.Error{Class: action.Retryable, Reason: action.ReasonBusy, RetryAfter: w.cfg.RetryBase,
 			Msg: "the write slots of rule " + name + " are held by events in flight"}
+	case wait == 0:
+		return []*slot{s, g}, nil
 	}
-	if wait == 0 {
-		return nil
-	}
-	if w.circuits.trip(ctx, name, "write limit exceeded", slot, w.cfg.CircuitCooldown) {
+	if w.circuits.trip(ctx, name, "write limit exceeded", now, w.cfg.CircuitCooldown) {
 		d := base
 		d.Rule, d.Action, d.Outcome, d.Final = name, "", CircuitOpen, true
 		d.Detail = "write limit exceeded: rule " + name + " paused until resumed or " + w.cfg.CircuitCooldown.String() + " pass"
@@ -156,6 +162,6 @@ func (w *Worker) guard(ctx context.Context, r *rules.Rule, base Decision, slot t
 		}
 		w.logDecision(d)
 	}
-	return &action.Error{Class: action.Retryable, Reason: action.ReasonCircuitOpen, RetryAfter: min(wait, w.cfg.CircuitCooldown),
+	return nil, &action.Error{Class: action.Retryable, Reason: action.ReasonCircuitOpen, RetryAfter: min(wait, w.cfg.CircuitCooldown),
 		Msg: "rule " + name + " exceeded its write limit: its circuit is open"}
 }

@@ -57,6 +57,9 @@ type Config struct {
 	GlobalWriteWindow time.Duration
 	CircuitCooldown   time.Duration
 	ControlBucket     string // KV bucket of the circuits
+	// LimitsBucket holds the write windows of the limited rules and of the
+	// global limit, shared by every replica (see limit.go).
+	LimitsBucket string
 }
 
 // DefaultConfig returns the defaults.
@@ -75,6 +78,7 @@ func DefaultConfig() Config {
 		GlobalWriteWindow: time.Hour,
 		CircuitCooldown:   30 * time.Minute,
 		ControlBucket:     "REMEDIATION_CONTROL",
+		LimitsBucket:      "REMEDIATION_LIMITS",
 		LedgerTTL:         7 * 24 * time.Hour,
 		Duplicates:        10 * time.Minute,
 		MaxMsgSize:        1 << 20,
@@ -110,6 +114,7 @@ func (c Config) withDefaults() Config {
 	set(&c.LedgerBucket, d.LedgerBucket)
 	set(&c.AdvisoryStream, d.AdvisoryStream)
 	set(&c.ControlBucket, d.ControlBucket)
+	set(&c.LimitsBucket, d.LimitsBucket)
 	setDur := func(dst *time.Duration, v time.Duration) {
 		if *dst <= 0 {
 			*dst = v

@@ -116,24 +116,24 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 		end(found(out, ferr))
 		return out, ferr
 	}
-	slot := time.Now()
-	if ferr := w.guard(ctx, mt.Rule, base, slot); ferr != nil {
+	slots, ferr := w.guard(ctx, mt.Rule, base, time.Now())
+	if ferr != nil {
 		end(notRead)
 		return ran{}, ferr
 	}
 	held, out, ferr := w.hold(ctx, mt, env)
 	if ferr != nil || held == nil {
 		end(notRead)
-		w.releaseSlot(mt.Rule)
+		w.releaseSlot(slots)
 		return out, ferr
 	}
 	out, ferr = w.ensure(ctx, a, mt, env, false)
 	end(found(out, ferr))
 	held.finish(ctx, out, ferr)
 	if ferr != nil || out.outcome != Remediated {
-		w.releaseSlot(mt.Rule)
+		w.releaseSlot(slots)
 	} else {
-		w.confirmSlot(mt.Rule, slot)
+		w.confirmSlot(slots)
 	}
 	return out, ferr
 }
@@ -158,19 +158,19 @@ func found(out ran, ferr *action.Error) observed {
 	return notRead
 }
 
-// releaseSlot hands back a write slot that was not used.
-func (w *Worker) releaseSlot(r *rules.Rule) {
-	w.limits.release(r)
-	if w.global != nil {
-		w.limits.release(w.global)
+// releaseSlot hands back write slots that were not used.
+func (w *Worker) releaseSlot(slots []*slot) {
+	for _, s := range slots {
+		w.limits.release(s)
 	}
 }
 
-// confirmSlot counts the slot taken at slot as a write.
-func (w *Worker) confirmSlot(r *rules.Rule, slot time.Time) {
-	w.limits.confirm(r, slot)
-	if w.global != nil {
-		w.limits.confirm(w.global, slot)
+// confirmSlot counts the slots as writes made now (after the write, so a
+// write never leaves the window before it should).
+func (w *Worker) confirmSlot(slots []*slot) {
+	now := time.Now()
+	for _, s := range slots {
+		w.limits.confirm(s, now)
 	}
 }
 

@@ -1,95 +1,106 @@
 package worker
 
 import (
-	"sync"
+	"slices"
 	"time"
-
-	"github.com/remediator/remediator/rules"
 )
 
-// limiter enforces each rule's write limit (rules' limits: writes per
-// window) in this process, over a sliding window. An event takes a slot
-// before it reads (so concurrent events cannot overshoot the limit); the
-// slot becomes a write when the event wrote (confirm), or is handed back
-// when it did not (release). Only writes count against the limit: slots
-// held by events still in flight make others wait, not trip the circuit.
-type limiter struct {
-	mu       sync.Mutex
-	writes   map[string][]time.Time
-	inFlight map[string]int
+// The write limits (a rule's `limits: {writes: N, per: D}` and the global
+// write limit) hold for the whole deployment, not per process: each
+// limited rule's window is one key of the limits bucket, which every
+// replica reads and changes with compare-and-set (see limit_kv.go). This
+// file is the window itself: what a key holds and the pure changes made
+// to it, re-applied to the fresh value when a compare-and-set loses.
+//
+// An event takes a slot before it reads (so concurrent events cannot
+// overshoot the limit, even on different replicas); the slot becomes a
+// write when the event wrote (confirm), or is handed back when it did not
+// (release). Only writes count against the limit: slots held by events
+// still in flight make others wait (busy), not trip the circuit. A slot
+// expires unless its holder renews it, so a crashed replica's slots free
+// themselves.
+
+// window is the value of a limit key. Times are Unix nanoseconds of the
+// replicas' clocks.
+type window struct {
+	Writes []int64       `json:"writes,omitempty"` // ascending
+	Held   []reservation `json:"held,omitempty"`
+	// Reset is the control-bucket revision of the last resume applied:
+	// every replica sees the resume and resets, only the first one counts.
+	Reset uint64 `json:"reset,omitempty"`
 }
 
-// take reserves a slot for the rule and returns (0, false). When the
-// rule's writes fill its window it returns how long until one leaves it;
-// when writes and slots in flight fill it, busy.
-func (l *limiter) take(r *rules.Rule, now time.Time) (wait time.Duration, busy bool) {
-	if r.Limit == nil {
-		return 0, false
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	ts := l.trim(r, now)
-	if len(ts) >= r.Limit.Writes {
-		return ts[0].Add(r.Limit.Per).Sub(now), false
-	}
-	if l.inFlight == nil {
-		l.inFlight = map[string]int{}
-	}
-	if len(ts)+l.inFlight[r.Name] >= r.Limit.Writes {
-		return 0, true
-	}
-	l.inFlight[r.Name]++
-	return 0, false
+// reservation is a slot taken by an event in flight.
+type reservation struct {
+	ID    string `json:"id"`
+	Until int64  `json:"until"` // expires then unless renewed
 }
 
-// confirm turns the slot taken at t into a write.
-func (l *limiter) confirm(r *rules.Rule, t time.Time) {
-	if r.Limit == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.land(r.Name)
-	if l.writes == nil {
-		l.writes = map[string][]time.Time{}
-	}
-	l.writes[r.Name] = append(l.writes[r.Name], t)
-}
-
-// release hands back a slot that was not used for a write.
-func (l *limiter) release(r *rules.Rule) {
-	if r.Limit == nil {
-		return
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.land(r.Name)
-}
-
-// land ends a slot in flight; called with mu held.
-func (l *limiter) land(rule string) {
-	if l.inFlight[rule] > 0 {
-		l.inFlight[rule]--
-	}
-}
-
-// trim drops writes older than the window; called with mu held.
-func (l *limiter) trim(r *rules.Rule, now time.Time) []time.Time {
-	ts := l.writes[r.Name]
+// trim drops writes that left the window and expired reservations; it
+// reports whether it dropped anything.
+func (w *window) trim(per time.Duration, now time.Time) bool {
+	n := now.UnixNano()
 	i := 0
-	for i < len(ts) && now.Sub(ts[i]) >= r.Limit.Per {
+	for i < len(w.Writes) && n-w.Writes[i] >= int64(per) {
 		i++
 	}
-	ts = ts[i:]
-	if l.writes != nil {
-		l.writes[r.Name] = ts
-	}
-	return ts
+	held := len(w.Held)
+	w.Held = slices.DeleteFunc(w.Held, func(r reservation) bool { return r.Until <= n })
+	w.Writes = w.Writes[i:]
+	return i > 0 || len(w.Held) != held
 }
 
-// reset forgets a rule's writes (after an operator resumed its circuit).
-func (l *limiter) reset(rule string) {
-	l.mu.Lock()
-	delete(l.writes, rule)
-	l.mu.Unlock()
+// take reserves a slot named id until now+ttl and returns (0, false, true).
+// When the writes fill the window it returns how long until one leaves
+// it; when writes and slots in flight fill it, busy. taken says whether
+// the slot was reserved.
+func (w *window) take(id string, writes int, per, ttl time.Duration, now time.Time) (wait time.Duration, busy, taken bool) {
+	w.trim(per, now)
+	if len(w.Writes) >= writes {
+		return time.Duration(w.Writes[len(w.Writes)-writes] + int64(per) - now.UnixNano()), false, false
+	}
+	if len(w.Writes)+len(w.Held) >= writes {
+		return 0, true, false
+	}
+	w.Held = append(w.Held, reservation{ID: id, Until: now.Add(ttl).UnixNano()})
+	return 0, false, true
+}
+
+// confirm turns the slot id into a write at at. The write counts even
+// when the slot expired meanwhile: it happened.
+func (w *window) confirm(id string, at time.Time) {
+	w.release(id)
+	t := at.UnixNano()
+	i, _ := slices.BinarySearch(w.Writes, t)
+	w.Writes = slices.Insert(w.Writes, i, t)
+}
+
+// release drops the slot id; it reports whether the slot was there.
+func (w *window) release(id string) bool {
+	n := len(w.Held)
+	w.Held = slices.DeleteFunc(w.Held, func(r reservation) bool { return r.ID == id })
+	return len(w.Held) != n
+}
+
+// renew extends the slot id to until; it reports whether the slot was
+// still there.
+func (w *window) renew(id string, until time.Time) bool {
+	for i := range w.Held {
+		if w.Held[i].ID == id {
+			w.Held[i].Until = until.UnixNano()
+			return true
+		}
+	}
+	return false
+}
+
+// reset forgets the writes once per resume (rev is the revision of the
+// circuit's deletion); slots in flight stay. It reports whether it
+// changed the window.
+func (w *window) reset(rev uint64) bool {
+	if w.Reset >= rev {
+		return false
+	}
+	w.Writes, w.Reset = nil, rev
+	return true
 }

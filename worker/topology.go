@@ -77,6 +77,15 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket %s: %w", cfg.ControlBucket, err)
 	}
+	err = ensureKV(ctx, js, jetstream.KeyValueConfig{
+		Bucket:      cfg.LimitsBucket,
+		Description: "remediator write windows: writes and slots in flight per limited rule, shared by the replicas",
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("key-value bucket %s: %w", cfg.LimitsBucket, err)
+	}
 	if _, err := ensureAdvisories(ctx, js, cfg); err != nil {
 		return nil, err
 	}

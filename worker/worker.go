@@ -97,8 +97,16 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("control bucket: %w", err)
 	}
-	w.circuits = &circuits{kv: ckv, open: map[string]circuitState{}, closed: func(rule string) {
-		w.limits.reset(rule) // an operator's resume starts a fresh window
+	lkv, err := d.JetStream.KeyValue(ctx, cfg.LimitsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("limits bucket: %w", err)
+	}
+	w.limits.init(lkv, cfg.AckWait, w.log)
+	w.circuits = &circuits{kv: ckv, open: map[string]circuitState{}, closed: func(rule string, rev uint64) {
+		// An operator's resume starts a fresh window, for every replica.
+		if err := w.limits.reset(rule, rev); err != nil {
+			w.log.Error("limit_reset_failed", zap.String("rule", rule), zap.Error(err))
+		}
 	}}
 	if cfg.GlobalWriteLimit > 0 {
 		w.global = &rules.Rule{Name: GlobalCircuit, Limit: &rules.Limit{Writes: cfg.GlobalWriteLimit, Per: cfg.GlobalWriteWindow}}
