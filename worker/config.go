@@ -25,9 +25,19 @@ type Config struct {
 	MaxEventBytes  int           // larger events are dead-lettered as too_large
 	Replicas       int           // stream replicas (1 standalone, 3 in a cluster)
 
-	Concurrency     int
-	AckWait         time.Duration
-	MaxDeliver      int
+	Concurrency int
+	AckWait     time.Duration
+	// MaxDeliver is how many attempts an event gets. Deliveries that only
+	// waited for another delivery's lease (busy) or were handed back at
+	// shutdown are not attempts; up to MaxWaits of them are allowed on
+	// top, so the consumer's own MaxDeliver is MaxDeliver+MaxWaits.
+	MaxDeliver int
+	MaxWaits   int
+	// CloudTimeout bounds one cloud call (the providers' HTTP timeout). A
+	// write is sent only while its leases have at least this long left,
+	// plus a margin (see fence in hold.go). 0: 10s, or half the ack wait
+	// when that is shorter.
+	CloudTimeout time.Duration
 	MaxAckPending   int
 	RetryBase       time.Duration // first retry delay
 	ThrottleBase    time.Duration // first retry delay after throttling
@@ -87,6 +97,7 @@ func DefaultConfig() Config {
 		Concurrency:       8,
 		AckWait:           30 * time.Second,
 		MaxDeliver:        8,
+		MaxWaits:          50,
 		MaxAckPending:     1000,
 		RetryBase:         time.Second,
 		ThrottleBase:      5 * time.Second,
@@ -139,6 +150,10 @@ func (c Config) withDefaults() Config {
 	setInt(&c.Replicas, d.Replicas)
 	setInt(&c.Concurrency, d.Concurrency)
 	setInt(&c.MaxDeliver, d.MaxDeliver)
+	setInt(&c.MaxWaits, d.MaxWaits)
+	if c.CloudTimeout <= 0 {
+		c.CloudTimeout = min(10*time.Second, c.AckWait/2)
+	}
 	setInt(&c.MaxAckPending, d.MaxAckPending)
 	if c.MaxMsgSize <= 0 {
 		c.MaxMsgSize = d.MaxMsgSize
@@ -157,5 +172,19 @@ func (c Config) validate() error {
 	if c.MaxDeliver < 2 {
 		errs = append(errs, errors.New("max deliver must be at least 2"))
 	}
+	if c.CloudTimeout > c.AckWait/2 {
+		errs = append(errs, fmt.Errorf("cloud timeout %s is more than half the ack wait %s: a write must end well within the lease it runs under (raise --ack-wait or lower --cloud-timeout)",
+			c.CloudTimeout, c.AckWait))
+	}
 	return errors.Join(errs...)
 }
+
+// WithDefaults returns the configuration with zero fields set from
+// DefaultConfig and derived values filled in (CloudTimeout).
+func (c Config) WithDefaults() Config { return c.withDefaults() }
+
+// fenceMargin is the lease time a write needs left beyond its own timeout:
+// it absorbs the clock difference between replicas (a lease's end is
+// compared with the clock of whoever would take it over) and the moment
+// between the proof and the request leaving.
+func (c Config) fenceMargin() time.Duration { return c.AckWait / 4 }

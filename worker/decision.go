@@ -24,7 +24,8 @@ const (
 	Exempt           Outcome = "exempt"
 	DeadLettered     Outcome = "dead_lettered"
 	Retrying         Outcome = "retrying"
-	Released         Outcome = "released" // handed back at shutdown
+	Released         Outcome = "released"   // handed back at shutdown
+	Superseded       Outcome = "superseded" // left to the delivery that took the event's lease over
 )
 
 // Decision is one outcome for one event and rule. Rule and Action are

@@ -127,13 +127,16 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 		w.releaseSlot(slots)
 		return out, ferr
 	}
-	out, ferr = w.ensure(ctx, a, mt, env, false)
+	out, ferr = w.ensure(action.WithFence(ctx, held.fence), a, mt, env, false)
 	end(found(out, ferr))
-	held.finish(ctx, out, ferr)
-	if ferr != nil || out.outcome != Remediated {
-		w.releaseSlot(slots)
-	} else {
+	wrote := ferr == nil && out.outcome == Remediated
+	if lost := held.finish(ctx, out, ferr); lost != nil {
+		out, ferr = ran{}, lost // another delivery owns the event: it records the outcome
+	}
+	if wrote {
 		w.confirmSlot(slots)
+	} else {
+		w.releaseSlot(slots)
 	}
 	return out, ferr
 }

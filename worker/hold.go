@@ -3,8 +3,10 @@ package worker
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/events"
@@ -14,12 +16,19 @@ import (
 
 // held is the ledger leases one rule's action runs under: the event's
 // and, when the action names a resource, the resource's. They are renewed
-// while the action runs.
+// while the action runs, and proved again (fence) right before each write
+// and before the outcome is recorded: a worker that stalled past its lease
+// may have lost them to another replica, which then owns the work.
 type held struct {
-	w         *Worker
-	ev, res   lease
-	hasRes    bool
-	stopRenew func()
+	w      *Worker
+	hasRes bool
+	// mu serialises the renewer's and the fence's compare-and-sets, which
+	// both advance the revisions.
+	mu      sync.Mutex
+	ev, res lease
+	until   time.Time     // both leases last at least until then
+	lost    *action.Error // set once a lease is known to be someone else's
+	stop    func()
 }
 
 // hold claims the leases. It returns nil and a ran when the work was
@@ -31,6 +40,7 @@ func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope)
 	if rp := mt.Rule.ResourceParam(); rp != "" && mt.Params[rp] != "" {
 		resKey = ledgerKey("r", mt.Rule.Action, mt.Params[rp])
 	}
+	until := w.ledger.now().Add(w.ledger.ttl)
 	// Both leases are claimed at once: one round trip instead of two.
 	var res lease
 	var resErr error
@@ -55,8 +65,8 @@ func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope)
 		}
 		return nil, ran{}, ledgerError(resErr, w.ledger.now())
 	}
-	h := &held{w: w, ev: ev, res: res, hasRes: resKey != ""}
-	h.stopRenew = h.renewEvery(ctx, w.ledger.ttl/3)
+	h := &held{w: w, ev: ev, res: res, hasRes: resKey != "", until: until}
+	h.stop = h.renewEvery(ctx, w.ledger.ttl/3)
 	return h, ran{}, nil
 }
 
@@ -84,6 +94,71 @@ func ledgerError(err error, now time.Time) *action.Error {
 	return &action.Error{Class: action.Retryable, Reason: action.ReasonUnavailable, Msg: "ledger: " + err.Error(), Err: err}
 }
 
+// superseded is the error of a delivery whose event lease is gone.
+func superseded(msg string, err error) *action.Error {
+	return &action.Error{Class: action.Superseded, Reason: action.ReasonLeaseLost, Msg: msg, Err: err}
+}
+
+// renew extends both leases with compare-and-set on the revisions held,
+// so it succeeds only if nobody else wrote them since. Its deadline is the
+// leases' own end: past it they may be taken over anyway.
+func (h *held) renew(ctx context.Context) *action.Error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lost != nil {
+		return h.lost
+	}
+	l := h.w.ledger
+	ctx, cancel := context.WithDeadline(ctx, h.until)
+	defer cancel()
+	until := l.now().Add(l.ttl)
+	var resErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if h.hasRes {
+			resErr = l.renew(ctx, &h.res)
+		}
+	}()
+	evErr := l.renew(ctx, &h.ev)
+	<-done
+	switch {
+	case errors.Is(evErr, jetstream.ErrKeyRevisionMismatch):
+		h.lost = superseded("the event's lease was taken over by another delivery", evErr)
+		return h.lost
+	case evErr != nil:
+		// Unknown: the lease may still be ours, but nothing proves it.
+		return superseded("the event's lease could not be renewed: "+evErr.Error(), evErr)
+	case errors.Is(resErr, jetstream.ErrKeyRevisionMismatch):
+		h.lost = &action.Error{Class: action.Retryable, Reason: action.ReasonBusy, RetryAfter: h.w.cfg.RetryBase,
+			Msg: "the resource's lease was taken over by another event's work", Err: resErr}
+		return h.lost
+	case resErr != nil:
+		return &action.Error{Class: action.Retryable, Reason: action.ReasonUnavailable,
+			Msg: "the resource's lease could not be renewed: " + resErr.Error(), Err: resErr}
+	}
+	h.until = until
+	return nil
+}
+
+// fence proves the leases right before a write (action.Fence): it renews
+// them and checks that the time they now have left covers the write's own
+// timeout with a margin. Otherwise the write is not sent.
+func (h *held) fence(ctx context.Context) error {
+	if err := h.renew(ctx); err != nil {
+		return err
+	}
+	h.mu.Lock()
+	left := h.until.Sub(h.w.ledger.now())
+	h.mu.Unlock()
+	if need := h.w.cfg.CloudTimeout + h.w.cfg.fenceMargin(); left < need {
+		return &action.Error{Class: action.Retryable, Reason: action.ReasonUnavailable,
+			Msg: "the ledger answered so late that the lease has " + left.Round(time.Millisecond).String() +
+				" left, and a write needs " + need.String() + ": not sent"}
+	}
+	return nil
+}
+
 func (h *held) renewEvery(ctx context.Context, every time.Duration) func() {
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -96,11 +171,10 @@ func (h *held) renewEvery(ctx context.Context, every time.Duration) func() {
 			case <-stop:
 				return
 			case <-t.C:
-				if err := h.w.ledger.renew(ctx, &h.ev); err != nil {
-					h.w.log.Warn("lease_lost", zap.String("key", h.ev.key), zap.Error(err))
-				}
-				if h.hasRes {
-					_ = h.w.ledger.renew(ctx, &h.res)
+				// A failure is not fatal here: the fence before a write, and
+				// finish before the record, prove the leases again.
+				if err := h.renew(ctx); err != nil {
+					h.w.log.Warn("lease_renewal_failed", zap.String("key", h.ev.key), zap.String("reason", string(err.Reason)), zap.Error(err))
 				}
 			}
 		}
@@ -109,9 +183,12 @@ func (h *held) renewEvery(ctx context.Context, every time.Duration) func() {
 }
 
 // finish records the done record on success, or releases the event lease
-// so the retry can claim it; the resource lease is always released.
-func (h *held) finish(ctx context.Context, out ran, fail *action.Error) {
-	h.stopRenew()
+// so the retry can claim it; the resource lease is always released. Both
+// are compare-and-sets on the revision held: it returns a Superseded error
+// when the event lease turned out to be someone else's, so the outcome of
+// this delivery is not recorded (the delivery that owns it records its own).
+func (h *held) finish(ctx context.Context, out ran, fail *action.Error) *action.Error {
+	h.stop()
 	ctx = context.WithoutCancel(ctx)
 	done := make(chan struct{})
 	go func() { // the resource release runs beside the event record
@@ -121,11 +198,29 @@ func (h *held) finish(ctx context.Context, out ran, fail *action.Error) {
 		}
 	}()
 	defer func() { <-done }()
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lost != nil && h.lost.Class == action.Superseded {
+		return h.lost
+	}
 	if fail != nil || (out.outcome != Remediated && out.outcome != AlreadyCompliant) {
-		h.w.ledger.release(ctx, h.ev)
-		return
+		if err := h.w.ledger.kv.Delete(ctx, h.ev.key, jetstream.LastRevision(h.ev.rev)); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return superseded("the event's lease was taken over by another delivery", err)
+		}
+		return nil
 	}
-	if err := h.w.ledger.done(ctx, h.ev, out.outcome); err != nil {
-		h.w.log.Warn("ledger_done_failed", zap.String("key", h.ev.key), zap.Error(err))
+	var err error
+	for range 2 { // one retry for a transient failure; a mismatch is final
+		if err = h.w.ledger.done(ctx, h.ev, out.outcome); err == nil || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			break
+		}
 	}
+	if err != nil {
+		if out.outcome == Remediated {
+			h.w.log.Warn("remediated_unrecorded", zap.String("key", h.ev.key), zap.String("state_before", out.res.Before),
+				zap.String("state_after", out.res.After), zap.Error(err))
+		}
+		return superseded("the done record could not replace the event's lease", err)
+	}
+	return nil
 }

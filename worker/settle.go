@@ -15,27 +15,52 @@ import (
 // they run even when the worker is shutting down.
 const settleTimeout = 10 * time.Second
 
+// delivery is where one delivery of a message stands in its budget.
+type delivery struct {
+	attempt int // deliveries that were attempts, this one included
+	waits   int // earlier deliveries that only waited (busy) or were handed back
+}
+
 // settle is the one place that decides what becomes of a message.
-func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, v verdict, stopping bool) {
+func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, dl delivery, v verdict, stopping bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
 	fail := v.failure
-	attempt := int(meta.NumDelivered)
 	switch {
 	case fail == nil:
-		w.ack(ctx, m, v.decisions, attempt)
+		w.ack(ctx, m, v.decisions, dl.attempt)
+		w.forgetWaits(ctx, meta, dl)
+	case fail.Class == action.Superseded:
+		w.abandon(v)
 	case fail.Class == action.Retryable && stopping && fail.Reason == action.ReasonCanceled:
+		w.addWait(ctx, meta, dl)
 		w.release(ctx, m, v.failed, fail)
-	case fail.Class == action.Retryable && attempt < w.cfg.MaxDeliver:
+	case fail.Class == action.Retryable && fail.Reason == action.ReasonBusy && dl.waits < w.cfg.MaxWaits:
+		// Waiting for another delivery's lease is not an attempt: the
+		// attempts are kept for real failures.
+		w.addWait(ctx, meta, dl)
+		w.retry(ctx, m, v, dl)
+	case fail.Class == action.Retryable && dl.attempt < w.cfg.MaxDeliver:
 		w.noteFailure(ctx, meta.Stream, meta.Sequence.Stream)
-		w.retry(ctx, m, v, attempt)
+		w.retry(ctx, m, v, dl)
 	default:
 		if fail.Class == action.Retryable && fail.Reason != action.ReasonCircuitOpen {
 			fail = &action.Error{Class: action.Permanent, Reason: action.ReasonExhausted, Code: fail.Code,
-				Msg: "gave up after " + itoa(attempt) + " attempts: " + fail.Error(), Err: fail}
+				Msg: "gave up after " + itoa(dl.attempt) + " attempts: " + fail.Error(), Err: fail}
 		}
 		w.kill(ctx, m, meta, v, fail)
+		w.forgetWaits(ctx, meta, dl)
 	}
+}
+
+// abandon leaves a message whose event lease another delivery took over
+// to that delivery: no write was sent after the lease was lost, nothing is
+// recorded and the message is neither acked nor Naked (settling a stale
+// delivery could settle the live one). If nobody holds it, the server
+// redelivers it after the ack wait.
+func (w *Worker) abandon(v verdict) {
+	d := failed(v, Superseded)
+	w.logDecision(d)
 }
 
 // ack records the decisions, then DoubleAcks (see confirm).
@@ -79,15 +104,16 @@ func (w *Worker) confirm(a pendingAck) {
 	}
 }
 
-// retry Naks with a backoff delay.
-func (w *Worker) retry(ctx context.Context, m jetstream.Msg, v verdict, attempt int) {
-	delay := w.cfg.backoff(attempt, v.failure.Reason, w.rnd)
+// retry Naks with a backoff delay. A delivery that found the work busy
+// backs off by how many times it waited, and never past the end of the
+// lease it waits for; one whose holder stopped renewing (crashed) waits
+// for that end in one delay.
+func (w *Worker) retry(ctx context.Context, m jetstream.Msg, v verdict, dl delivery) {
+	delay := w.cfg.backoff(dl.attempt, v.failure.Reason, w.rnd)
 	if ra := v.failure.RetryAfter; ra > 0 {
 		delay = min(ra, w.cfg.RetryMax)
 		if v.failure.Reason == action.ReasonBusy {
-			// A live holder usually finishes in milliseconds; a stale one
-			// (crashed) is waited out until its lease expires.
-			delay = min(w.cfg.backoff(attempt, action.ReasonBusy, w.rnd), ra)
+			delay = min(w.cfg.backoff(dl.waits+1, action.ReasonBusy, w.rnd), ra)
 			if v.failure.WaitFull {
 				delay = ra
 			}

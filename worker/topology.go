@@ -95,7 +95,7 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       cfg.AckWait,
-		MaxDeliver:    cfg.MaxDeliver,
+		MaxDeliver:    cfg.MaxDeliver + cfg.MaxWaits, // waits are not attempts (settle counts them)
 		MaxAckPending: cfg.MaxAckPending,
 		Replicas:      cfg.Replicas,
 	})

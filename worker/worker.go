@@ -162,7 +162,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			defer wg.Done()
 			for m := range msgs {
 				if stopping.Load() {
-					_ = m.Nak() // not started: hand it to another replica now
+					w.handBack(workCtx, m) // not started: hand it to another replica now
 					continue
 				}
 				w.process(workCtx, m, &stopping)
@@ -292,14 +292,20 @@ func (w *Worker) process(ctx context.Context, m jetstream.Msg, stopping *atomic.
 		return
 	}
 	w.obs.received(meta.Sequence.Stream)
-	base := Decision{Subject: m.Subject(), Sequence: meta.Sequence.Stream, Attempt: int(meta.NumDelivered), Arrived: meta.Timestamp}
+	stop := keepAlive(m, w.cfg.AckWait/3)
+	dl := w.deliveryOf(ctx, meta)
+	base := Decision{Subject: m.Subject(), Sequence: meta.Sequence.Stream, Attempt: dl.attempt, Arrived: meta.Timestamp}
 	if id := m.Headers().Get("ce-id"); id != "" {
 		base.EventID = id
 	}
-	stop := keepAlive(m, w.cfg.AckWait/3)
-	v := w.handle(ctx, m, base)
+	var v verdict
+	if dl.attempt > w.cfg.MaxDeliver {
+		v = verdict{failed: base, failure: unsettled(dl)}
+	} else {
+		v = w.handle(ctx, m, base)
+	}
 	stop()
-	w.settle(m, meta, v, stopping.Load())
+	w.settle(m, meta, dl, v, stopping.Load())
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }

@@ -208,6 +208,13 @@ func runFenceCase(t *testing.T, f fault, c fenceCase) {
 	t.Logf("%s/%s: %d events, %d settled, %d write calls for %d resources (%d duplicate), %d audit records, %d events with conflicting outcomes, %d/%d compliant",
 		f.name, c.name, len(c.events), settled.total(), countWrites(writes), len(writes), dup, settled.records, settled.conflicting,
 		c.compliant(sim), len(c.events))
+	// The first replica must have come back and been stopped by the fence:
+	// otherwise the stall missed the action and the test proved nothing.
+	if n := strings.Count(firstLogs.String(), `"outcome":"superseded"`); n == 0 {
+		t.Error("the first replica never found its leases taken over: the stall did not land mid-action")
+	} else {
+		t.Logf("%s/%s: the first replica left %d deliveries to the second (outcome superseded)", f.name, c.name, n)
+	}
 	if dup > 0 {
 		t.Errorf("%d duplicate writes: %v", dup, writes)
 	}

@@ -41,6 +41,8 @@ func (f *workerFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cfg.DLQSubject, "dlq-subject", d.DLQSubject, "dead-letter subject prefix")
 	fs.IntVar(&f.cfg.Concurrency, "concurrency", d.Concurrency, "events handled at once")
 	fs.IntVar(&f.cfg.MaxDeliver, "max-deliver", d.MaxDeliver, "attempts before an event is dead-lettered")
+	fs.IntVar(&f.cfg.MaxWaits, "max-waits", d.MaxWaits, "deliveries that only waited for another delivery's lease (or were handed back at shutdown), allowed beyond --max-deliver")
+	fs.DurationVar(&f.cfg.CloudTimeout, "cloud-timeout", 0, "timeout of one cloud call, at most half of --ack-wait (0: 10s, or half of --ack-wait if shorter); a write is sent only while its lease outlasts it")
 	fs.IntVar(&f.cfg.MaxEventBytes, "max-event-bytes", d.MaxEventBytes, "larger events are dead-lettered as too_large")
 	fs.DurationVar(&f.cfg.AckWait, "ack-wait", d.AckWait, "consumer ack wait")
 	fs.DurationVar(&f.cfg.RetryBase, "retry-base", d.RetryBase, "first retry delay")
@@ -104,7 +106,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 				return err
 			}
 			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint, accountsPath: accountsPath,
-				rates: rates}, opsListen, opts...)
+				rates: rates, timeout: wf.cfg.WithDefaults().CloudTimeout}, opsListen, opts...)
 		},
 	}
 	fs := cmd.Flags()

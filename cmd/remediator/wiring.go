@@ -154,7 +154,8 @@ func (c *natsConn) close() {
 type providerConfig struct {
 	cloudEndpoint string
 	accountsPath  string       // --accounts file, "" for the environment only
-	rates         action.Rates // nil: no pacing
+	rates         action.Rates  // nil: no pacing
+	timeout       time.Duration // one cloud call's timeout; 0: the providers' default
 }
 
 // paceRates are the rates run paces cloud calls at: the providers'
@@ -205,7 +206,7 @@ func buildActions(pc providerConfig, log *zap.Logger) (*action.Registry, error) 
 }
 
 func alibabaConfig(pa providerAccounts, pc providerConfig, log *zap.Logger) (alibaba.Config, error) {
-	cfg := alibaba.Config{Endpoint: pc.cloudEndpoint, MetadataEndpoint: pc.cloudEndpoint}
+	cfg := alibaba.Config{Endpoint: pc.cloudEndpoint, MetadataEndpoint: pc.cloudEndpoint, Timeout: pc.timeout}
 	def, accts, err := pa.resolveAll("alibaba")
 	if err != nil {
 		return cfg, err
@@ -235,7 +236,7 @@ func alibabaConfig(pa providerAccounts, pc providerConfig, log *zap.Logger) (ali
 }
 
 func huaweiConfig(pa providerAccounts, pc providerConfig, log *zap.Logger) (huawei.Config, error) {
-	cfg := huawei.Config{Endpoint: pc.cloudEndpoint}
+	cfg := huawei.Config{Endpoint: pc.cloudEndpoint, Timeout: pc.timeout}
 	def, accts, err := pa.resolveAll("huawei")
 	if err != nil {
 		return cfg, err

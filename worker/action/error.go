@@ -22,6 +22,10 @@ const (
 	// AlreadyDone means the provider refused the write because the desired
 	// state already holds.
 	AlreadyDone
+	// Superseded means the worker lost (or cannot prove it holds) the
+	// event's lease: another delivery of the message owns the work now, so
+	// this one must neither write, record, ack nor Nak.
+	Superseded
 )
 
 func (c Class) String() string {
@@ -32,6 +36,8 @@ func (c Class) String() string {
 		return "permanent"
 	case AlreadyDone:
 		return "already_done"
+	case Superseded:
+		return "superseded"
 	}
 	return "unknown"
 }
@@ -70,6 +76,7 @@ const (
 	ReasonMaxDeliveries    Reason = "max_deliveries" // delivered MaxDeliver times without being settled (a crash loop)
 	ReasonUntrusted        Reason = "untrusted"      // the event's source or account is not on the trust allowlist
 	ReasonCoalesced        Reason = "coalesced"      // answered by a read that began after the event was stored
+	ReasonLeaseLost        Reason = "lease_lost"     // the lease was taken over, or could not be proved, before a write or a record
 )
 
 // Error is an action failure with its class. Code is the provider's error

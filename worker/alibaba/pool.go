@@ -91,6 +91,12 @@ func callOn[T any](ctx context.Context, l *lent, op string, f func(*ecs.Client) 
 		var zero T
 		return zero, err
 	}
+	if op == opModify || op == opReset { // the writes: fenced (see action.BeforeWrite)
+		if err := action.BeforeWrite(ctx); err != nil {
+			var zero T
+			return zero, err
+		}
+	}
 	l.inflight.Add(1)
 	return call(ctx, op, func() (T, error) {
 		defer l.inflight.Done()

@@ -145,6 +145,10 @@ func (p *Provider) kmsClient(ctx context.Context, account, region, project strin
 	return p.httpClient(ctx, "kms", account, region, project)
 }
 
+// writeOps are the calls that change state: each is fenced (see
+// action.BeforeWrite).
+var writeOps = map[string]bool{opEnableKeyRotation: true, opDisableKey: true, opEVSUpdate: true}
+
 // invoke sends one request through the SDK core with the trace-context
 // headers of ctx (the SDK signs them with the rest).
 func invoke[T any](ctx context.Context, p *Provider, hc *core.HcHttpClient, op string, req any, d *def.HttpRequestDef) (*T, error) {
@@ -152,6 +156,11 @@ func invoke[T any](ctx context.Context, p *Provider, hc *core.HcHttpClient, op s
 	if err := p.cfg.Limiter.Wait(ctx, op); err != nil {
 		var zero *T
 		return zero, err
+	}
+	if writeOps[op] {
+		if err := action.BeforeWrite(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return call(ctx, op, func() (*T, error) {
 		exg := &exchange.SdkExchange{ApiReference: &exchange.ApiReference{}, Attributes: map[string]any{}}

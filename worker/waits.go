@@ -1,0 +1,72 @@
+package worker
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+
+	"github.com/remediator/remediator/worker/action"
+)
+
+// Waits. The server counts every delivery of a message, but a delivery
+// that only found another delivery's lease held (busy), or that was handed
+// back at shutdown, was no attempt at the work: spending the attempts on
+// such waits dead-lettered valid events after a crash left leases behind.
+// So the worker counts them per message in the ledger bucket
+// (w.<hash(stream, sequence)>), subtracts them from the server's delivery
+// count, and gives the consumer MaxDeliver+MaxWaits deliveries.
+
+func waitsKey(stream string, seq uint64) string {
+	return ledgerKey("w", stream, strconv.FormatUint(seq, 10))
+}
+
+// deliveryOf reads where a delivery stands. A first delivery costs no
+// round trip: nothing can have waited before it.
+func (w *Worker) deliveryOf(ctx context.Context, meta *jetstream.MsgMetadata) delivery {
+	n := int(meta.NumDelivered)
+	if n <= 1 {
+		return delivery{attempt: n}
+	}
+	e, err := w.ledger.kv.Get(ctx, waitsKey(meta.Stream, meta.Sequence.Stream))
+	if err != nil {
+		return delivery{attempt: n} // none recorded, or unreadable: count it as an attempt
+	}
+	waits, err := strconv.Atoi(string(e.Value()))
+	if err != nil || waits < 0 || waits >= n {
+		return delivery{attempt: n}
+	}
+	return delivery{attempt: n - waits, waits: waits}
+}
+
+// addWait records that this delivery only waited.
+func (w *Worker) addWait(ctx context.Context, meta *jetstream.MsgMetadata, dl delivery) {
+	if _, err := w.ledger.kv.Put(ctx, waitsKey(meta.Stream, meta.Sequence.Stream), []byte(strconv.Itoa(dl.waits+1))); err != nil {
+		w.log.Warn("wait_not_counted", zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
+	}
+}
+
+// forgetWaits drops a settled message's count.
+func (w *Worker) forgetWaits(ctx context.Context, meta *jetstream.MsgMetadata, dl delivery) {
+	if dl.waits > 0 {
+		_ = w.ledger.kv.Delete(ctx, waitsKey(meta.Stream, meta.Sequence.Stream))
+	}
+}
+
+// handBack Naks a message the worker took but did not start (shutdown),
+// counting the delivery as a wait.
+func (w *Worker) handBack(ctx context.Context, m jetstream.Msg) {
+	if meta, err := m.Metadata(); err == nil {
+		w.addWait(ctx, meta, w.deliveryOf(ctx, meta))
+	}
+	_ = m.Nak()
+}
+
+// unsettled is the failure of a delivery past its attempts: the deliveries
+// before it ended without settling (the worker crashed, hung or lost its
+// lease on each), so it is dead-lettered before being tried again.
+func unsettled(dl delivery) *action.Error {
+	return action.Errorf(action.Permanent, action.ReasonMaxDeliveries, "",
+		"delivered %d times (%d of them waits) without being settled: the worker crashed, hung or lost its lease on each", dl.attempt+dl.waits-1, dl.waits)
+}
