@@ -37,7 +37,7 @@ type Config struct {
 	// write is sent only while its leases have at least this long left,
 	// plus a margin (see fence in hold.go). 0: 10s, or half the ack wait
 	// when that is shorter.
-	CloudTimeout time.Duration
+	CloudTimeout    time.Duration
 	MaxAckPending   int
 	RetryBase       time.Duration // first retry delay
 	ThrottleBase    time.Duration // first retry delay after throttling

@@ -153,7 +153,7 @@ func (c *natsConn) close() {
 // providerConfig says where provider calls go and with which credentials.
 type providerConfig struct {
 	cloudEndpoint string
-	accountsPath  string       // --accounts file, "" for the environment only
+	accountsPath  string        // --accounts file, "" for the environment only
 	rates         action.Rates  // nil: no pacing
 	timeout       time.Duration // one cloud call's timeout; 0: the providers' default
 }
