@@ -66,13 +66,23 @@ func setup(t *testing.T, mod func(*Config)) bundle {
 
 func (b bundle) run(t *testing.T, name, region, key string, dry bool) (action.Result, error) {
 	t.Helper()
+	return b.ensure(t, context.Background(), name, region, key, dry)
+}
+
+func (b bundle) runCtx(t *testing.T, ctx context.Context, name, region, key string) (action.Result, error) {
+	t.Helper()
+	return b.ensure(t, ctx, name, region, key, false)
+}
+
+func (b bundle) ensure(t *testing.T, ctx context.Context, name, region, key string, dry bool) (action.Result, error) {
+	t.Helper()
 	for _, a := range b.p.Actions() {
 		if a.Name() == name {
 			p := map[string]string{"region": region, "account": account}
 			if key != "" {
 				p["kms_key_id"] = key
 			}
-			return a.Ensure(context.Background(), action.Request{Params: p, DryRun: dry})
+			return a.Ensure(ctx, action.Request{Params: p, DryRun: dry})
 		}
 	}
 	t.Fatalf("no action %s", name)
