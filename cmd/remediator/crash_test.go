@@ -23,21 +23,21 @@ import (
 const (
 	crashEvents    = 2000
 	crashResources = 100
-	crashKills     = 4
+	crashKills     = 6
 )
 
 // TestCrashRecovery is the exactly-once proof: thousands of drift events
-// while the worker process is SIGKILLed at random moments and restarted,
-// the NATS server is restarted once, and the simulator throttles, fails
-// and times out calls. Every event must end with one final audit outcome
-// or in the dead-letter stream, each resource must see at most one write,
-// the cloud must end compliant and nothing may be left pending.
+// while the worker process (the real binary, default settings but a
+// shorter ack wait) is SIGKILLed at random moments and restarted, the NATS
+// server (a process of its own) is SIGKILLed and restarted once, and the
+// simulator throttles, fails and times out calls. Every event must end
+// with one final audit outcome, none of these valid events may be
+// dead-lettered (waiting out the leases a killed worker left behind spends
+// no attempts), each resource must see at most one write, the cloud must
+// end compliant and nothing may be left pending.
 func TestCrashRecovery(t *testing.T) {
 	t.Parallel()
-	storeDir := t.TempDir()
-	addr := freeAddr(t)
-	ns := startNATS(t, storeDir, addr)
-	defer func() { ns.Shutdown() }()
+	ns := startNATSProcess(t, natsProcOptions{})
 	sim, keys := crashSimulator()
 	srv, err := cloudsim.Start("127.0.0.1:0", sim)
 	if err != nil {
@@ -46,19 +46,27 @@ func TestCrashRecovery(t *testing.T) {
 	defer func() { _ = srv.Close(context.Background()) }()
 	sim.SetChaos(cloudsim.Chaos{ThrottleRate: 0.05, ServerErrorRate: 0.05, TimeoutRate: 0.01, TimeoutDelay: 300 * time.Millisecond, Latency: 4 * time.Millisecond, Seed: 42})
 
-	args := []string{"run", "--nats-url", "nats://" + addr, "--cloud-endpoint", srv.URL(), "--concurrency", "8",
-		"--ack-wait", "2s", "--max-deliver", "30", "--retry-base", "20ms", "--throttle-base", "50ms", "--retry-max", "400ms",
-		"--shutdown-timeout", "1s"}
+	// The defaults, scaled to an ack wait of 4 s instead of 30 s so that the
+	// leases a killed worker leaves behind expire within the test: every
+	// delay keeps its ratio to the ack wait (retry base 1/30 of it, throttle
+	// base 1/6, retry max 1/1); max deliver and concurrency are the defaults.
+	args := []string{"run", "--nats-url", ns.URL(), "--cloud-endpoint", srv.URL(), "--ack-wait", "4s",
+		"--retry-base", "133ms", "--throttle-base", "667ms", "--retry-max", "4s", "--shutdown-timeout", "1s"}
 	child, _ := startChild(t, args...)
-	publishCrashEvents(t, ns, keys)
+	nc, err := ns.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishCrashEventsConn(t, nc, keys, 1)
+	nc.Close()
 
 	rnd := rand.New(rand.NewPCG(7, 7))
 	kills, restarts := 0, 0
 	for kills < crashKills {
 		time.Sleep(time.Duration(300+rnd.IntN(900)) * time.Millisecond)
-		if kills == 2 && restarts == 0 { // restart the NATS server once, under a running worker
-			ns.Shutdown()
-			ns = startNATS(t, storeDir, addr)
+		if kills == 2 && restarts == 0 { // kill and restart the NATS server once, under a running worker
+			ns.Kill()
+			ns.start()
 			restarts++
 			time.Sleep(500 * time.Millisecond)
 		}
@@ -67,7 +75,7 @@ func TestCrashRecovery(t *testing.T) {
 		kills++
 		child, _ = startChild(t, args...)
 	}
-	settled := waitSettled(t, ns, crashEvents, 3*time.Minute)
+	settled := waitSettledURL(t, ns.Addr, crashEvents, 4*time.Minute)
 	_ = child.Process.Signal(syscall.SIGTERM)
 	_ = child.Wait()
 
@@ -90,14 +98,17 @@ func TestCrashRecovery(t *testing.T) {
 			compliant++
 		}
 	}
-	t.Logf("crash test: %d events, %d kills, %d NATS restarts, %d faults injected, %d settled (%d audit, %d dead-lettered, %d after a retry or redelivery), %d lost, %d duplicate audit records, %d duplicate writes, %d/%d resources compliant",
-		crashEvents, kills, restarts, faults, settled.total(), settled.audited, settled.deadLettered, settled.retried, crashEvents-settled.total(),
+	t.Logf("crash test: %d events, %d kills, %d NATS restarts, %d faults injected, %d settled (%d audit, %d dead letters, %d after a retry or redelivery), %d lost, %d duplicate audit records, %d duplicate writes, %d/%d resources compliant",
+		crashEvents, kills, restarts, faults, settled.total(), settled.audited, settled.dlq, settled.retried, crashEvents-settled.total(),
 		settled.records-settled.audited, duplicates, compliant, len(keys))
 	if settled.records != settled.audited {
 		t.Errorf("%d audit records for %d events: duplicates", settled.records, settled.audited)
 	}
 	if settled.total() != crashEvents || settled.conflicting > 0 {
 		t.Errorf("%d of %d events settled, %d with conflicting outcomes", settled.total(), crashEvents, settled.conflicting)
+	}
+	if settled.dlq > 0 {
+		t.Errorf("%d valid events dead-lettered", settled.dlq)
 	}
 	if duplicates > 0 {
 		t.Errorf("%d duplicate writes", duplicates)
@@ -108,7 +119,7 @@ func TestCrashRecovery(t *testing.T) {
 	if faults == 0 {
 		t.Error("no faults were injected: the test proves nothing")
 	}
-	assertNothingPending(t, ns)
+	assertNothingPendingURL(t, ns.URL())
 }
 
 const crashProject = "0b5a7f3c2d8e4b1a9c6d5e4f3a2b1c0d"
@@ -168,7 +179,9 @@ func publishCrashEventsConn(t *testing.T, nc *nats.Conn, keys []string, replicas
 	}
 }
 
-type settledCount struct{ audited, deadLettered, conflicting, records, retried int }
+// settledCount counts events by what became of them: audited (a final
+// audit record), deadLettered (only a dead letter), and every dead letter.
+type settledCount struct{ audited, deadLettered, dlq, conflicting, records, retried int }
 
 func (s settledCount) total() int { return s.audited + s.deadLettered }
 
@@ -242,6 +255,7 @@ func countSettledConn(t *testing.T, nc *nats.Conn) settledCount {
 			dl[ev.ID] = true
 		}
 	})
+	s.dlq = len(dl)
 	for id := range dl {
 		if _, ok := outcomes[id]; !ok {
 			s.deadLettered++
@@ -285,7 +299,12 @@ func readAll(t *testing.T, js jetstream.JetStream, stream string, f func([]byte)
 
 func assertNothingPending(t *testing.T, ns *embedded.Server) {
 	t.Helper()
-	nc, err := ns.Connect()
+	assertNothingPendingURL(t, ns.ClientURL())
+}
+
+func assertNothingPendingURL(t *testing.T, url string) {
+	t.Helper()
+	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -142,6 +142,16 @@ func (p *natsProc) Stop() {
 	p.cmd = nil
 }
 
+// Kill ends the server with SIGKILL (a crash).
+func (p *natsProc) Kill() {
+	if p.cmd == nil || p.cmd.Process == nil {
+		return
+	}
+	_ = p.cmd.Process.Kill()
+	_ = p.cmd.Wait()
+	p.cmd = nil
+}
+
 // Restart stops the server and starts it again on the same port and store.
 func (p *natsProc) Restart() {
 	p.t.Helper()
