@@ -206,7 +206,7 @@ func runFenceCase(t *testing.T, f fault, c fenceCase) {
 		dup += max(n-1, 0)
 	}
 	t.Logf("%s/%s: %d events, %d settled, %d write calls for %d resources (%d duplicate), %d audit records, %d events with conflicting outcomes, %d/%d compliant",
-		f.name, c.name, len(c.events), settled.total(), countWrites(writes), len(writes), dup, settled.records, settled.conflicting,
+		f.name, c.name, len(c.events), settled.total(), countWrites(sim), len(writes), dup, settled.records, settled.conflicting,
 		c.compliant(sim), len(c.events))
 	// The first replica must have come back and been stopped by the fence:
 	// otherwise the stall missed the action and the test proved nothing.
@@ -239,14 +239,6 @@ func readsBegun(sim *cloudsim.Simulator, c fenceCase) int {
 		if !call.Write {
 			n++
 		}
-	}
-	return n
-}
-
-func countWrites(m map[string]int) int {
-	n := 0
-	for _, v := range m {
-		n += v
 	}
 	return n
 }
