@@ -51,7 +51,6 @@ type maxDeliveries struct {
 
 // runAdvisories moves each announced message until ctx ends.
 func (w *Worker) runAdvisories(ctx context.Context, cons jetstream.Consumer) {
-	w.logIntakeLimit()
 	it, err := cons.Messages(jetstream.PullMaxMessages(1))
 	if err != nil {
 		w.log.Error("advisories_unavailable", zap.Error(err))

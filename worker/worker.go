@@ -178,6 +178,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer wg.Done()
 		w.circuits.watch(ctx, w.log)
 	}()
+	w.logIntakeLimit()
 	w.ready.Store(true)
 	defer w.ready.Store(false)
 	w.log.Info("worker_started", zap.String("stream", w.cfg.Stream), zap.String("consumer", w.cfg.Consumer),

@@ -28,7 +28,7 @@ func newAuditCmd(stdout io.Writer) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return withConnLogged(&cf, connLogger(cmd), func(c *natsConn) error { return tailAudit(ctx, stdout, c.js, cf.cfg, all, count) })
+			return withConn(&cf, connLogger(cmd), func(c *natsConn) error { return tailAudit(ctx, stdout, c.js, cf.cfg, all, count) })
 		},
 	}
 	tail.Flags().BoolVar(&all, "all", false, "start from the oldest audit event (default: new ones only)")

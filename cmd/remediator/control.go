@@ -28,7 +28,7 @@ func newControlCmd(stdout io.Writer) *cobra.Command {
 			if dur > 0 {
 				until = time.Now().Add(dur)
 			}
-			return withConnLogged(&cf, connLogger(cmd), func(c *natsConn) error {
+			return withConn(&cf, connLogger(cmd), func(c *natsConn) error {
 				r, err := c.js.PauseConsumer(cmd.Context(), cf.cfg.Stream, cf.cfg.Consumer, until)
 				if err != nil {
 					return err
@@ -43,7 +43,7 @@ func newControlCmd(stdout io.Writer) *cobra.Command {
 		Use: "resume [RULE]", Short: "Resume handing events to the replicas, or close a rule's circuit (" + worker.GlobalCircuit + " for the global one)",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withConnLogged(&cf, connLogger(cmd), func(c *natsConn) error {
+			return withConn(&cf, connLogger(cmd), func(c *natsConn) error {
 				if len(args) == 1 {
 					return resumeCircuit(cmd, stdout, c, cf.cfg, args[0])
 				}
@@ -58,7 +58,7 @@ func newControlCmd(stdout io.Writer) *cobra.Command {
 	status := &cobra.Command{
 		Use: "status", Short: "Say whether remediation is paused and how much waits", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withConnLogged(&cf, connLogger(cmd), func(c *natsConn) error {
+			return withConn(&cf, connLogger(cmd), func(c *natsConn) error {
 				cons, err := c.js.Consumer(cmd.Context(), cf.cfg.Stream, cf.cfg.Consumer)
 				if err != nil {
 					return err
@@ -79,7 +79,7 @@ func newControlCmd(stdout io.Writer) *cobra.Command {
 	circuits := &cobra.Command{
 		Use: "circuits", Short: "List the open circuits of the blast-radius guard", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withConnLogged(&cf, connLogger(cmd), func(c *natsConn) error { return listCircuits(cmd, stdout, c, cf.cfg) })
+			return withConn(&cf, connLogger(cmd), func(c *natsConn) error { return listCircuits(cmd, stdout, c, cf.cfg) })
 		},
 	}
 	cmd.AddCommand(pause, resume, status, circuits)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/spf13/cobra"
-	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/worker"
 )
@@ -32,21 +30,6 @@ func (c *clientFlags) register(cmd *cobra.Command) {
 	c.auth.register(cmd.PersistentFlags())
 	cmd.PersistentFlags().StringVar(&c.cfg.DLQStream, "dlq-stream", c.cfg.DLQStream, "dead-letter stream")
 	cmd.PersistentFlags().StringVar(&c.cfg.AuditStream, "audit-stream", c.cfg.AuditStream, "audit stream")
-}
-
-func (c *clientFlags) connect() (*natsConn, error) {
-	url := c.natsURL
-	if url == "" {
-		url = os.Getenv("NATS_URL")
-	}
-	if url == "" {
-		url = "nats://127.0.0.1:4222"
-	}
-	opts, err := c.auth.options()
-	if err != nil {
-		return nil, err
-	}
-	return connect(url, "", "", zap.NewNop(), opts...)
 }
 
 // deadLetter is one message of the dead-letter stream.
@@ -107,7 +90,7 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("--since: %w", err)
 			}
-			return withConn(&cf, func(c *natsConn) error {
+			return withConn(&cf, connLogger(cmd), func(c *natsConn) error {
 				dls, err := listDeadLetters(cmd.Context(), c.js, cf.cfg.DLQStream, reason, t)
 				if err != nil {
 					return err
@@ -126,7 +109,7 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 			if _, err := fmt.Sscan(args[0], &seq); err != nil {
 				return fmt.Errorf("SEQ: %w", err)
 			}
-			return withConn(&cf, func(c *natsConn) error {
+			return withConn(&cf, connLogger(cmd), func(c *natsConn) error {
 				st, err := c.js.Stream(cmd.Context(), cf.cfg.DLQStream)
 				if err != nil {
 					return err
@@ -150,7 +133,7 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 	redrive := &cobra.Command{
 		Use: "redrive", Short: "Republish dead letters to their original subject; each leaves the DLQ only after the publish is acknowledged", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withConn(&cf, func(c *natsConn) error { return redriveDeadLetters(cmd.Context(), stdout, c.js, cf.cfg, reason, dry) })
+			return withConn(&cf, connLogger(cmd), func(c *natsConn) error { return redriveDeadLetters(cmd.Context(), stdout, c.js, cf.cfg, reason, dry) })
 		},
 	}
 	redrive.Flags().StringVar(&reason, "reason", "", "only this reason")
@@ -158,21 +141,12 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 	purge := &cobra.Command{
 		Use: "purge", Short: "Delete dead letters (all, or --reason)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withConn(&cf, func(c *natsConn) error { return purgeDeadLetters(cmd.Context(), stdout, c.js, cf.cfg, reason) })
+			return withConn(&cf, connLogger(cmd), func(c *natsConn) error { return purgeDeadLetters(cmd.Context(), stdout, c.js, cf.cfg, reason) })
 		},
 	}
 	purge.Flags().StringVar(&reason, "reason", "", "only this reason")
 	cmd.AddCommand(list, show, redrive, purge)
 	return cmd
-}
-
-func withConn(cf *clientFlags, f func(*natsConn) error) error {
-	c, err := cf.connect()
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	return f(c)
 }
 
 func printDeadLetters(w io.Writer, dls []deadLetter) {

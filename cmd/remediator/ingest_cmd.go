@@ -81,7 +81,7 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return withConnLogged(&clientFlags{natsURL: natsURL, auth: auth}, log, func(c *natsConn) error {
+			return withConn(&clientFlags{natsURL: natsURL, auth: auth}, log, func(c *natsConn) error {
 				if _, err := worker.EnsureTopology(ctx, c.js, cfg); err != nil {
 					return err
 				}

@@ -71,7 +71,7 @@ func redactURL(urls string) string {
 }
 
 // clientURL is the NATS URL of a tool command: --nats-url, NATS_URL, or
-// the local default (as clientFlags.connect in dlq.go resolves it).
+// the local default.
 func (c *clientFlags) clientURL() string {
 	return cmp.Or(c.natsURL, os.Getenv("NATS_URL"), "nats://127.0.0.1:4222")
 }
@@ -83,9 +83,9 @@ func connLogger(cmd *cobra.Command) *zap.Logger {
 	return log
 }
 
-// withConnLogged is withConn (dlq.go) with the connection's events logged
-// through log rather than dropped.
-func withConnLogged(cf *clientFlags, log *zap.Logger, f func(*natsConn) error) error {
+// withConn runs f on a connection of a tool command, its connection events
+// logged through log.
+func withConn(cf *clientFlags, log *zap.Logger, f func(*natsConn) error) error {
 	opts, err := cf.auth.options()
 	if err != nil {
 		return err
