@@ -45,11 +45,7 @@ func TestScaleOutOnCluster(t *testing.T) {
 
 	sim, keys := crashSimulator()
 	sim.SetChaos(cloudsim.Chaos{ThrottleRate: 0.03, ServerErrorRate: 0.03, Latency: 2 * time.Millisecond, Seed: 9})
-	srv, err := cloudsim.Start("127.0.0.1:0", sim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	srv := startSim(t, sim)
 	args := []string{"run", "--nats-url", urls, "--cloud-endpoint", srv.URL(), "--replicas", "3", "--concurrency", "4",
 		"--ack-wait", "3s", "--max-deliver", "40", "--retry-base", "50ms", "--throttle-base", "100ms", "--retry-max", "1s"}
 	publishClusterEvents(t, urls, keys) // creates the R3 streams first

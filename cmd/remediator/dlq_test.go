@@ -32,11 +32,7 @@ func TestDLQAndAuditCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	sim := cloudsim.New(seed)
-	srv, err := cloudsim.Start("127.0.0.1:0", sim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	srv := startSim(t, sim)
 	nc, err := ns.Connect()
 	if err != nil {
 		t.Fatal(err)

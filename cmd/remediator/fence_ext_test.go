@@ -154,11 +154,7 @@ func runFenceCase(t *testing.T, f fault, c fenceCase) {
 	}
 	sim := cloudsim.New(seed)
 	sim.SetChaos(cloudsim.Chaos{Latency: fenceLatency, Seed: 1})
-	srv, err := cloudsim.Start("127.0.0.1:0", sim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	srv := startSim(t, sim)
 	args := []string{"run", "--cloud-endpoint", srv.URL(), "--ack-wait", "2s", "--concurrency", "8",
 		"--retry-base", "50ms", "--retry-max", "500ms", "--shutdown-timeout", "1s", "--embedded-listen", ""}
 	if c.rules != "" {

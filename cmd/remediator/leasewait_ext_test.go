@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -29,11 +28,7 @@ func TestLeaseWaitSpendsNoAttempts(t *testing.T) {
 	ns := startNATSProcess(t, natsProcOptions{})
 	sim, keys := crashSimulator()
 	sim.SetChaos(cloudsim.Chaos{Latency: 800 * time.Millisecond, Seed: 1})
-	srv, err := cloudsim.Start("127.0.0.1:0", sim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	srv := startSim(t, sim)
 	args := []string{"run", "--nats-url", ns.URL(), "--cloud-endpoint", srv.URL(), "--ack-wait", "6s",
 		"--retry-base", "200ms", "--throttle-base", "1s", "--retry-max", "6s", "--shutdown-timeout", "1s"}
 	nc, err := ns.Connect()

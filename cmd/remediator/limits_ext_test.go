@@ -54,11 +54,7 @@ func TestWriteLimitAcrossReplicas(t *testing.T) {
 			ns := startNATSProcess(t, natsProcOptions{})
 			sim, all := crashSimulator()
 			sim.SetChaos(cloudsim.Chaos{Latency: 20 * time.Millisecond, Seed: 1})
-			srv, err := cloudsim.Start("127.0.0.1:0", sim)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = srv.Close(context.Background()) })
+			srv := startSim(t, sim)
 			nc, err := ns.Connect()
 			if err != nil {
 				t.Fatal(err)

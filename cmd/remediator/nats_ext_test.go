@@ -103,11 +103,7 @@ func TestRunWaitsForNATS(t *testing.T) {
 	ns := startNATSProcess(t, natsProcOptions{}) // started to build it and take a port, then stopped
 	ns.Stop()
 	sim, keys := crashSimulator()
-	srv, err := cloudsim.Start("127.0.0.1:0", sim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	srv := startSim(t, sim)
 	ops := freeAddr(t)
 	const password = "s3cret-pw-do-not-log"
 	cmd, logs := startChild(t, "run", "--nats-url", "nats://worker:"+password+"@"+ns.Addr, "--http", ops,
@@ -180,11 +176,7 @@ func TestConflictingCEIDIsDeadLettered(t *testing.T) {
 	t.Parallel()
 	ns := startNATSProcess(t, natsProcOptions{})
 	sim, keys := crashSimulator()
-	srv, err := cloudsim.Start("127.0.0.1:0", sim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	srv := startSim(t, sim)
 	_, logs := startChild(t, "run", "--nats-url", ns.URL(), "--cloud-endpoint", srv.URL(), "--shutdown-timeout", "1s")
 	waitFor(t, "worker_started", func() bool { return strings.Contains(logs.String(), "worker_started") })
 	nc, err := ns.Connect()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+
+	"github.com/remediator/remediator/worker/cloudsim"
 )
 
 // The outside-in tests run the real nats-server as a process of its own,
@@ -161,6 +164,17 @@ func (p *natsProc) Restart() {
 
 // Connect opens a client connection.
 func (p *natsProc) Connect() (*nats.Conn, error) { return nats.Connect(p.URL()) }
+
+// startSim serves the simulator on a free loopback port until the test ends.
+func startSim(t *testing.T, sim *cloudsim.Simulator) *cloudsim.Server {
+	t.Helper()
+	srv, err := cloudsim.Start("127.0.0.1:0", sim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	return srv
+}
 
 // tcpProxy forwards loopback TCP connections to a target and can cut
 // every connection and refuse new ones, to put a network fault between a

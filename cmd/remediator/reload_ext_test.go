@@ -17,7 +17,6 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
-	"github.com/remediator/remediator/worker/cloudsim"
 )
 
 // TestReloadRejectsAnEmptiedRuleFile runs `remediator run` with the
@@ -38,11 +37,7 @@ func TestReloadRejectsAnEmptiedRuleFile(t *testing.T) {
 	}
 	ns := startNATSProcess(t, natsProcOptions{})
 	sim, keys := crashSimulator()
-	srv, err := cloudsim.Start("127.0.0.1:0", sim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	srv := startSim(t, sim)
 	_, logs := startChild(t, "run", "--nats-url", ns.URL(), "--cloud-endpoint", srv.URL(), "--rules", dir,
 		"--rules-poll", "50ms", "--http", "127.0.0.1:0", "--shutdown-timeout", "1s")
 	ops := waitMatch(t, logs, `"msg":"ops_listening","addr":"([^"]+)"`)

@@ -53,11 +53,7 @@ func TestRunSIGTERMWithCallInFlight(t *testing.T) {
 	}
 	sim := cloudsim.New(seed)
 	sim.SetChaos(cloudsim.Chaos{Latency: 700 * time.Millisecond, Seed: 1})
-	srv, err := cloudsim.Start("127.0.0.1:0", sim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = srv.Close(context.Background()) })
+	srv := startSim(t, sim)
 
 	cmd, logs := startChild(t, "run", "--nats-url", ns.ClientURL(), "--cloud-endpoint", srv.URL(), "--shutdown-timeout", "10s")
 	nc, err := ns.Connect()
