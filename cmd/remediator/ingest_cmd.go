@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
@@ -64,6 +64,7 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 		types                                   []string
 		maxBody                                 int64
 		auth                                    natsAuth
+		lim                                     ingestLimits
 		cfg                                     = worker.DefaultConfig()
 	)
 	cmd := &cobra.Command{
@@ -79,17 +80,24 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := lim.validate(); err != nil {
+				return err
+			}
+			// reg holds the ingest metrics (remediator_ingest_*) for the
+			// process's /metrics listener.
+			reg := prometheus.NewRegistry()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return withConn(&clientFlags{natsURL: natsURL, auth: auth}, log, func(c *natsConn) error {
 				if _, err := worker.EnsureTopology(ctx, c.js, cfg); err != nil {
 					return err
 				}
-				h, err := ingest.New(c.js, ingest.Config{Sources: sources, AllowedTypes: types, MaxBodyBytes: maxBody, Intake: cfg})
+				h, err := ingest.New(c.js, ingest.Config{Sources: sources, AllowedTypes: types, MaxBodyBytes: maxBody, Intake: cfg,
+					SignatureWindow: lim.signatureWindow, MaxUnauthenticated: lim.maxUnauthenticated, Metrics: worker.NewIngestMetrics(reg)})
 				if err != nil {
 					return err
 				}
-				return serveIngest(ctx, log, h, listen, cert, key)
+				return serveIngest(ctx, log, h, lim, listen, cert, key)
 			})
 		},
 	}
@@ -102,16 +110,17 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 	fs.Int64Var(&maxBody, "max-body", 1<<20, "largest request body in bytes")
 	fs.StringVar(&cert, "tls-cert", "", "TLS certificate file (serve HTTPS)")
 	fs.StringVar(&key, "tls-key", "", "TLS key file")
+	lim.register(fs)
 	_ = cmd.MarkFlagRequired("sources")
 	return cmd
 }
 
-func serveIngest(ctx context.Context, log *zap.Logger, h *ingest.Handler, listen, cert, key string) error {
+func serveIngest(ctx context.Context, log *zap.Logger, h *ingest.Handler, lim ingestLimits, listen, cert, key string) error {
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := lim.server(h)
 	errc := make(chan error, 1)
 	go func() {
 		if cert != "" {

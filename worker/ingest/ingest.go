@@ -3,8 +3,9 @@
 //
 // It accepts CloudEvents over HTTP in binary, structured and batch modes
 // (through the CloudEvents SDK's HTTP protocol), authenticates the sender
-// per event source (a bearer token or an HMAC-SHA256 signature of the
-// body), checks the type and source allowlists and a size limit, and
+// per event source (a bearer token, checked before the body is read, or an
+// HMAC-SHA256 signature of a timestamp, the event's context attributes and
+// the body: see SigningString), checks the type and source allowlists and a size limit, and
 // publishes each event with a Nats-Msg-Id derived from its source and id.
 // It answers 2xx only after JetStream acknowledged every event of the
 // request, and 5xx otherwise, so the bus retries: nothing it accepted is
@@ -13,10 +14,6 @@ package ingest
 
 import (
 	"bytes"
-	"crypto/hmac"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,6 +21,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cloudevents/sdk-go/v2/event"
 	cehttp "github.com/cloudevents/sdk-go/v2/protocol/http"
@@ -33,9 +31,6 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 )
-
-// SignatureHeader carries "sha256=<hex HMAC-SHA256 of the body>".
-const SignatureHeader = "X-Remediator-Signature"
 
 // Source says how events from matching sources authenticate. Pattern is
 // an exact source or a prefix ending in *. Exactly one of Token and
@@ -52,12 +47,21 @@ type Config struct {
 	AllowedTypes []string // exact or prefix*; empty allows every type
 	MaxBodyBytes int64    // default 1 MiB
 	Intake       worker.Config
+	// SignatureWindow is how old (or new) a signature's timestamp may be;
+	// default DefaultSignatureWindow.
+	SignatureWindow time.Duration
+	// MaxUnauthenticated bounds the bodies read at once before their
+	// sender is authenticated; default DefaultMaxUnauthenticated.
+	MaxUnauthenticated int
+	Now                func() time.Time      // the clock; default time.Now
+	Metrics            *worker.IngestMetrics // optional
 }
 
 // Handler is the HTTP receiver; safe for concurrent use.
 type Handler struct {
 	cfg   Config
 	js    jetstream.JetStream
+	gate  *admission
 	mu    sync.Mutex
 	stats map[string]int64
 }
@@ -72,7 +76,13 @@ func New(js jetstream.JetStream, cfg Config) (*Handler, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
-	return &Handler{cfg: cfg, js: js, stats: map[string]int64{}}, nil
+	if cfg.SignatureWindow <= 0 {
+		cfg.SignatureWindow = DefaultSignatureWindow
+	}
+	if cfg.MaxUnauthenticated <= 0 {
+		cfg.MaxUnauthenticated = DefaultMaxUnauthenticated
+	}
+	return &Handler{cfg: cfg, js: js, gate: newAdmission(cfg.MaxUnauthenticated), stats: map[string]int64{}}, nil
 }
 
 // Stats returns the counts of accepted events and of rejections by reason.
@@ -101,6 +111,12 @@ type rejection struct {
 
 func (h *Handler) reject(w http.ResponseWriter, r rejection) {
 	h.count("rejected_"+r.reason, 1)
+	if h.cfg.Metrics != nil {
+		h.cfg.Metrics.Rejected.WithLabelValues(r.reason).Inc()
+	}
+	if r.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(r.status)
 	_ = json.NewEncoder(w).Encode(map[string]string{"reason": r.reason, "error": r.msg})
@@ -112,14 +128,28 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.reject(w, rejection{http.StatusMethodNotAllowed, "method", "POST CloudEvents here"})
 		return
 	}
+	// Authenticate first, from the headers, then read the body: a bearer
+	// is proven before any of it is read; a signed body is read in one of
+	// a bounded number of slots, then verified.
+	cred, rej := h.authenticate(r)
+	if rej != nil {
+		h.reject(w, *rej)
+		return
+	}
+	release, rej := h.gate.admit(cred)
+	if rej != nil {
+		h.reject(w, *rej)
+		return
+	}
+	defer release()
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.cfg.MaxBodyBytes))
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			h.reject(w, rejection{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is over %d bytes", h.cfg.MaxBodyBytes)})
-			return
-		}
-		h.reject(w, rejection{http.StatusBadRequest, "unreadable", "the body could not be read"})
+		h.reject(w, bodyRejection(err, h.cfg.MaxBodyBytes))
+		return
+	}
+	msg, rej := signingString(cred, r, body)
+	if rej != nil {
+		h.reject(w, *rej)
 		return
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
@@ -129,16 +159,20 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for _, e := range evs {
-		if rej := h.check(r, body, e); rej != nil {
+		if rej := h.check(cred, msg, e); rej != nil {
 			h.reject(w, *rej)
 			return
 		}
 	}
+	release()
 	if err := h.publish(r, evs); err != nil {
 		h.reject(w, rejection{http.StatusServiceUnavailable, "unavailable", "the intake stream did not acknowledge: retry"})
 		return
 	}
 	h.count("accepted", int64(len(evs)))
+	if h.cfg.Metrics != nil {
+		h.cfg.Metrics.Accepted.Add(float64(len(evs)))
+	}
 	w.WriteHeader(http.StatusAccepted)
 }
 
@@ -169,18 +203,14 @@ func readEvents(r *http.Request) ([]event.Event, error) {
 	return []event.Event{*e}, nil
 }
 
-// check authenticates the request for the event's source and applies the
-// allowlists.
-func (h *Handler) check(r *http.Request, body []byte, e event.Event) *rejection {
+// check authorises the event for the request's credential (authenticate
+// first, then authorise: see authorise) and applies the allowlists.
+func (h *Handler) check(c credential, msg []byte, e event.Event) *rejection {
+	if rej := h.authorise(c, msg, e); rej != nil {
+		return rej
+	}
 	if e.SpecVersion() != events.SpecVersion {
 		return &rejection{http.StatusBadRequest, "invalid_event", "only CloudEvents 1.0 are accepted"}
-	}
-	src, ok := h.source(e.Source())
-	if !ok {
-		return &rejection{http.StatusForbidden, "source_not_allowed", "source " + e.Source() + " is not allowed"}
-	}
-	if !authentic(r, body, src) {
-		return &rejection{http.StatusUnauthorized, "unauthenticated", "missing or wrong credentials for source " + e.Source()}
 	}
 	if len(h.cfg.AllowedTypes) > 0 && !anyMatch(h.cfg.AllowedTypes, e.Type()) {
 		return &rejection{http.StatusForbidden, "type_not_allowed", "type " + e.Type() + " is not allowed"}
@@ -195,21 +225,6 @@ func (h *Handler) source(s string) (Source, bool) {
 		}
 	}
 	return Source{}, false
-}
-
-func authentic(r *http.Request, body []byte, src Source) bool {
-	if src.Token != "" {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		return ok && subtle.ConstantTimeCompare([]byte(got), []byte(src.Token)) == 1
-	}
-	got, ok := strings.CutPrefix(r.Header.Get(SignatureHeader), "sha256=")
-	if !ok {
-		return false
-	}
-	mac := hmac.New(sha256.New, []byte(src.HMACSecret))
-	mac.Write(body)
-	want := hex.EncodeToString(mac.Sum(nil))
-	return hmac.Equal([]byte(strings.ToLower(got)), []byte(want))
 }
 
 // publish sends every event, structured, and waits for each ack.

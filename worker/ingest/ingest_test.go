@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -47,7 +48,17 @@ func setup(t *testing.T) fixture {
 	return fixture{js: js, url: hs.URL, h: h, cfg: cfg}
 }
 
+// sign signs a structured or batch body (no ce-* headers) now.
 func sign(body, secret string) string {
+	v, err := Sign(secret, time.Now(), http.Header{}, []byte(body))
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// legacySign is the old, refused form: the body alone.
+func legacySign(body, secret string) string {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(body))
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
@@ -93,8 +104,11 @@ func TestIngestModes(t *testing.T) {
 		{"batch with HMAC", map[string]string{"Content-Type": "application/cloudevents-batch+json", SignatureHeader: sign("["+cts+"]", "eg-secret")}, "[" + cts + "]", 202, 3},
 		{"wrong token", map[string]string{"Content-Type": "application/cloudevents+json", "Authorization": "Bearer nope"}, strings.Replace(structured, "ev-1", "ev-9", 1), 401, 3},
 		{"wrong signature", map[string]string{"Content-Type": "application/cloudevents+json", SignatureHeader: sign(cts, "other")}, cts, 401, 3},
-		{"token for an HMAC source", map[string]string{"Content-Type": "application/cloudevents+json", "Authorization": bearer}, cts, 401, 3},
-		{"unknown source", map[string]string{"Content-Type": "application/cloudevents+json", "Authorization": bearer}, strings.Replace(structured, "acs.ecs", "evil", 1), 403, 3},
+		{"token for an HMAC source", map[string]string{"Content-Type": "application/cloudevents+json", "Authorization": bearer}, cts, 403, 3},
+		{"unknown source, valid token", map[string]string{"Content-Type": "application/cloudevents+json", "Authorization": bearer}, strings.Replace(structured, "acs.ecs", "evil", 1), 403, 3},
+		{"unknown source, signed", map[string]string{"Content-Type": "application/cloudevents+json", SignatureHeader: sign(strings.Replace(cts, "HC.KMS", "evil", 1), "eg-secret")}, strings.Replace(cts, "HC.KMS", "evil", 1), 401, 3},
+		{"legacy body signature", map[string]string{"Content-Type": "application/cloudevents+json", SignatureHeader: legacySign(cts, "eg-secret")}, cts, 401, 3},
+		{"no credentials", map[string]string{"Content-Type": "application/cloudevents+json"}, cts, 401, 3},
 		{"type not allowed", map[string]string{"Content-Type": "application/cloudevents+json", "Authorization": bearer}, strings.Replace(structured, "ecs:ActionTrail:ApiCall", "ecs:Other", 1), 403, 3},
 		{"not an event", map[string]string{"Content-Type": "application/cloudevents+json", "Authorization": bearer}, `{"hello":1}`, 400, 3},
 		{"too large", map[string]string{"Content-Type": "application/cloudevents+json", "Authorization": bearer}, strings.Replace(structured, "ModifyDiskDefaultKMSKeyId", strings.Repeat("x", 5000), 1), 413, 3},
@@ -108,7 +122,8 @@ func TestIngestModes(t *testing.T) {
 		}
 	}
 	st := f.h.Stats()
-	if st["accepted"] != 4 || st["rejected_unauthenticated"] != 3 || st["rejected_too_large"] != 1 || st["rejected_source_not_allowed"] != 1 {
+	if st["accepted"] != 4 || st["rejected_unauthenticated"] != 1 || st["rejected_signature_invalid"] != 2 || st["rejected_signature_legacy"] != 1 ||
+		st["rejected_credentials_missing"] != 1 || st["rejected_too_large"] != 1 || st["rejected_source_not_allowed"] != 2 {
 		t.Errorf("stats %v", st)
 	}
 }

@@ -1,0 +1,65 @@
+package ingest
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// DefaultMaxUnauthenticated is how many request bodies may be read at once
+// before their sender is authenticated (signed requests: the signature
+// covers the body).
+const DefaultMaxUnauthenticated = 32
+
+// admission bounds the bodies read before authentication: at most cap(slots)
+// at once, each at most MaxBodyBytes, so they hold at most
+// MaxUnauthenticated x MaxBodyBytes whatever the number of connections.
+type admission struct {
+	slots chan struct{}
+}
+
+func newAdmission(n int) *admission {
+	return &admission{slots: make(chan struct{}, n)}
+}
+
+// admit takes a slot for an unauthenticated body, or refuses at once: a
+// waiting queue would itself hold connections. An authenticated request
+// needs no slot. release is idempotent.
+func (a *admission) admit(c credential) (release func(), rej *rejection) {
+	if c.authenticated() {
+		return func() {}, nil
+	}
+	select {
+	case a.slots <- struct{}{}:
+		var once sync.Once
+		return func() { once.Do(func() { <-a.slots }) }, nil
+	default:
+		return nil, &rejection{http.StatusServiceUnavailable, "too_many_unauthenticated",
+			"too many signed requests are being read: retry"}
+	}
+}
+
+// bodyRejection classifies a failed body read.
+func bodyRejection(err error, limit int64) rejection {
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.As(err, &mbe):
+		return rejection{http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("the body is over %d bytes", limit)}
+	case errors.As(err, &ne) && ne.Timeout():
+		return rejection{http.StatusRequestTimeout, "read_timeout", "the body was not received in time"}
+	default:
+		return rejection{http.StatusBadRequest, "unreadable", "the body could not be read"}
+	}
+}
+
+// now is the handler's clock.
+func (h *Handler) now() time.Time {
+	if h.cfg.Now != nil {
+		return h.cfg.Now()
+	}
+	return time.Now()
+}
