@@ -59,6 +59,7 @@ type natsProc struct {
 	cmd   *exec.Cmd
 	logs  *syncBuffer
 	extra string
+	copts []nats.Option
 }
 
 // natsProcOptions configure startNATSProcess.
@@ -67,13 +68,16 @@ type natsProcOptions struct {
 	MaxPayload int
 	// Extra is appended to the configuration file as it is.
 	Extra string
+	// ClientOptions are added to the connections the helper opens (the
+	// start-up probe, Connect): credentials when Extra configures users.
+	ClientOptions []nats.Option
 }
 
 // startNATSProcess starts nats-server with JetStream (sync always) on a
 // free loopback port and a fresh store, and waits until it answers.
 func startNATSProcess(t *testing.T, o natsProcOptions) *natsProc {
 	t.Helper()
-	p := &natsProc{t: t, bin: natsServerBinary(t), Addr: freeAddr(t)}
+	p := &natsProc{t: t, bin: natsServerBinary(t), Addr: freeAddr(t), copts: o.ClientOptions}
 	dir := t.TempDir()
 	host, port, _ := net.SplitHostPort(p.Addr)
 	var b strings.Builder
@@ -116,7 +120,7 @@ func (p *natsProc) start() {
 func (p *natsProc) waitUp(limit time.Duration) error {
 	deadline := time.Now().Add(limit)
 	for {
-		nc, err := nats.Connect(p.URL(), nats.Timeout(time.Second))
+		nc, err := nats.Connect(p.URL(), append([]nats.Option{nats.Timeout(time.Second)}, p.copts...)...)
 		if err == nil {
 			nc.Close()
 			return nil
@@ -163,7 +167,7 @@ func (p *natsProc) Restart() {
 }
 
 // Connect opens a client connection.
-func (p *natsProc) Connect() (*nats.Conn, error) { return nats.Connect(p.URL()) }
+func (p *natsProc) Connect() (*nats.Conn, error) { return nats.Connect(p.URL(), p.copts...) }
 
 // startSim serves the simulator on a free loopback port until the test ends.
 func startSim(t *testing.T, sim *cloudsim.Simulator) *cloudsim.Server {
