@@ -103,11 +103,15 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 	if !ok {
 		return ran{}, action.Errorf(action.Permanent, action.ReasonRuleError, "", "action %s is not registered", mt.Rule.Action)
 	}
-	// Only a first delivery is answered from an observation: a redelivered
-	// event may have been acted on by the delivery before, and its ledger
-	// record, not a newer read, says what that delivery did (so its audit
-	// record is the same).
-	ob, covered, end := w.obs.start(ctx, observationKey(mt.Rule.Action, mt.Params), base.Sequence, base.Attempt <= 1)
+	// Only an event on its first attempt is answered from an observation
+	// (deliveries that only waited are no attempts): one redelivered after
+	// an attempt may have been acted on by it, and its ledger record, not a
+	// newer read, says what that attempt did (so its audit record is the
+	// same).
+	ob, covered, end, err := w.obs.start(ctx, observationKey(mt.Rule.Action, mt.Params), base.Sequence, base.Attempt <= 1)
+	if err != nil {
+		return ran{}, waitFailed(err, w.cfg.RetryBase)
+	}
 	if covered {
 		return coalesced(ob), nil
 	}
@@ -139,6 +143,16 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 		w.releaseSlot(slots)
 	}
 	return out, ferr
+}
+
+// waitFailed is the error of an event that could not wait for a read in
+// flight: too many wait already (it is delayed once, as a wait, not an
+// attempt), or the worker is stopping.
+func waitFailed(err error, delay time.Duration) *action.Error {
+	if errors.Is(err, errCrowded) {
+		return &action.Error{Class: action.Retryable, Reason: action.ReasonBusy, RetryAfter: delay, Msg: err.Error()}
+	}
+	return action.Classify(err)
 }
 
 // coalesced is the outcome of an event answered by an observation.

@@ -32,16 +32,54 @@ type held struct {
 }
 
 // hold claims the leases. It returns nil and a ran when the work was
-// already done, and an error when another replica holds them or the ledger
-// cannot be reached (both retryable).
+// already done, and an error when the ledger cannot be reached. A lease
+// held by another delivery (another replica, or a crashed one's that has
+// not expired) is waited for here, parked, until it is released or
+// expires, for at most a lease's length: waiting in the process spends no
+// delivery and answers as soon as the holder is done. Past that the event
+// is delayed as busy (a wait, not an attempt).
 func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope) (*held, ran, *action.Error) {
 	evKey := ledgerKey("e", env.Event.Source(), env.Event.ID(), mt.Rule.Name)
 	resKey := ""
 	if rp := mt.Rule.ResourceParam(); rp != "" && mt.Params[rp] != "" {
 		resKey = ledgerKey("r", mt.Rule.Action, mt.Params[rp])
 	}
+	giveUp := w.ledger.now().Add(w.ledger.ttl)
+	poll := leasePollMin
+	for {
+		h, out, ferr := w.claimBoth(ctx, evKey, resKey)
+		if ferr == nil || ferr.Reason != action.ReasonBusy || !w.ledger.now().Before(giveUp) {
+			return h, out, ferr
+		}
+		// Ask again when the holder may be done, and at the latest when its
+		// lease ends.
+		wait := min(poll, ferr.RetryAfter, giveUp.Sub(w.ledger.now()))
+		poll = min(2*poll, leasePollMax)
+		if err := w.obs.wait(ctx, timer(wait)); err != nil {
+			return nil, ran{}, action.Classify(err)
+		}
+	}
+}
+
+// While a lease is held elsewhere it is asked for again after
+// leasePollMin, then twice as long each time up to leasePollMax, and never
+// later than the lease's end.
+const (
+	leasePollMin = 10 * time.Millisecond
+	leasePollMax = 200 * time.Millisecond
+)
+
+// timer returns a channel closed after d.
+func timer(d time.Duration) <-chan struct{} {
+	ch := make(chan struct{})
+	time.AfterFunc(max(d, 0), func() { close(ch) })
+	return ch
+}
+
+// claimBoth claims the event's and the resource's leases at once (one
+// round trip instead of two); if either is refused, neither is kept.
+func (w *Worker) claimBoth(ctx context.Context, evKey, resKey string) (*held, ran, *action.Error) {
 	until := w.ledger.now().Add(w.ledger.ttl)
-	// Both leases are claimed at once: one round trip instead of two.
 	var res lease
 	var resErr error
 	done := make(chan struct{})

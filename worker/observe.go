@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"sync"
@@ -53,12 +54,17 @@ type observations struct {
 	mu       sync.Mutex
 	m        map[string]observation
 	inflight map[string]*read
+
+	// park, when set, is called when a handler starts waiting and returns
+	// the function to call when it stops (see Worker.park).
+	park func() (unpark func())
 }
 
 // read is one cloud read in flight; done closes when it has finished.
 type read struct {
-	mark uint64
-	done chan struct{}
+	mark    uint64 // set by the reader before its read begins
+	done    chan struct{}
+	waiters int // events waiting for it; under observations.mu
 }
 
 func newObservations(ttl time.Duration, now func() time.Time) *observations {
@@ -100,43 +106,64 @@ func observationKey(act string, params map[string]string) string {
 // start is called before an event's read of key. When answer is set and
 // a fresh compliant observation covers the event (its read began after
 // the event, sequence seq, was stored), it returns that observation and
-// true: no read is needed. A read of key in flight that will cover the
-// event is waited for first (or until ctx ends). Otherwise it starts a
-// read and returns the function that ends it with what it found; the read
-// is announced, so that events about key stored before it wait for it,
-// unless another read of key is announced already.
-func (o *observations) start(ctx context.Context, key string, seq uint64, answer bool) (observation, bool, func(observed)) {
-	if o.ttl <= 0 {
-		return observation{}, false, func(observed) {}
-	}
+// true: no read is needed. While a read of key runs in this process the
+// event waits for it, parked (the handler's slot goes to another message):
+// that read answers the event if it began after the event was stored;
+// otherwise the next read does, and the next read is one read, made by one
+// of the events that waited, for all of them. So the reads of a hot
+// resource run back to back, and each waiting event is answered by at most
+// the second read after it arrived. Otherwise start announces this event's
+// read and returns the function that ends it with what it found. More than
+// maxWaiters events waiting for one key get errCrowded (the caller delays
+// the event once), and ctx ending ends the wait with its error.
+func (o *observations) start(ctx context.Context, key string, seq uint64, answer bool) (observation, bool, func(observed), error) {
+	answer = answer && o.ttl > 0
 	for {
 		o.mu.Lock()
 		if ob, ok := o.m[key]; answer && ok && ob.mark >= seq && o.now().Sub(ob.at) < o.ttl {
 			o.mu.Unlock()
-			return ob, true, nil
+			return ob, true, nil, nil
 		}
-		r := o.inflight[key]
-		o.mu.Unlock()
-		if r != nil && answer && r.mark >= seq {
-			select {
-			case <-r.done:
-				continue // it may have found the key compliant
-			case <-ctx.Done():
-				return observation{}, false, func(observed) {}
+		if r := o.inflight[key]; r != nil {
+			if r.waiters >= maxWaiters {
+				o.mu.Unlock()
+				return observation{}, false, nil, errCrowded
 			}
-		}
-		mark := o.mark(ctx) // before the read begins: may probe the stream
-		rd := &read{mark: mark, done: make(chan struct{})}
-		o.mu.Lock()
-		switch cur := o.inflight[key]; {
-		case cur == nil:
-			o.inflight[key] = rd
-		case cur != r && answer && cur.mark >= seq:
+			r.waiters++
 			o.mu.Unlock()
-			continue // another read that covers this event was announced meanwhile
+			if err := o.wait(ctx, r.done); err != nil {
+				return observation{}, false, nil, err
+			}
+			continue // it may have answered this event; if not, the next read will
 		}
+		// No read of key runs here: this event's is the next one. Its mark
+		// is taken after it is announced and before it begins, so every
+		// event received before the mark is answered by it.
+		rd := &read{done: make(chan struct{})}
+		o.inflight[key] = rd
 		o.mu.Unlock()
-		return observation{}, false, o.ender(key, rd, o.now())
+		rd.mark = o.mark(ctx)
+		return observation{}, false, o.ender(key, rd, o.now()), nil
+	}
+}
+
+// maxWaiters bounds the events of one replica that wait for one read.
+const maxWaiters = 256
+
+// errCrowded says too many events wait for a read of one resource.
+var errCrowded = errors.New("too many events wait for a read of this resource")
+
+// wait waits for done or ctx, parked: the handler's slot is free for
+// another message meanwhile.
+func (o *observations) wait(ctx context.Context, done <-chan struct{}) error {
+	if o.park != nil {
+		defer o.park()()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 

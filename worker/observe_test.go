@@ -9,7 +9,7 @@ import (
 // read starts a read of key for the event seq and fails if it is covered.
 func mustRead(t *testing.T, o *observations, key string, seq uint64) func(observed) {
 	t.Helper()
-	_, ok, end := o.start(context.Background(), key, seq, true)
+	_, ok, end, _ := o.start(context.Background(), key, seq, true)
 	if ok {
 		t.Fatalf("seq %d is covered, want a read", seq)
 	}
@@ -17,7 +17,7 @@ func mustRead(t *testing.T, o *observations, key string, seq uint64) func(observ
 }
 
 func isCovered(o *observations, key string, seq uint64) (observation, bool) {
-	ob, ok, end := o.start(context.Background(), key, seq, true)
+	ob, ok, end, _ := o.start(context.Background(), key, seq, true)
 	if !ok {
 		end(notRead)
 	}
@@ -33,7 +33,7 @@ func TestObservationsCoverOnlyEarlierEvents(t *testing.T) {
 		t.Fatal("the key depends on map order")
 	}
 	o.received(5)
-	_, ok, end := o.start(context.Background(), key, 5, true) // the read begins after seq 5 was received
+	_, ok, end, _ := o.start(context.Background(), key, 5, true) // the read begins after seq 5 was received
 	if ok {
 		t.Fatal("covered before any read")
 	}
@@ -48,7 +48,7 @@ func TestObservationsCoverOnlyEarlierEvents(t *testing.T) {
 	if _, ok := isCovered(o, key, 9); ok {
 		t.Error("an event received during the read is covered: it may report a newer drift")
 	}
-	if _, ok, end := o.start(context.Background(), key, 3, false); ok {
+	if _, ok, end, _ := o.start(context.Background(), key, 3, false); ok {
 		t.Error("covered although answer is false (a redelivery)")
 	} else {
 		end(notRead)
@@ -81,7 +81,7 @@ func TestObservationsWaitForReadInFlight(t *testing.T) {
 	t.Parallel()
 	o := newObservations(time.Minute, time.Now)
 	o.received(7)
-	_, _, end := o.start(context.Background(), "k", 7, true)
+	_, _, end, _ := o.start(context.Background(), "k", 7, true)
 	got := make(chan bool)
 	go func() {
 		_, ok := isCovered(o, "k", 7)
@@ -97,7 +97,7 @@ func TestObservationsWaitForReadInFlight(t *testing.T) {
 		t.Error("not covered by the read it waited for")
 	}
 	off := newObservations(0, time.Now)
-	_, _, end = off.start(context.Background(), "k", 0, true)
+	_, _, end, _ = off.start(context.Background(), "k", 0, true)
 	end(compliant)
 	if _, ok := isCovered(off, "k", 0); ok {
 		t.Error("coalescing is off but covered")

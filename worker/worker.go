@@ -156,19 +156,25 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer wg.Done()
 		Feed(it, msgs, w.pullError)
 	}()
-	for range w.cfg.Concurrency {
+	hs := &handlers{concurrency: w.cfg.Concurrency}
+	hs.spawn = func() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for m := range msgs {
 				if stopping.Load() {
 					w.handBack(workCtx, m) // not started: hand it to another replica now
-					continue
+				} else {
+					w.process(workCtx, m, &stopping)
 				}
-				w.process(workCtx, m, &stopping)
+				if hs.surplus() {
+					return
+				}
 			}
 		}()
 	}
+	w.obs.park = hs.park
+	hs.start()
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
