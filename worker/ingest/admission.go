@@ -3,6 +3,7 @@ package ingest
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"sync"
@@ -40,6 +41,25 @@ func (a *admission) admit(c credential) (release func(), rej *rejection) {
 		return nil, &rejection{http.StatusServiceUnavailable, "too_many_unauthenticated",
 			"too many signed requests are being read: retry"}
 	}
+}
+
+// readBody reads at most limit bytes. A body of a declared length is read
+// into one buffer of that length (none if it is over the limit): growing
+// a buffer as io.ReadAll does would leave up to three times the body in
+// garbage for each slot.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	if r.ContentLength > limit {
+		return nil, &http.MaxBytesError{Limit: limit}
+	}
+	rd := http.MaxBytesReader(w, r.Body, limit)
+	if r.ContentLength < 0 {
+		return io.ReadAll(rd)
+	}
+	buf := make([]byte, r.ContentLength)
+	if _, err := io.ReadFull(rd, buf); err != nil {
+		return nil, err
+	}
+	return buf, nil
 }
 
 // bodyRejection classifies a failed body read.
