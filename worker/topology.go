@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -113,8 +114,12 @@ func ensureStream(ctx context.Context, js jetstream.JetStream, sc jetstream.Stre
 	switch {
 	case err == nil:
 		cur := st.CachedInfo().Config
-		if slices.Equal(cur.Subjects, sc.Subjects) && cur.Retention == sc.Retention && cur.MaxMsgSize == sc.MaxMsgSize &&
-			cur.Duplicates == sc.Duplicates && cur.MaxAge == sc.MaxAge && cur.Replicas == max(sc.Replicas, 1) {
+		// A field left zero here is stored as the server's default (-1 for
+		// MaxMsgSize, 2m for Duplicates): compare with what it stores, or
+		// every start would update the stream (and a user without update
+		// rights, a publisher, could not start).
+		if slices.Equal(cur.Subjects, sc.Subjects) && cur.Retention == sc.Retention && cur.MaxMsgSize == cmp.Or(sc.MaxMsgSize, -1) &&
+			(sc.Duplicates == 0 || cur.Duplicates == sc.Duplicates) && cur.MaxAge == sc.MaxAge && cur.Replicas == max(sc.Replicas, 1) {
 			return nil
 		}
 		_, err = js.UpdateStream(ctx, sc)
@@ -135,7 +140,7 @@ func ensureConsumer(ctx context.Context, js jetstream.JetStream, stream string, 
 	c, err := js.Consumer(ctx, stream, cc.Durable)
 	if err == nil {
 		cur := c.CachedInfo().Config
-		if cur.AckWait == cc.AckWait && cur.MaxDeliver == cc.MaxDeliver && cur.MaxAckPending == cc.MaxAckPending {
+		if cur.AckWait == cc.AckWait && cur.MaxDeliver == cc.MaxDeliver && (cc.MaxAckPending == 0 || cur.MaxAckPending == cc.MaxAckPending) {
 			return c, nil
 		}
 		cc.PauseUntil = cur.PauseUntil // an operator's pause survives a config change
