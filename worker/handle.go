@@ -88,6 +88,7 @@ type ran struct {
 	res     action.Result
 	detail  string
 	reason  action.Reason
+	shared  *observation // another replica's observation that answered the event
 }
 
 // run executes one matched rule's action.
@@ -108,7 +109,8 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 	// an attempt may have been acted on by it, and its ledger record, not a
 	// newer read, says what that attempt did (so its audit record is the
 	// same).
-	ob, covered, end, err := w.obs.start(ctx, observationKey(mt.Rule.Action, mt.Params), base.Sequence, base.Attempt <= 1)
+	obsKey := observationKey(mt.Rule.Action, mt.Params)
+	ob, covered, end, err := w.obs.start(ctx, obsKey, base.Sequence, base.Attempt <= 1)
 	if err != nil {
 		return ran{}, waitFailed(err, w.cfg.RetryBase)
 	}
@@ -125,14 +127,20 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 		end(notRead)
 		return ran{}, ferr
 	}
-	held, out, ferr := w.hold(ctx, mt, env)
+	in := interestOf(mt, obsKey, base.Sequence, base.Attempt <= 1)
+	held, out, ferr := w.hold(ctx, mt, env, in)
 	if ferr != nil || held == nil {
+		if out.shared != nil {
+			w.obs.adopt(obsKey, *out.shared) // before the end: the events waiting here see it
+		}
 		end(notRead)
 		w.releaseSlot(slots)
 		return out, ferr
 	}
 	out, ferr = w.ensure(action.WithFence(ctx, held.fence), a, mt, env, false)
-	end(found(out, ferr))
+	if seen, ok := end(found(out, ferr)); ok {
+		w.share(in, seen)
+	}
 	wrote := ferr == nil && out.outcome == Remediated
 	if lost := held.finish(ctx, out, ferr); lost != nil {
 		out, ferr = ran{}, lost // another delivery owns the event: it records the outcome

@@ -32,13 +32,14 @@ type held struct {
 }
 
 // hold claims the leases. It returns nil and a ran when the work was
-// already done, and an error when the ledger cannot be reached. A lease
+// already done, or when another replica's read answered the event while it
+// waited (see share.go), and an error when the ledger cannot be reached. A lease
 // held by another delivery (another replica, or a crashed one's that has
 // not expired) is waited for here, parked, until it is released or
 // expires, for at most a lease's length: waiting in the process spends no
 // delivery and answers as soon as the holder is done. Past that the event
 // is delayed as busy (a wait, not an attempt).
-func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope) (*held, ran, *action.Error) {
+func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope, in interest) (*held, ran, *action.Error) {
 	evKey := ledgerKey("e", env.Event.Source(), env.Event.ID(), mt.Rule.Name)
 	resKey := ""
 	if rp := mt.Rule.ResourceParam(); rp != "" && mt.Params[rp] != "" {
@@ -50,6 +51,13 @@ func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope)
 		h, out, ferr := w.claimBoth(ctx, evKey, resKey)
 		if ferr == nil || ferr.Reason != action.ReasonBusy || !w.ledger.now().Before(giveUp) {
 			return h, out, ferr
+		}
+		// The holder may be another replica reading the resource: its read
+		// may answer this event.
+		if ob, ok := w.sharedCover(ctx, in); ok {
+			out := coalesced(ob)
+			out.shared = &ob
+			return nil, out, nil
 		}
 		// Ask again when the holder may be done, and at the latest when its
 		// lease ends.
@@ -66,7 +74,7 @@ func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope)
 // later than the lease's end.
 const (
 	leasePollMin = 10 * time.Millisecond
-	leasePollMax = 200 * time.Millisecond
+	leasePollMax = 50 * time.Millisecond
 )
 
 // timer returns a channel closed after d.

@@ -116,7 +116,7 @@ func observationKey(act string, params map[string]string) string {
 // read and returns the function that ends it with what it found. More than
 // maxWaiters events waiting for one key get errCrowded (the caller delays
 // the event once), and ctx ending ends the wait with its error.
-func (o *observations) start(ctx context.Context, key string, seq uint64, answer bool) (observation, bool, func(observed), error) {
+func (o *observations) start(ctx context.Context, key string, seq uint64, answer bool) (observation, bool, func(observed) (observation, bool), error) {
 	answer = answer && o.ttl > 0
 	for {
 		o.mu.Lock()
@@ -168,8 +168,11 @@ func (o *observations) wait(ctx context.Context, done <-chan struct{}) error {
 }
 
 // ender returns the function that ends the read rd of key, begun at at.
-func (o *observations) ender(key string, rd *read, at time.Time) func(observed) {
-	return func(found observed) {
+// When the read found the key compliant it returns the observation it
+// made, and true.
+func (o *observations) ender(key string, rd *read, at time.Time) func(observed) (observation, bool) {
+	return func(found observed) (observation, bool) {
+		ob := observation{mark: rd.mark, at: at}
 		o.mu.Lock()
 		if o.inflight[key] == rd {
 			delete(o.inflight, key)
@@ -177,14 +180,29 @@ func (o *observations) ender(key string, rd *read, at time.Time) func(observed) 
 		switch found {
 		case compliant:
 			if cur, ok := o.m[key]; !ok || cur.mark <= rd.mark {
-				o.store(key, observation{mark: rd.mark, at: at})
+				o.store(key, ob)
 			}
 		case drifted:
 			delete(o.m, key) // an older observation says nothing now
 		}
 		o.mu.Unlock()
 		close(rd.done)
+		return ob, found == compliant
 	}
+}
+
+// adopt keeps an observation another replica made (shared through the
+// ledger, see share.go), so that the events waiting here that it covers
+// are answered by it.
+func (o *observations) adopt(key string, ob observation) {
+	if o.ttl <= 0 {
+		return
+	}
+	o.mu.Lock()
+	if cur, ok := o.m[key]; !ok || cur.mark < ob.mark {
+		o.store(key, ob)
+	}
+	o.mu.Unlock()
 }
 
 // probeEvery is how long a stream probe is reused (and how often a

@@ -7,7 +7,7 @@ import (
 )
 
 // read starts a read of key for the event seq and fails if it is covered.
-func mustRead(t *testing.T, o *observations, key string, seq uint64) func(observed) {
+func mustRead(t *testing.T, o *observations, key string, seq uint64) func(observed) (observation, bool) {
 	t.Helper()
 	_, ok, end, _ := o.start(context.Background(), key, seq, true)
 	if ok {
