@@ -23,6 +23,20 @@ func (g glob) match(s string) bool {
 	return globMatch(g.pattern, s)
 }
 
+// MatchGlob reports whether s matches pattern, where * matches any run of
+// characters (none included) and ? any one byte; a pattern without either
+// is an exact match, and the empty pattern matches only "". It is the
+// matcher of the rules' match fields, shared by every allowlist (ingest's
+// --allow-type and sources, the worker's --trusted-source) so that one
+// pattern means the same thing everywhere: "*:ActionTrail:ApiCall",
+// "KMS:CloudTrace:*", "acs.*", "a*b", "HC.?MS".
+func MatchGlob(pattern, s string) bool {
+	if !strings.ContainsAny(pattern, "*?") {
+		return pattern == s
+	}
+	return globMatch(pattern, s)
+}
+
 // globMatch is the classic iterative wildcard match with backtracking to
 // the last star; it runs in O(len(p)*len(s)) at worst.
 func globMatch(p, s string) bool {

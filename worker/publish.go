@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 
@@ -12,19 +14,41 @@ import (
 )
 
 // IntakeSubject is the subject an event from source is published on:
-// the intake prefix plus the source made into one subject token.
+// the intake prefix plus the source made into one bounded subject token
+// (SubjectToken), whatever the source.
 func (c Config) IntakeSubject(source string) string {
 	prefix := strings.TrimSuffix(strings.TrimSuffix(c.withDefaults().Subject, ">"), ".")
-	return prefix + "." + subjectToken(source)
+	return prefix + "." + SubjectToken(source)
 }
 
-func subjectToken(s string) string {
-	b := []byte(s)
+// MaxSubjectToken is the longest token SubjectToken returns.
+const MaxSubjectToken = 64
+
+// tokenHashLen is how many hex digits of the SHA-256 of the input end a
+// token that had to be cut.
+const tokenHashLen = 16
+
+// SubjectToken makes s one safe NATS subject token for ANY input: only
+// [A-Za-z0-9_-] (every other byte becomes _), never empty, and at most
+// MaxSubjectToken bytes. A longer s is cut and ends in "-" and 16 hex
+// digits of its SHA-256, so distinct long inputs stay apart. Subjects
+// built from event data must go through it: the server closes a client's
+// connection on a control line over 4 KiB, and nats.go does not reopen it.
+func SubjectToken(s string) string {
+	n := min(len(s), MaxSubjectToken)
+	if len(s) > MaxSubjectToken {
+		n = MaxSubjectToken - 1 - tokenHashLen
+	}
+	b := []byte(s[:n])
 	for i, c := range b {
 		ok := c == '-' || c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 		if !ok {
 			b[i] = '_'
 		}
+	}
+	if len(s) > MaxSubjectToken {
+		sum := sha256.Sum256([]byte(s))
+		b = append(append(b, '-'), hex.EncodeToString(sum[:])[:tokenHashLen]...)
 	}
 	if len(b) == 0 {
 		return "_"

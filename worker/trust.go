@@ -2,15 +2,15 @@ package worker
 
 import (
 	"slices"
-	"strings"
 
 	"github.com/remediator/remediator/events"
+	"github.com/remediator/remediator/rules"
 )
 
 // untrusted says why the event must not be acted on, or "".
 func (w *Worker) untrusted(env *events.Envelope) string {
 	if len(w.cfg.TrustedSources) > 0 && !slices.ContainsFunc(w.cfg.TrustedSources, func(p string) bool {
-		return matchPrefix(p, env.Event.Source())
+		return rules.MatchGlob(p, env.Event.Source())
 	}) {
 		return "source " + env.Event.Source() + " is not trusted"
 	}
@@ -18,12 +18,4 @@ func (w *Worker) untrusted(env *events.Envelope) string {
 		return "account " + env.Finding.Account + " is not trusted"
 	}
 	return ""
-}
-
-// matchPrefix matches exactly, or by prefix when p ends in *.
-func matchPrefix(p, s string) bool {
-	if prefix, ok := strings.CutSuffix(p, "*"); ok {
-		return strings.HasPrefix(s, prefix)
-	}
-	return p == s
 }

@@ -18,9 +18,16 @@ import (
 // newRegistry is the process's Prometheus registry: Go and process
 // collectors plus the worker's metrics.
 func newRegistry() (*prometheus.Registry, *worker.Metrics) {
+	reg := newBaseRegistry()
+	return reg, worker.NewMetrics(reg)
+}
+
+// newBaseRegistry is a registry with the Go and process collectors only,
+// for a command that adds its own metrics (ingest).
+func newBaseRegistry() *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return reg, worker.NewMetrics(reg)
+	return reg
 }
 
 // opsServer serves /metrics, /healthz (the process runs) and /readyz
@@ -31,18 +38,29 @@ type opsServer struct {
 }
 
 func startOps(listen string, reg *prometheus.Registry, connected, ready func() bool, log *zap.Logger) (*opsServer, error) {
+	return serveOps(listen, reg, log, readyCheck{"not connected to NATS", connected}, readyCheck{"not consuming yet", ready})
+}
+
+// readyCheck is one condition of /readyz and what it answers when false.
+type readyCheck struct {
+	unready string
+	ok      func() bool
+}
+
+// serveOps serves /metrics, /healthz and /readyz (200 when every check
+// holds, else 503 with the first failing check's text) on listen.
+func serveOps(listen string, reg *prometheus.Registry, log *zap.Logger, checks ...readyCheck) (*opsServer, error) {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		switch {
-		case !connected():
-			http.Error(w, "not connected to NATS", http.StatusServiceUnavailable)
-		case !ready():
-			http.Error(w, "not consuming yet", http.StatusServiceUnavailable)
-		default:
-			_, _ = w.Write([]byte("ready\n"))
+		for _, c := range checks {
+			if !c.ok() {
+				http.Error(w, c.unready, http.StatusServiceUnavailable)
+				return
+			}
 		}
+		_, _ = w.Write([]byte("ready\n"))
 	})
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {

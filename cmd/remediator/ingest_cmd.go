@@ -12,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"gopkg.in/yaml.v3"
@@ -61,6 +60,7 @@ func loadSources(path string) ([]ingest.Source, error) {
 func newIngestCmd(stderr io.Writer) *cobra.Command {
 	var (
 		listen, natsURL, sourcesPath, cert, key string
+		opsListen                               string
 		types                                   []string
 		maxBody                                 int64
 		auth                                    natsAuth
@@ -84,20 +84,30 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 				return err
 			}
 			// reg holds the ingest metrics (remediator_ingest_*) for the
-			// process's /metrics listener.
-			reg := prometheus.NewRegistry()
+			// process's /metrics listener (--http).
+			reg := newBaseRegistry()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return withConn(&clientFlags{natsURL: natsURL, auth: auth}, log, func(c *natsConn) error {
 				if _, err := worker.EnsureTopology(ctx, c.js, cfg); err != nil {
 					return err
 				}
-				h, err := ingest.New(c.js, ingest.Config{Sources: sources, AllowedTypes: types, MaxBodyBytes: maxBody, Intake: cfg,
+				maxMsg, err := intakeMaxMsgBytes(ctx, c, cfg)
+				if err != nil {
+					return err
+				}
+				h, err := ingest.New(c.js, ingest.Config{Sources: sources, AllowedTypes: types, MaxBodyBytes: maxBody, Intake: cfg, MaxMsgBytes: maxMsg,
 					SignatureWindow: lim.signatureWindow, MaxUnauthenticated: lim.maxUnauthenticated, Metrics: worker.NewIngestMetrics(reg)})
 				if err != nil {
 					return err
 				}
-				return serveIngest(ctx, log, h, lim, listen, cert, key)
+				stopOps, err := startIngestOps(opsListen, reg, c, log)
+				if err != nil {
+					return err
+				}
+				defer stopOps()
+				sctx, closedErr := untilClosed(ctx, c, log)
+				return closedErr(serveIngest(sctx, log, h, lim, listen, cert, key))
 			})
 		},
 	}
@@ -106,7 +116,8 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 	fs.StringVar(&natsURL, "nats-url", "", "NATS server URL (env NATS_URL, default nats://127.0.0.1:4222)")
 	auth.register(fs)
 	fs.StringVar(&sourcesPath, "sources", "", "YAML file of allowed sources and their credentials (required)")
-	fs.StringSliceVar(&types, "allow-type", nil, "allowed event types (exact or prefix*); default any")
+	fs.StringSliceVar(&types, "allow-type", nil, "allowed event types: globs as in rules (* any run, ? one character), e.g. '*:ActionTrail:ApiCall'; default any")
+	fs.StringVar(&opsListen, "http", "", "serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9465), apart from --listen; empty: off")
 	fs.Int64Var(&maxBody, "max-body", 1<<20, "largest request body in bytes")
 	fs.StringVar(&cert, "tls-cert", "", "TLS certificate file (serve HTTPS)")
 	fs.StringVar(&key, "tls-key", "", "TLS key file")

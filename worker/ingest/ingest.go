@@ -19,7 +19,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -29,12 +28,13 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/remediator/remediator/events"
+	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker"
 )
 
 // Source says how events from matching sources authenticate. Pattern is
-// an exact source or a prefix ending in *. Exactly one of Token and
-// HMACSecret is set.
+// a glob (rules.MatchGlob): an exact source, "acs.*", "*.kms", "HC.?MS".
+// Exactly one of Token and HMACSecret is set.
 type Source struct {
 	Pattern    string
 	Token      string
@@ -44,9 +44,13 @@ type Source struct {
 // Config configures the receiver.
 type Config struct {
 	Sources      []Source // events from other sources are rejected
-	AllowedTypes []string // exact or prefix*; empty allows every type
+	AllowedTypes []string // globs (rules.MatchGlob); empty allows every type
 	MaxBodyBytes int64    // default 1 MiB
 	Intake       worker.Config
+	// MaxMsgBytes is the intake's limit on one stored message, headers
+	// and body (its MaxMsgSize, at most the server's max_payload); an
+	// event over it once encoded is refused with 413. 0: not checked.
+	MaxMsgBytes int64
 	// SignatureWindow is how old (or new) a signature's timestamp may be;
 	// default DefaultSignatureWindow.
 	SignatureWindow time.Duration
@@ -165,8 +169,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	release()
-	if err := h.publish(r, evs); err != nil {
-		h.reject(w, rejection{http.StatusServiceUnavailable, "unavailable", "the intake stream did not acknowledge: retry"})
+	msgs, rej := h.encode(evs)
+	if rej != nil {
+		h.reject(w, *rej)
+		return
+	}
+	if err := h.publish(r, msgs); err != nil {
+		h.reject(w, publishRejection(err))
 		return
 	}
 	h.count("accepted", int64(len(evs)))
@@ -209,6 +218,9 @@ func (h *Handler) check(c credential, msg []byte, e event.Event) *rejection {
 	if rej := h.authorise(c, msg, e); rej != nil {
 		return rej
 	}
+	if rej := checkAttributes(e); rej != nil {
+		return rej
+	}
 	if e.SpecVersion() != events.SpecVersion {
 		return &rejection{http.StatusBadRequest, "invalid_event", "only CloudEvents 1.0 are accepted"}
 	}
@@ -227,15 +239,9 @@ func (h *Handler) source(s string) (Source, bool) {
 	return Source{}, false
 }
 
-// publish sends every event, structured, and waits for each ack.
-func (h *Handler) publish(r *http.Request, evs []event.Event) error {
-	for _, e := range evs {
-		b, err := json.Marshal(e)
-		if err != nil {
-			return err
-		}
-		msg := &nats.Msg{Subject: h.cfg.Intake.IntakeSubject(e.Source()), Data: b,
-			Header: nats.Header{"Content-Type": {events.StructuredContentType}, jetstream.MsgIDHeader: {events.DedupID(e.Source(), e.ID())}}}
+// publish sends every encoded event (see encode) and waits for each ack.
+func (h *Handler) publish(r *http.Request, msgs []*nats.Msg) error {
+	for _, msg := range msgs {
 		if _, err := h.js.PublishMsg(r.Context(), msg); err != nil {
 			return err
 		}
@@ -243,11 +249,11 @@ func (h *Handler) publish(r *http.Request, evs []event.Event) error {
 	return nil
 }
 
+// match is the rules' glob (rules.MatchGlob), so that --allow-type
+// '*:ActionTrail:ApiCall' and the sources' patterns mean what a rule's
+// match means.
 func match(p, s string) bool {
-	if prefix, ok := strings.CutSuffix(p, "*"); ok {
-		return strings.HasPrefix(s, prefix)
-	}
-	return p == s
+	return rules.MatchGlob(p, s)
 }
 
 func anyMatch(ps []string, s string) bool {
