@@ -36,14 +36,25 @@ func (a *EnableKeyRotation) Permissions() []string {
 	return []string{"kms:cmk:get", "kms:cmk:getRotation", "kms:cmk:enableRotation"}
 }
 
-// Ensure checks the key can rotate, reads the rotation status, enables
-// rotation when it is off, and reads it back.
+// Ensure reads the rotation status; when it is off, checks the key can
+// rotate, enables rotation, and reads it back.
 func (a *EnableKeyRotation) Ensure(ctx context.Context, req action.Request) (action.Result, error) {
 	c, err := a.p.kmsClient(ctx, req.Params["account"], req.Params["region"], req.Params["project_id"])
 	if err != nil {
 		return action.Result{}, err
 	}
 	keyID := req.Params["key_id"]
+	// The rotation status first: when rotation is on, the desired state
+	// holds and one call answers (a storm of events about a compliant key
+	// is answered by reads of one call each). Only a key found drifted is
+	// described, to refuse what cannot or must not rotate before writing.
+	on, err := rotationOn(ctx, a.p, c, keyID)
+	if err != nil {
+		return action.Result{}, err
+	}
+	if on {
+		return action.Result{Before: "rotation enabled", After: "rotation enabled"}, nil
+	}
 	k, err := describeKey(ctx, a.p, c, keyID)
 	if err != nil {
 		return action.Result{}, err
@@ -53,10 +64,6 @@ func (a *EnableKeyRotation) Ensure(ctx context.Context, req action.Request) (act
 	}
 	if k.state != keyEnabled {
 		return action.Result{}, action.Errorf(action.Permanent, action.ReasonKeyNotUsable, "", "key %s is %s", keyID, k.stateName())
-	}
-	on, err := rotationOn(ctx, a.p, c, keyID)
-	if err != nil || on {
-		return action.Result{Before: "rotation enabled", After: "rotation enabled"}, err
 	}
 	if req.DryRun {
 		return action.Result{Planned: true, Before: "rotation disabled", After: "rotation enabled"}, nil
