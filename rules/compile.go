@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"cel.dev/cel-go/cel"
-	"cel.dev/cel-go/checker"
+	"cel.dev/cel-go/common/functions"
 	"cel.dev/cel-go/ext"
 	"gopkg.in/yaml.v3"
 
@@ -137,6 +137,7 @@ func newEnv() (*cel.Env, error) {
 // compiler turns parsed specs into rules, collecting problems.
 type compiler struct {
 	env      *cel.Env
+	guarded  []*functions.Overload // see guardedCalls
 	catalog  Catalog
 	policy   map[string]any
 	problems []Problem
@@ -243,37 +244,12 @@ func (c *compiler) program(s *spec, n *yaml.Node, field string, want *cel.Type) 
 		c.add(s.file, n, s.name, field, "CEL expression has type %s, want %s", out, want)
 		return nil
 	}
-	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
-	if !boundedCost(c.env, ast) {
-		opts = append(opts, cel.CostLimit(CostLimit), cel.InterruptCheckFrequency(100))
-	}
-	prg, err := c.env.Program(ast, opts...)
+	prg, err := c.env.Program(ast, celLimits(c.env, ast, c.guarded)...)
 	if err != nil {
 		c.add(s.file, n, s.name, field, "CEL: %s", oneLine(err.Error()))
 		return nil
 	}
 	return prg
-}
-
-// boundedCost reports whether CEL's static estimate of the expression's
-// cost, knowing nothing of the sizes of event data, is within CostLimit
-// for any event. Such an expression needs no cost tracking while it runs
-// (tracking was a fifth of evaluating the built-in rules); any other, one
-// ranging over event data for instance, is tracked and stopped at the
-// limit.
-func boundedCost(env *cel.Env, ast *cel.Ast) bool {
-	est, err := env.EstimateCost(ast, unknownSizes{})
-	return err == nil && est.Max <= CostLimit
-}
-
-// unknownSizes is a cost estimator with no knowledge of sizes: the
-// estimate is then the worst case over all inputs.
-type unknownSizes struct{}
-
-func (unknownSizes) EstimateSize(checker.AstNode) *checker.SizeEstimate { return nil }
-
-func (unknownSizes) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
-	return nil
 }
 
 func oneLine(s string) string {

@@ -130,7 +130,7 @@ func TestPolicyDefinedTwice(t *testing.T) {
 	t.Parallel()
 	a := []byte("policy: {keys: {a: k}}\nrules:\n  - name: r\n    match: {type: t}\n    action: alibaba.ecs.modify_disk_default_kms_key\n    params: {region: r, kms_key_id: k}\n")
 	b := []byte("policy: {keys: {b: k}}\n")
-	_, err := compileSources(testCatalog, map[string][]byte{"a.yaml": a, "b.yaml": b})
+	_, err := DefaultLimits().compileSources(testCatalog, map[string][]byte{"a.yaml": a, "b.yaml": b})
 	if err == nil || !strings.Contains(err.Error(), "b.yaml:1:10: policy.keys: defined twice (first at a.yaml:1)") {
 		t.Errorf("err = %v", err)
 	}

@@ -82,9 +82,14 @@ func (r CaseResult) Passed() bool { return len(r.Failures) == 0 }
 // RunTestFiles runs rule test files. The error is for files that cannot be
 // read or rules that do not load; failing cases are in the results.
 func RunTestFiles(cat Catalog, paths ...string) ([]CaseResult, error) {
+	return DefaultLimits().RunTestFiles(cat, paths...)
+}
+
+// RunTestFiles is RunTestFiles with the rule files under these limits.
+func (l Limits) RunTestFiles(cat Catalog, paths ...string) ([]CaseResult, error) {
 	var out []CaseResult
 	for _, p := range paths {
-		res, err := runTestFile(cat, p)
+		res, err := l.runTestFile(cat, p)
 		if err != nil {
 			return out, fmt.Errorf("%s: %w", p, err)
 		}
@@ -93,8 +98,8 @@ func RunTestFiles(cat Catalog, paths ...string) ([]CaseResult, error) {
 	return out, nil
 }
 
-func runTestFile(cat Catalog, path string) ([]CaseResult, error) {
-	b, err := os.ReadFile(path)
+func (l Limits) runTestFile(cat Catalog, path string) ([]CaseResult, error) {
+	b, err := l.readFile(path)
 	if err != nil {
 		return nil, err
 	}
@@ -115,9 +120,9 @@ func runTestFile(cat Catalog, path string) ([]CaseResult, error) {
 			paths[i] = filepath.Join(dir, r)
 		}
 		if tf.Builtin {
-			set, err = LoadWithBuiltin(cat, paths...)
+			set, err = l.LoadWithBuiltin(cat, paths...)
 		} else {
-			set, err = Load(cat, paths...)
+			set, err = l.Load(cat, paths...)
 		}
 	}
 	if err != nil {

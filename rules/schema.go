@@ -6,7 +6,7 @@ import (
 
 // TestFilesIn expands directories into the *.yaml and *.yml files in them.
 func TestFilesIn(paths ...string) ([]string, error) {
-	srcs, err := readSources(paths)
+	srcs, err := DefaultLimits().readSources(paths)
 	if err != nil {
 		return nil, err
 	}

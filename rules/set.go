@@ -28,29 +28,19 @@ type Set struct {
 func (s *Set) Rules() []*Rule { return s.rules }
 
 // Load reads rule files and directories (every *.yaml and *.yml in them,
-// recursively, in name order) and checks them against the catalog.
+// recursively, in name order) and checks them against the catalog, under
+// DefaultLimits.
 func Load(cat Catalog, paths ...string) (*Set, error) {
-	srcs, err := readSources(paths)
-	if err != nil {
-		return nil, err
-	}
-	return compileSources(cat, srcs)
+	return DefaultLimits().Load(cat, paths...)
 }
 
 // LoadWithBuiltin loads the built-in pack and the given files as one set
-// (rule names must be unique across both).
+// (rule names must be unique across both), under DefaultLimits.
 func LoadWithBuiltin(cat Catalog, paths ...string) (*Set, error) {
-	srcs, err := readSources(paths)
-	if err != nil {
-		return nil, err
-	}
-	if err := addFS(srcs, builtinFS, "builtin"); err != nil {
-		return nil, err
-	}
-	return compileSources(cat, srcs)
+	return DefaultLimits().LoadWithBuiltin(cat, paths...)
 }
 
-func readSources(paths []string) (map[string][]byte, error) {
+func (l Limits) readSources(paths []string) (map[string][]byte, error) {
 	var files []string
 	for _, p := range paths {
 		st, err := os.Stat(p)
@@ -76,7 +66,7 @@ func readSources(paths []string) (map[string][]byte, error) {
 	}
 	srcs := make(map[string][]byte, len(files))
 	for _, f := range files {
-		b, err := os.ReadFile(f)
+		b, err := l.readFile(f)
 		if err != nil {
 			return nil, err
 		}
@@ -96,7 +86,7 @@ func LoadFS(cat Catalog, fsys fs.FS, dir string) (*Set, error) {
 	if err := addFS(srcs, fsys, dir); err != nil {
 		return nil, err
 	}
-	return compileSources(cat, srcs)
+	return DefaultLimits().compileSources(cat, srcs)
 }
 
 func addFS(srcs map[string][]byte, fsys fs.FS, dir string) error {
@@ -112,7 +102,11 @@ func addFS(srcs map[string][]byte, fsys fs.FS, dir string) error {
 
 // Parse checks rules held in memory; name is used in problem locations.
 func Parse(cat Catalog, name string, src []byte) (*Set, error) {
-	return compileSources(cat, map[string][]byte{name: src})
+	l := DefaultLimits()
+	if int64(len(src)) > l.FileBytes {
+		return nil, l.fileTooLarge(name, int64(len(src)))
+	}
+	return l.compileSources(cat, map[string][]byte{name: src})
 }
 
 func isYAML(f string) bool {
@@ -120,7 +114,7 @@ func isYAML(f string) bool {
 	return ext == ".yaml" || ext == ".yml"
 }
 
-func compileSources(cat Catalog, srcs map[string][]byte) (*Set, error) {
+func (l Limits) compileSources(cat Catalog, srcs map[string][]byte) (*Set, error) {
 	env, err := newEnv()
 	if err != nil {
 		return nil, err
@@ -130,7 +124,11 @@ func compileSources(cat Catalog, srcs map[string][]byte) (*Set, error) {
 		names = append(names, n)
 	}
 	sort.Strings(names)
-	c := &compiler{env: env, catalog: cat}
+	guarded, err := guardedCalls(env)
+	if err != nil {
+		return nil, err
+	}
+	c := &compiler{env: env, guarded: guarded, catalog: cat}
 	var all []*Rule
 	var specs []*spec
 	var parts []policyPart
@@ -139,6 +137,9 @@ func compileSources(cat Catalog, srcs map[string][]byte) (*Set, error) {
 		c.problems = append(c.problems, ps...)
 		specs = append(specs, ss...)
 		parts = append(parts, pol...)
+	}
+	if err := l.checkRules(specs); err != nil {
+		return nil, err
 	}
 	c.policy = c.buildPolicy(parts)
 	seen := map[string]*spec{}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 	"io/fs"
 	"os"
 	"os/signal"
@@ -28,6 +29,7 @@ type ruleWatch struct {
 	reg      *action.Registry
 	paths    []string
 	builtin  bool
+	limits   rules.Limits // a reload over them is rejected
 	w        *worker.Worker
 	metrics  *worker.Metrics
 	interval time.Duration
@@ -62,7 +64,7 @@ func (rw *ruleWatch) run(ctx context.Context) {
 }
 
 func (rw *ruleWatch) reload(trigger string) {
-	set, err := loadRules(rw.reg, rw.paths, rw.builtin)
+	set, err := loadRulesLimited(rw.reg, rw.paths, rw.builtin, rw.limits)
 	if err != nil {
 		rw.metrics.Reloads.WithLabelValues("rejected").Inc()
 		rw.log.Error("rules_reload_failed", zap.String("trigger", trigger), zap.String("error", err.Error()),
@@ -96,12 +98,15 @@ func fingerprint(paths []string) string {
 			if err != nil || d.IsDir() {
 				return nil
 			}
-			b, err := os.ReadFile(f)
+			// Streamed, not read whole: a rule file may be far over
+			// the size limit, and this runs every poll.
+			fh, err := os.Open(f)
 			if err != nil {
 				return nil
 			}
+			defer fh.Close()
 			h.Write([]byte(f))
-			h.Write(b)
+			_, _ = io.Copy(h, fh)
 			return nil
 		})
 	}

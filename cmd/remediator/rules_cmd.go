@@ -13,7 +13,8 @@ import (
 
 func newRulesCmd(stdout io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "rules", Short: "Check, test and describe rule files"}
-	cmd.AddCommand(&cobra.Command{
+	var checkLimits, testLimits rules.Limits
+	check := &cobra.Command{
 		Use:   "check PATH...",
 		Short: "Load rule files as the worker would; print every problem and exit 1 if there are any",
 		Args:  cobra.MinimumNArgs(1),
@@ -22,7 +23,7 @@ func newRulesCmd(stdout io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			set, err := rules.Load(reg, args...)
+			set, err := checkLimits.Load(reg, args...)
 			if err != nil {
 				fmt.Fprintln(stdout, err)
 				return exitError{code: 1}
@@ -30,15 +31,18 @@ func newRulesCmd(stdout io.Writer) *cobra.Command {
 			fmt.Fprintf(stdout, "ok: %d rules\n", len(set.Rules()))
 			return nil
 		},
-	})
-	cmd.AddCommand(&cobra.Command{
+	}
+	registerRuleLimits(check.Flags(), &checkLimits)
+	test := &cobra.Command{
 		Use:   "test PATH...",
 		Short: "Run rule test files (or every *.yaml in a directory) offline: no NATS, no cloud",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runRuleTests(stdout, args)
+			return runRuleTests(stdout, args, testLimits)
 		},
-	})
+	}
+	registerRuleLimits(test.Flags(), &testLimits)
+	cmd.AddCommand(check, test)
 	cmd.AddCommand(&cobra.Command{
 		Use:   "schema",
 		Short: "Print a JSON Schema of the rule format, for editors",
@@ -59,7 +63,7 @@ func newRulesCmd(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-func runRuleTests(stdout io.Writer, args []string) error {
+func runRuleTests(stdout io.Writer, args []string, limits rules.Limits) error {
 	reg, err := buildActions(providerConfig{cloudEndpoint: "http://127.0.0.1:0"}, zap.NewNop())
 	if err != nil {
 		return err
@@ -68,7 +72,7 @@ func runRuleTests(stdout io.Writer, args []string) error {
 	if err != nil {
 		return err
 	}
-	results, err := rules.RunTestFiles(reg, files...)
+	results, err := limits.RunTestFiles(reg, files...)
 	failed := 0
 	for _, r := range results {
 		status := "PASS"

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/zap"
 
+	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker"
 )
 
@@ -26,6 +27,7 @@ type workerFlags struct {
 	rules     []string
 	builtin   bool
 	rulesPoll time.Duration
+	ruleLimit rules.Limits
 }
 
 func (f *workerFlags) register(fs *pflag.FlagSet) {
@@ -33,6 +35,7 @@ func (f *workerFlags) register(fs *pflag.FlagSet) {
 	f.cfg = d
 	fs.StringSliceVar(&f.rules, "rules", nil, "rule files or directories (default: the built-in pack)")
 	fs.BoolVar(&f.builtin, "builtin", false, "load the built-in pack beside --rules (e.g. with a file holding only your policy)")
+	registerRuleLimits(fs, &f.ruleLimit)
 	fs.DurationVar(&f.rulesPoll, "rules-poll", 2*time.Second, "how often rule files are checked for changes (SIGHUP reloads at once)")
 	fs.StringVar(&f.cfg.Stream, "stream", d.Stream, "intake stream")
 	fs.StringVar(&f.cfg.Subject, "subject", d.Subject, "intake subjects")
@@ -141,7 +144,7 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 		return err
 	}
 	fp := fingerprint(wf.rules)
-	set, err := loadRules(reg, wf.rules, wf.builtin)
+	set, err := loadRulesLimited(reg, wf.rules, wf.builtin, wf.ruleLimit)
 	if err != nil {
 		return fmt.Errorf("rules:\n%w", err)
 	}
@@ -173,7 +176,7 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	}
 	wp.Store(w)
 	if len(wf.rules) > 0 {
-		rw := &ruleWatch{log: log, reg: reg, paths: wf.rules, builtin: wf.builtin, w: w, metrics: metrics, interval: wf.rulesPoll, running: set, last: fp}
+		rw := &ruleWatch{log: log, reg: reg, paths: wf.rules, builtin: wf.builtin, limits: wf.ruleLimit, w: w, metrics: metrics, interval: wf.rulesPoll, running: set, last: fp}
 		go rw.run(ctx)
 	}
 	err = <-done
