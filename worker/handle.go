@@ -138,12 +138,14 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 		return out, ferr
 	}
 	out, ferr = w.ensure(action.WithFence(ctx, held.fence), a, mt, env, false)
-	if seen, ok := end(found(out, ferr)); ok {
-		w.share(in, seen)
-	}
-	wrote := ferr == nil && out.outcome == Remediated
+	read, wrote := found(out, ferr), ferr == nil && out.outcome == Remediated
 	if lost := held.finish(ctx, out, ferr); lost != nil {
 		out, ferr = ran{}, lost // another delivery owns the event: it records the outcome
+	}
+	// The read ends after the leases are released: the next read here,
+	// for the events that waited, can claim them at once.
+	if seen, ok := end(read); ok {
+		w.share(in, seen)
 	}
 	if wrote {
 		w.confirmSlot(slots)

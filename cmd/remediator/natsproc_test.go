@@ -71,6 +71,10 @@ type natsProcOptions struct {
 	// ClientOptions are added to the connections the helper opens (the
 	// start-up probe, Connect): credentials when Extra configures users.
 	ClientOptions []nats.Option
+	// DefaultSync keeps the server's default fsync (every two minutes, as
+	// `nats bench` and an untuned server run) instead of sync_interval:
+	// always, for measurements comparable with those.
+	DefaultSync bool
 }
 
 // startNATSProcess starts nats-server with JetStream (sync always) on a
@@ -82,7 +86,11 @@ func startNATSProcess(t *testing.T, o natsProcOptions) *natsProc {
 	host, port, _ := net.SplitHostPort(p.Addr)
 	var b strings.Builder
 	fmt.Fprintf(&b, "host: %s\nport: %s\nserver_name: remediator-test\n", host, port)
-	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q\n  sync_interval: always\n}\n", filepath.Join(dir, "js"))
+	sync := "\n  sync_interval: always"
+	if o.DefaultSync {
+		sync = ""
+	}
+	fmt.Fprintf(&b, "jetstream {\n  store_dir: %q%s\n}\n", filepath.Join(dir, "js"), sync)
 	if o.MaxPayload > 0 {
 		fmt.Fprintf(&b, "max_payload: %d\n", o.MaxPayload)
 	}
