@@ -2,6 +2,8 @@ package worker
 
 import (
 	"context"
+	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -136,5 +138,94 @@ func TestObservationsProbeTheStream(t *testing.T) {
 	mustRead(t, o, "k", 150)(compliant)
 	if probes != 2 {
 		t.Errorf("a failed probe is retried at once: %d probes", probes)
+	}
+}
+
+// TestObservationsGroupWaiters: events that arrive while a read runs wait
+// for it; those it cannot answer (stored after it began) are answered
+// together by the one next read; past maxWaiters an event is turned away.
+func TestObservationsGroupWaiters(t *testing.T) {
+	t.Parallel()
+	o := newObservations(time.Minute, time.Now)
+	var parked atomic.Int32
+	o.park = func() func() { parked.Add(1); return func() {} }
+	o.received(1)
+	end1 := mustRead(t, o, "k", 1) // the read in flight began after seq 1 only
+	type result struct {
+		covered bool
+		end     func(observed) (observation, bool)
+	}
+	results := make(chan result, 3)
+	for seq := uint64(2); seq <= 4; seq++ {
+		o.received(seq)
+		go func() {
+			_, ok, end, err := o.start(context.Background(), "k", seq, true)
+			if err != nil {
+				t.Error(err)
+			}
+			results <- result{ok, end}
+		}()
+	}
+	waitUntil(t, func() bool { o.mu.Lock(); defer o.mu.Unlock(); return o.inflight["k"].waiters == 3 })
+	end1(compliant) // covers seq 1 only: one of the three makes the next read
+	var next func(observed) (observation, bool)
+	reads := 0
+	for range 3 {
+		select {
+		case r := <-results:
+			if !r.covered {
+				reads++
+				next = r.end
+				next(compliant) // began after 2, 3 and 4 were stored: answers the others
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("a waiter was not answered")
+		}
+	}
+	if reads != 1 {
+		t.Errorf("%d reads for three waiting events, want 1", reads)
+	}
+	o.received(5)
+	end := mustRead(t, o, "k", 5)
+	o.mu.Lock()
+	o.inflight["k"].waiters = maxWaiters
+	o.mu.Unlock()
+	if _, _, _, err := o.start(context.Background(), "k", 5, true); !errors.Is(err, errCrowded) {
+		t.Errorf("err = %v, want errCrowded past %d waiters", err, maxWaiters)
+	}
+	end(notRead)
+	if n := parked.Load(); n < 3 {
+		t.Errorf("%d waits parked, want at least 3", n)
+	}
+}
+
+func waitUntil(t *testing.T, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not met")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestHandlersReplaceParkedOnes: while handlers wait, others start so that
+// Concurrency keep running; the extra ones leave once the waits end.
+func TestHandlersReplaceParkedOnes(t *testing.T) {
+	t.Parallel()
+	spawned := 0
+	h := &handlers{concurrency: 2, spawn: func() { spawned++ }}
+	h.start()
+	un1, un2 := h.park(), h.park()
+	if spawned != 4 {
+		t.Fatalf("%d handlers started, want 4 (2, and one for each parked)", spawned)
+	}
+	if h.surplus() {
+		t.Error("a handler left while two were parked")
+	}
+	un1()
+	un2()
+	if !h.surplus() || !h.surplus() || h.surplus() {
+		t.Error("want exactly two surplus handlers to leave after the waits ended")
 	}
 }
