@@ -62,8 +62,12 @@ func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope,
 		// Ask again when the holder may be done, and at the latest when its
 		// lease ends.
 		wait := min(poll, ferr.RetryAfter, giveUp.Sub(w.ledger.now()))
+		what := "" // counted once per event, not per poll
+		if poll == leasePollMin {
+			what = "lease"
+		}
 		poll = min(2*poll, leasePollMax)
-		if err := w.obs.wait(ctx, timer(wait)); err != nil {
+		if err := w.obs.wait(ctx, timer(wait), what); err != nil {
 			return nil, ran{}, action.Classify(err)
 		}
 	}

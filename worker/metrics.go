@@ -19,6 +19,7 @@ type Metrics struct {
 	retries   *prometheus.CounterVec
 	conflicts prometheus.Counter
 	rateWaits prometheus.Counter
+	waits     *prometheus.CounterVec
 	// Reloads counts rule reloads by result (ok, rejected).
 	Reloads *prometheus.CounterVec
 	// RuleChanges counts rules added, removed and changed by reloads.
@@ -42,12 +43,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Attempts delayed because another replica held the event or the resource."}),
 		rateWaits: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "remediator", Name: "rate_limit_waits_total",
 			Help: "Attempts delayed by an open circuit (a write limit was exceeded)."}),
+		waits: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "remediator", Name: "waits_total",
+			Help: "Waits in the process: for a read of the same resource in flight here (read), or for a lease held by another delivery (lease)."}, []string{"for"}),
 		Reloads: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "remediator", Name: "rule_reloads_total",
 			Help: "Rule reloads by result (ok, rejected)."}, []string{"result"}),
 		RuleChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "remediator", Name: "rule_changes_total",
 			Help: "Rules added, removed or changed by accepted reloads, by change (added, removed, changed)."}, []string{"change"}),
 	}
-	reg.MustRegister(m.events, m.actions, m.duration, m.latency, m.retries, m.conflicts, m.rateWaits, m.Reloads, m.RuleChanges)
+	reg.MustRegister(m.events, m.actions, m.duration, m.latency, m.retries, m.conflicts, m.rateWaits, m.waits, m.Reloads, m.RuleChanges)
 	return m
 }
 

@@ -58,6 +58,8 @@ type observations struct {
 	// park, when set, is called when a handler starts waiting and returns
 	// the function to call when it stops (see Worker.park).
 	park func() (unpark func())
+	// waited, when set, counts each wait by what it waited for.
+	waited func(what string)
 }
 
 // read is one cloud read in flight; done closes when it has finished.
@@ -131,7 +133,7 @@ func (o *observations) start(ctx context.Context, key string, seq uint64, answer
 			}
 			r.waiters++
 			o.mu.Unlock()
-			if err := o.wait(ctx, r.done); err != nil {
+			if err := o.wait(ctx, r.done, "read"); err != nil {
 				return observation{}, false, nil, err
 			}
 			continue // it may have answered this event; if not, the next read will
@@ -153,9 +155,13 @@ const maxWaiters = 256
 // errCrowded says too many events wait for a read of one resource.
 var errCrowded = errors.New("too many events wait for a read of this resource")
 
-// wait waits for done or ctx, parked: the handler's slot is free for
+// wait waits for done or ctx (what it waits for, read or lease, is
+// counted unless empty), parked: the handler's slot is free for
 // another message meanwhile.
-func (o *observations) wait(ctx context.Context, done <-chan struct{}) error {
+func (o *observations) wait(ctx context.Context, done <-chan struct{}, what string) error {
+	if o.waited != nil && what != "" {
+		o.waited(what)
+	}
 	if o.park != nil {
 		defer o.park()()
 	}

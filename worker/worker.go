@@ -112,6 +112,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 		w.global = &rules.Rule{Name: GlobalCircuit, Limit: &rules.Limit{Writes: cfg.GlobalWriteLimit, Per: cfg.GlobalWriteWindow}}
 	}
 	w.obs = newObservations(cfg.CoalesceFor, time.Now)
+	w.obs.waited = func(what string) { w.metrics.waits.WithLabelValues(what).Inc() }
 	w.obs.probe = func(ctx context.Context) (uint64, error) {
 		st, err := d.JetStream.Stream(ctx, cfg.Stream)
 		if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -48,8 +49,10 @@ func TestLeaseWaitSpendsNoAttempts(t *testing.T) {
 		bodies = append(bodies, ctsRotationEvent(fmt.Sprintf("wait-%02d", i), key))
 	}
 	publishBodies(t, nc, bodies)
-	second, logs := startChild(t, args...)
+	ops := freeAddr(t)
+	second, logs := startChild(t, append(args, "--http", ops)...)
 	settled := waitSettledURL(t, ns.Addr, waiting+1, time.Minute)
+	leaseWaits := metricValue(httpGet(t, "http://"+ops+"/metrics"), `remediator_waits_total{for="lease"}`)
 	_ = second.Process.Signal(syscall.SIGTERM)
 	_ = second.Wait()
 
@@ -70,9 +73,9 @@ func TestLeaseWaitSpendsNoAttempts(t *testing.T) {
 		}
 	}
 	busy := countLines(logs.String(), `"reason":"busy"`)
-	t.Logf("%d events waited for a killed worker's lease: %d busy retries, %d settled, %d dead letters, %d ended past their first attempt (attempts by event: %v)",
-		waiting, busy, settled.total(), settled.dlq, over, attempts)
-	if busy == 0 {
+	t.Logf("%d events waited for a killed worker's lease: %d busy retries, %g waits for the lease in the process, %d settled, %d dead letters, %d ended past their first attempt (attempts by event: %v)",
+		waiting, busy, leaseWaits, settled.total(), settled.dlq, over, attempts)
+	if busy == 0 && leaseWaits == 0 {
 		t.Fatal("no event waited for a lease: the test proves nothing")
 	}
 	if settled.total() != waiting+1 || settled.dlq != 0 {
@@ -95,4 +98,16 @@ func countLines(s, sub string) int {
 		}
 	}
 	return n
+}
+
+// metricValue is the value of one series in a Prometheus text exposition
+// (0 when absent).
+func metricValue(exposition, series string) float64 {
+	for _, l := range strings.Split(exposition, "\n") {
+		if v, ok := strings.CutPrefix(l, series+" "); ok {
+			f, _ := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			return f
+		}
+	}
+	return 0
 }
