@@ -181,6 +181,13 @@ func redriveDeadLetters(ctx context.Context, w io.Writer, js jetstream.JetStream
 			fmt.Fprintf(w, "skip %d: no %s header\n", d.seq, worker.HeaderOriginalSubject)
 			continue
 		}
+		if !intakeSubject(cfg, subject) {
+			// Only a subject the worker itself would build is used: a dead
+			// letter is data, and a long or odd subject can get the
+			// connection closed by the server.
+			fmt.Fprintf(w, "skip %d: %s is not an intake subject\n", d.seq, worker.HeaderOriginalSubject)
+			continue
+		}
 		if d.hdr.Get(worker.HeaderBody) == worker.BodyStub {
 			fmt.Fprintf(w, "skip %d: its body is a stub, the original was too large to store\n", d.seq)
 			continue
@@ -208,6 +215,15 @@ func redriveDeadLetters(ctx context.Context, w io.Writer, js jetstream.JetStream
 		fmt.Fprintf(w, "redriven %d\n", n)
 	}
 	return nil
+}
+
+// intakeSubject reports whether subject is one the intake's subjects
+// cover, with one bounded, safe token after the prefix, as
+// worker.Config.IntakeSubject builds them.
+func intakeSubject(cfg worker.Config, subject string) bool {
+	prefix := strings.TrimSuffix(strings.TrimSuffix(cfg.WithDefaults().Subject, ">"), ".") + "."
+	tok, ok := strings.CutPrefix(subject, prefix)
+	return ok && tok != "" && tok == worker.SubjectToken(tok)
 }
 
 func purgeDeadLetters(ctx context.Context, w io.Writer, js jetstream.JetStream, cfg worker.Config, reason string) error {

@@ -59,7 +59,7 @@ func (f *workerFlags) register(fs *pflag.FlagSet) {
 	fs.DurationVar(&f.cfg.CircuitCooldown, "circuit-cooldown", d.CircuitCooldown, "how long an open circuit holds unless an operator resumes it")
 	fs.IntVar(&f.cfg.Replicas, "replicas", d.Replicas, "replicas of the streams and the ledger (3 on a NATS cluster)")
 	fs.StringSliceVar(&f.cfg.SelfPrincipals, "self-principal", nil, "the worker's own cloud identities (principal id or user name): changes they made are not acted on")
-	fs.StringSliceVar(&f.cfg.TrustedSources, "trusted-source", nil, "only act on events from these sources (exact, or prefix*); default any")
+	fs.StringSliceVar(&f.cfg.TrustedSources, "trusted-source", nil, "only act on events from these sources (globs as in rules: *, ?; anything else exact); default any")
 	fs.StringSliceVar(&f.cfg.TrustedAccounts, "trusted-account", nil, "only act on events about these accounts; default any")
 }
 
