@@ -2,5 +2,5 @@
 
 package main
 
-// raceEnabled: see cel_race_test.go.
+// raceEnabled: see race_on_test.go.
 const raceEnabled = false
