@@ -152,3 +152,42 @@ func httpGet(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// TestReloadRejectsAnOversizedRuleFile: a rule file that grows past
+// --max-rule-file-bytes is refused on reload before it is parsed; the
+// running set stays and drift events are still remediated.
+func TestReloadRejectsAnOversizedRuleFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join("..", "..", "rules", "builtin", "huawei.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	huawei := filepath.Join(dir, "huawei.yaml")
+	writeFile(t, huawei, string(b))
+	ns := startNATSProcess(t, natsProcOptions{})
+	sim, keys := crashSimulator()
+	srv := startSim(t, sim)
+	_, logs := startChild(t, "run", "--nats-url", ns.URL(), "--cloud-endpoint", srv.URL(), "--rules", dir,
+		"--rules-poll", "50ms", "--max-rule-file-bytes", "20000", "--shutdown-timeout", "1s")
+	waitFor(t, "worker_started", func() bool { return strings.Contains(logs.String(), "worker_started") })
+
+	grown := string(b) + "\n# padding\n" + strings.Repeat("# "+strings.Repeat("x", 98)+"\n", 250)
+	writeFile(t, filepath.Join(dir, ".huawei.yaml.tmp"), grown)
+	if err := os.Rename(filepath.Join(dir, ".huawei.yaml.tmp"), huawei); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the rejected reload", func() bool { return strings.Contains(logs.String(), "rules_reload_failed") })
+	if !strings.Contains(logs.String(), "the limit is 20000") {
+		t.Errorf("the reload was not rejected for its size:\n%s", tail(logs.String(), 3000))
+	}
+	nc, err := ns.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	ids := publishDrift(t, nc, keys[:5], "oversized")
+	if got := waitOutcomes(t, logs, ids); got["remediated"] != len(ids) {
+		t.Errorf("%d of %d drift events remediated after the rejected reload (%v)", got["remediated"], len(ids), got)
+	}
+}
