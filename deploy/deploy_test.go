@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -197,5 +198,60 @@ func TestNATSConfigs(t *testing.T) {
 		if strings.Contains(f, "node") && (len(opts.Routes) != 3 || opts.Cluster.Name != "remediator") {
 			t.Errorf("%s: not a three-node cluster member", f)
 		}
+	}
+}
+
+// TestNATSInboxPrefixes: each user of nats/accounts.conf subscribes to its
+// own inbox prefix only and is denied the others' and nats.go's default,
+// and the worker's manifests run it with its prefix.
+func TestNATSInboxPrefixes(t *testing.T) {
+	opts, err := server.ProcessConfigFile(filepath.Join("nats", "cluster-node-0.conf")) // includes accounts.conf
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(opts.Nkeys) != 3 {
+		t.Fatalf("%d nkey users, want 3", len(opts.Nkeys))
+	}
+	prefixes := map[string]bool{}
+	var workerPrefix string
+	for _, u := range opts.Nkeys {
+		sub := u.Permissions.Subscribe
+		if sub == nil || len(sub.Allow) != 1 || !strings.HasPrefix(sub.Allow[0], "_INBOX_") || !strings.HasSuffix(sub.Allow[0], ".>") {
+			t.Errorf("user %s may subscribe to %+v, want one _INBOX_<user>.>", u.Nkey, sub)
+			continue
+		}
+		p := strings.TrimSuffix(sub.Allow[0], ".>")
+		if prefixes[p] {
+			t.Errorf("two users share the inbox prefix %s", p)
+		}
+		prefixes[p] = true
+		if slices.Contains(u.Permissions.Publish.Allow, "remediation.audit.>") {
+			workerPrefix = p
+		}
+	}
+	for _, u := range opts.Nkeys {
+		sub := u.Permissions.Subscribe
+		if sub == nil || len(sub.Allow) != 1 {
+			continue // reported above
+		}
+		for p := range prefixes {
+			if p+".>" != sub.Allow[0] && !slices.Contains(sub.Deny, p+".>") {
+				t.Errorf("user %s is not denied %s.>", u.Nkey, p)
+			}
+		}
+		if !slices.Contains(sub.Deny, "_INBOX.>") {
+			t.Errorf("user %s is not denied _INBOX.> (nats.go's default inbox)", u.Nkey)
+		}
+	}
+	b, err := os.ReadFile(filepath.Join("kubernetes", "base", "config.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if workerPrefix == "" || cfg["nats_inbox_prefix"] != workerPrefix {
+		t.Errorf("kubernetes/base/config.yaml: nats_inbox_prefix %v, want the worker's %q", cfg["nats_inbox_prefix"], workerPrefix)
 	}
 }

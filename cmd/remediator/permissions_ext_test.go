@@ -10,10 +10,12 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
@@ -25,15 +27,18 @@ import (
 // The users of deploy/nats/accounts.conf, in the order the file lists them.
 var deployNATSUsers = []string{"worker", "publisher", "ops"}
 
-// deployUser is one user of deploy/nats/accounts.conf with a fresh nkey.
+// deployUser is one user of deploy/nats/accounts.conf with a fresh nkey
+// and the inbox prefix the file lets it subscribe to (PREFIX.>).
 type deployUser struct {
 	name, public, seedFile string
+	inbox                  string
 }
 
 // startDeployAccounts starts nats-server with deploy/nats/accounts.conf as
 // it is, each example nkey replaced by a fresh one whose seed is written
 // to a file for --nats-nkey. Users the file lacks are reported and left
-// out of the map.
+// out of the map. Each user's inbox prefix is read from its subscribe
+// permissions (see inboxPrefixes).
 func startDeployAccounts(t *testing.T) (*natsProc, map[string]deployUser) {
 	t.Helper()
 	b, err := os.ReadFile("../../deploy/nats/accounts.conf")
@@ -58,15 +63,55 @@ func startDeployAccounts(t *testing.T) (*natsProc, map[string]deployUser) {
 		conf = strings.Replace(conf, m[1], pub, 1)
 		users[u.name] = u
 	}
+	for name, prefix := range inboxPrefixes(t, dir, conf, users) {
+		u := users[name]
+		u.inbox = prefix
+		users[name] = u
+	}
 	probe, err := nats.NkeyOptionFromSeed(users["worker"].seedFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startNATSProcess(t, natsProcOptions{Extra: conf, ClientOptions: []nats.Option{probe}}), users
+	return startNATSProcess(t, natsProcOptions{Extra: conf, ClientOptions: []nats.Option{probe, nats.CustomInboxPrefix(users["worker"].inbox)}}), users
 }
 
-// connectAs opens a client connection as u; violations collects the
-// permission errors the server reports on it.
+// inboxPrefixes reads the configuration as nats-server does and returns,
+// per user, the prefix of the one inbox subscription it is allowed
+// (_INBOX_worker for "_INBOX_worker.>"); a user with none or several is
+// reported and runs with nats.go's default, _INBOX.
+func inboxPrefixes(t *testing.T, dir, conf string, users map[string]deployUser) map[string]string {
+	t.Helper()
+	file := filepath.Join(dir, "accounts-only.conf")
+	writeFile(t, file, conf)
+	opts, err := server.ProcessConfigFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prefixes := map[string]string{}
+	for name, u := range users {
+		prefixes[name] = defaultInboxPrefix
+		var found []string
+		for _, nk := range opts.Nkeys {
+			if nk.Nkey != u.public || nk.Permissions == nil || nk.Permissions.Subscribe == nil {
+				continue
+			}
+			for _, s := range nk.Permissions.Subscribe.Allow {
+				if p, ok := strings.CutSuffix(s, ".>"); ok && strings.HasPrefix(p, "_INBOX") {
+					found = append(found, p)
+				}
+			}
+		}
+		if len(found) != 1 {
+			t.Errorf("accounts.conf: the %s user may subscribe to %d inbox prefixes %v, want one", name, len(found), found)
+			continue
+		}
+		prefixes[name] = found[0]
+	}
+	return prefixes
+}
+
+// connectAs opens a client connection as u, with its inbox prefix;
+// violations collects the permission errors the server reports on it.
 func connectAs(t *testing.T, ns *natsProc, u deployUser) (jetstream.JetStream, *violations) {
 	t.Helper()
 	opt, err := nats.NkeyOptionFromSeed(u.seedFile)
@@ -74,7 +119,7 @@ func connectAs(t *testing.T, ns *natsProc, u deployUser) (jetstream.JetStream, *
 		t.Fatal(err)
 	}
 	v := &violations{}
-	nc, err := nats.Connect(ns.URL(), opt, nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { v.add(err) }))
+	nc, err := nats.Connect(ns.URL(), opt, nats.CustomInboxPrefix(u.inbox), nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { v.add(err) }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +166,7 @@ func runAs(t *testing.T, ns *natsProc, u deployUser, args ...string) (string, er
 	if u.seedFile == "" {
 		return "", fmt.Errorf("no %s user in accounts.conf", u.name)
 	}
-	cmd, out := startChild(t, append(args, "--nats-url", ns.URL(), "--nats-nkey", u.seedFile)...)
+	cmd, out := startChild(t, append(args, "--nats-url", ns.URL(), "--nats-nkey", u.seedFile, "--nats-inbox-prefix", u.inbox)...)
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
@@ -135,22 +180,30 @@ func runAs(t *testing.T, ns *natsProc, u deployUser, args ...string) (string, er
 
 // TestDeployAccountsPermissions runs run, ingest, replay, dlq list, audit
 // tail and control against nats-server enforcing deploy/nats/accounts.conf,
-// each command as the user meant for it, and checks that everything works
-// with no permissions violation, and that the publisher can neither read
-// the audit trail, consume the intake nor write the ledger. ingest and
-// replay pass as the publisher only while EnsureTopology changes nothing on
-// a topology the worker created (ensureStream and ensureConsumer must treat
-// server defaults as equal: MaxMsgSize -1, Duplicates 2m, MaxAckPending).
+// each command as the user meant for it with that user's inbox prefix, and
+// checks that everything works with no permissions violation, and that the
+// publisher can neither read the audit trail, consume the intake, write the
+// ledger nor read another user's replies (a spy subscribed to the others'
+// inboxes before any event is published sees nothing, the intake
+// deliveries the worker pulls in particular). ingest and replay pass as the
+// publisher only while EnsureTopology changes nothing on a topology the
+// worker created (ensureStream and ensureConsumer must treat server
+// defaults as equal: MaxMsgSize -1, Duplicates 2m, MaxAckPending).
 func TestDeployAccountsPermissions(t *testing.T) {
 	t.Parallel()
 	ns, users := startDeployAccounts(t)
+	for _, name := range deployNATSUsers {
+		if want := "_INBOX_" + name; users[name].inbox != want {
+			t.Errorf("accounts.conf: the %s user subscribes to %s.>, want %s.> (its own inbox prefix, as deploy/README.md says)", name, users[name].inbox, want)
+		}
+	}
 	seed, err := cloudsim.LoadSeed("../../testdata/cloudsim/demo.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
 	sim := cloudsim.New(seed)
 	srv := startSim(t, sim)
-	worker, runLogs := startChild(t, "run", "--nats-url", ns.URL(), "--nats-nkey", users["worker"].seedFile,
+	worker, runLogs := startChild(t, "run", "--nats-url", ns.URL(), "--nats-nkey", users["worker"].seedFile, "--nats-inbox-prefix", users["worker"].inbox,
 		"--cloud-endpoint", srv.URL(), "--global-write-limit", "100", "--shutdown-timeout", "1s")
 	obs, _ := connectAs(t, ns, users["worker"]) // the intake's state: the worker may read it
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -161,6 +214,7 @@ func TestDeployAccountsPermissions(t *testing.T) {
 			t.Fatalf("run as the worker created no consumer:\n%s\nserver:\n%s", tail(runLogs.String(), 3000), tail(ns.logs.String(), 3000))
 		}
 	}
+	spy := spyOnInboxes(t, ns, users["publisher"])
 	outputs := map[string]string{}
 	outputs["ingest"] = ingestAsPublisher(t, ns, users["publisher"])
 	out, err := runAs(t, ns, users["publisher"], "replay", "../../testdata/events")
@@ -175,6 +229,7 @@ func TestDeployAccountsPermissions(t *testing.T) {
 		}
 	}
 	checkOperatorCommands(t, ns, obs, users["ops"], outputs)
+	spy.check(t)
 	checkPublisherDenied(t, ns, users["publisher"])
 	// A clean stop too: the circuit watcher's consumer is deleted then.
 	_ = worker.Process.Signal(syscall.SIGTERM)
@@ -205,7 +260,7 @@ func ingestAsPublisher(t *testing.T, ns *natsProc, pub deployUser) string {
 	writeFile(t, dir+"/token", "perm-test-token\n")
 	writeFile(t, dir+"/sources.yaml", "sources:\n  - {source: \"urn:scanner:*\", token_file: "+dir+"/token}\n")
 	cmd, logs := startChild(t, "ingest", "--listen", "127.0.0.1:0", "--sources", dir+"/sources.yaml",
-		"--nats-url", ns.URL(), "--nats-nkey", pub.seedFile)
+		"--nats-url", ns.URL(), "--nats-nkey", pub.seedFile, "--nats-inbox-prefix", pub.inbox)
 	re := regexp.MustCompile(`"addr":"(127\.0\.0\.1:\d+)"`)
 	var addr string
 	deadline := time.Now().Add(10 * time.Second)
@@ -346,4 +401,53 @@ func checkPublisherDenied(t *testing.T, ns *natsProc, pub deployUser) {
 	_, err = js.Publish(c, "$KV.REMEDIATION_LEDGER.w.forged", []byte("0"))
 	cc()
 	denied("write to the ledger", "$KV.REMEDIATION_LEDGER.w.forged", err)
+}
+
+// inboxSpy is a plain client of the publisher subscribed to nats.go's
+// default inbox and to the worker's and the operator's.
+type inboxSpy struct {
+	v        *violations
+	subjects []string
+	// intake counts, per subject, the intake deliveries received (their
+	// reply subject acks on the intake consumer); all, every message.
+	intake, all []atomic.Int64
+}
+
+// spyOnInboxes subscribes as the publisher to _INBOX.>, _INBOX_worker.>
+// and _INBOX_ops.>, counting what arrives, before any event is published.
+func spyOnInboxes(t *testing.T, ns *natsProc, pub deployUser) *inboxSpy {
+	t.Helper()
+	js, v := connectAs(t, ns, pub)
+	s := &inboxSpy{v: v, subjects: []string{defaultInboxPrefix + ".>", "_INBOX_worker.>", "_INBOX_ops.>"}}
+	s.intake, s.all = make([]atomic.Int64, len(s.subjects)), make([]atomic.Int64, len(s.subjects))
+	for i, subj := range s.subjects {
+		if _, err := js.Conn().Subscribe(subj, func(m *nats.Msg) {
+			s.all[i].Add(1)
+			if strings.HasPrefix(m.Reply, "$JS.ACK.REMEDIATION_EVENTS.remediator.") {
+				s.intake[i].Add(1)
+			}
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := js.Conn().Flush(); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// check: every subscription was refused and nothing arrived.
+func (s *inboxSpy) check(t *testing.T) {
+	t.Helper()
+	for i, subj := range s.subjects {
+		refused := s.v.waitFor(subj)
+		n, all := s.intake[i].Load(), s.all[i].Load()
+		switch {
+		case !refused || all > 0:
+			t.Errorf("the publisher subscribed to %s (refused: %t) and received %d intake deliveries meant for the worker, %d messages of other connections in all",
+				subj, refused, n, all)
+		default:
+			t.Logf("the publisher cannot subscribe to %s: permissions violation, nothing received", subj)
+		}
+	}
 }
