@@ -80,14 +80,18 @@ func (c *circuits) watch(ctx context.Context, log *zap.Logger) {
 
 func (c *circuits) apply(e jetstream.KeyValueEntry) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if e.Operation() != jetstream.KeyValuePut {
-		if st, ok := c.open[e.Key()]; ok && c.closed != nil {
-			defer c.closed(st.Rule, e.Revision())
-		}
+		st, ok := c.open[e.Key()]
 		delete(c.open, e.Key())
+		c.mu.Unlock()
+		// After the unlock: closed resets the shared write window (a KV
+		// round trip or more), and every event's guard reads the circuits.
+		if ok && c.closed != nil {
+			c.closed(st.Rule, e.Revision())
+		}
 		return
 	}
+	defer c.mu.Unlock()
 	var st circuitState
 	if json.Unmarshal(e.Value(), &st) == nil {
 		c.open[e.Key()] = st

@@ -105,12 +105,13 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 		return ran{}, action.Errorf(action.Permanent, action.ReasonRuleError, "", "action %s is not registered", mt.Rule.Action)
 	}
 	// Only an event on its first attempt is answered from an observation
-	// (deliveries that only waited are no attempts): one redelivered after
-	// an attempt may have been acted on by it, and its ledger record, not a
-	// newer read, says what that attempt did (so its audit record is the
-	// same).
+	// (deliveries that only waited are no attempts, unless a rule did work
+	// on them first): one redelivered after an attempt may have been acted
+	// on by it, and its ledger record, not a newer read, says what that
+	// attempt did (so its audit record is the same).
 	obsKey := observationKey(mt.Rule.Action, mt.Params)
-	ob, covered, end, err := w.obs.start(ctx, obsKey, base.Sequence, base.Attempt <= 1)
+	first := base.Attempt <= 1 && !workedBefore(ctx)
+	ob, covered, end, err := w.obs.start(ctx, obsKey, base.Sequence, first)
 	if err != nil {
 		return ran{}, waitFailed(err, w.cfg.RetryBase)
 	}
@@ -127,7 +128,7 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 		end(notRead)
 		return ran{}, ferr
 	}
-	in := interestOf(mt, obsKey, base.Sequence, base.Attempt <= 1)
+	in := interestOf(mt, obsKey, base.Sequence, first)
 	held, out, ferr := w.hold(ctx, mt, env, in)
 	if ferr != nil || held == nil {
 		if out.shared != nil {

@@ -104,11 +104,12 @@ func (w *Worker) claimBoth(ctx context.Context, evKey, resKey string) (*held, ra
 	ev, err := w.ledger.claim(ctx, evKey)
 	<-done
 	if err != nil || resErr != nil {
+		rctx := context.WithoutCancel(ctx) // a lease claimed must be given back, even at shutdown
 		if err == nil {
-			w.ledger.release(ctx, ev)
+			w.ledger.release(rctx, ev)
 		}
 		if resErr == nil && resKey != "" {
-			w.ledger.release(ctx, res)
+			w.ledger.release(rctx, res)
 		}
 		if err != nil {
 			return nil, doneBefore(err), ledgerError(err, w.ledger.now())
@@ -141,7 +142,22 @@ func ledgerError(err error, now time.Time) *action.Error {
 		e.WaitFull = be.stale
 		return e
 	}
+	if errors.Is(err, context.Canceled) {
+		return action.Classify(err) // shutdown: the delivery is handed back, not failed
+	}
 	return &action.Error{Class: action.Retryable, Reason: action.ReasonUnavailable, Msg: "ledger: " + err.Error(), Err: err}
+}
+
+// unproved is the error of a renewal that failed for a reason other than
+// someone else's write (a timeout, a lost connection, shutdown): the lease
+// may still be ours, so the delivery is retried, not abandoned.
+func unproved(what string, err error) *action.Error {
+	e := *action.Classify(err)
+	if e.Class != action.Retryable {
+		e.Class, e.Reason = action.Retryable, action.ReasonUnavailable
+	}
+	e.Msg, e.Err = what+" (no write was sent): "+err.Error(), err
+	return &e
 }
 
 // superseded is the error of a delivery whose event lease is gone.
@@ -177,15 +193,16 @@ func (h *held) renew(ctx context.Context) *action.Error {
 		h.lost = superseded("the event's lease was taken over by another delivery", evErr)
 		return h.lost
 	case evErr != nil:
-		// Unknown: the lease may still be ours, but nothing proves it.
-		return superseded("the event's lease could not be renewed: "+evErr.Error(), evErr)
+		// Unknown: the lease may still be ours, but nothing proves it. No
+		// write is sent; the attempt is retried (finish releases the lease
+		// if it is still ours, and finds out if it is not).
+		return unproved("the event's lease could not be renewed", evErr)
 	case errors.Is(resErr, jetstream.ErrKeyRevisionMismatch):
 		h.lost = &action.Error{Class: action.Retryable, Reason: action.ReasonBusy, RetryAfter: h.w.cfg.RetryBase,
 			Msg: "the resource's lease was taken over by another event's work", Err: resErr}
 		return h.lost
 	case resErr != nil:
-		return &action.Error{Class: action.Retryable, Reason: action.ReasonUnavailable,
-			Msg: "the resource's lease could not be renewed: " + resErr.Error(), Err: resErr}
+		return unproved("the resource's lease could not be renewed", resErr)
 	}
 	h.until = until
 	return nil
@@ -251,10 +268,13 @@ func (h *held) finish(ctx context.Context, out ran, fail *action.Error) *action.
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.lost != nil && h.lost.Class == action.Superseded {
+		if fail == nil && out.outcome == Remediated {
+			h.unrecorded(out, h.lost)
+		}
 		return h.lost
 	}
 	if fail != nil || (out.outcome != Remediated && out.outcome != AlreadyCompliant) {
-		if err := h.w.ledger.kv.Delete(ctx, h.ev.key, jetstream.LastRevision(h.ev.rev)); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		if err := h.w.ledger.releaseOwned(ctx, h.ev); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return superseded("the event's lease was taken over by another delivery", err)
 		}
 		return nil
@@ -267,10 +287,16 @@ func (h *held) finish(ctx context.Context, out ran, fail *action.Error) *action.
 	}
 	if err != nil {
 		if out.outcome == Remediated {
-			h.w.log.Warn("remediated_unrecorded", zap.String("key", h.ev.key), zap.String("state_before", out.res.Before),
-				zap.String("state_after", out.res.After), zap.Error(err))
+			h.unrecorded(out, err)
 		}
 		return superseded("the done record could not replace the event's lease", err)
 	}
 	return nil
+}
+
+// unrecorded logs a write whose outcome this delivery cannot record: the
+// delivery that took the lease over finds the resource compliant.
+func (h *held) unrecorded(out ran, err error) {
+	h.w.log.Warn("remediated_unrecorded", zap.String("key", h.ev.key), zap.String("state_before", out.res.Before),
+		zap.String("state_after", out.res.After), zap.Error(err))
 }

@@ -119,7 +119,30 @@ func (l *ledger) claim(ctx context.Context, key string) (lease, error) {
 
 // renew extends a lease; it fails when the lease was taken over.
 func (l *ledger) renew(ctx context.Context, ls *lease) error {
-	rev, err := l.kv.Update(ctx, ls.key, l.value(ledgerEntry{State: "leased", Owner: ls.owner, Until: l.now().Add(l.ttl)}), ls.rev)
+	return l.update(ctx, ls, ledgerEntry{State: "leased", Owner: ls.owner, Until: l.now().Add(l.ttl)})
+}
+
+// done replaces the lease with the done record.
+func (l *ledger) done(ctx context.Context, ls lease, o Outcome) error {
+	return l.update(ctx, &ls, ledgerEntry{State: "done", Owner: ls.owner, Outcome: o})
+}
+
+// update writes e over the lease by compare-and-set on its revision. A
+// mismatch may be our own earlier write whose answer was lost (a timeout
+// after the server applied it): when the key still holds this claim's
+// lease (the owner is unique per claim), its revision is taken and the
+// write tried once more. Otherwise the mismatch stands: someone else wrote.
+func (l *ledger) update(ctx context.Context, ls *lease, e ledgerEntry) error {
+	rev, err := l.kv.Update(ctx, ls.key, l.value(e), ls.rev)
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		cur, gerr := l.kv.Get(ctx, ls.key)
+		var was ledgerEntry
+		if gerr != nil || json.Unmarshal(cur.Value(), &was) != nil || was.Owner != ls.owner || was.State != "leased" {
+			return err
+		}
+		ls.rev = cur.Revision()
+		rev, err = l.kv.Update(ctx, ls.key, l.value(e), ls.rev)
+	}
 	if err != nil {
 		return err
 	}
@@ -127,15 +150,25 @@ func (l *ledger) renew(ctx context.Context, ls *lease) error {
 	return nil
 }
 
-// done replaces the lease with the done record.
-func (l *ledger) done(ctx context.Context, ls lease, o Outcome) error {
-	_, err := l.kv.Update(ctx, ls.key, l.value(ledgerEntry{State: "done", Owner: ls.owner, Outcome: o}), ls.rev)
-	return err
-}
-
 // release gives a lease up so the next attempt can claim it at once.
 func (l *ledger) release(ctx context.Context, ls lease) {
-	_ = l.kv.Delete(ctx, ls.key, jetstream.LastRevision(ls.rev))
+	_ = l.releaseOwned(ctx, ls)
+}
+
+// releaseOwned deletes the lease by compare-and-set on its revision; a
+// mismatch against our own renewal whose answer was lost is recognised by
+// the owner, as in update. A mismatch it returns means someone else wrote.
+func (l *ledger) releaseOwned(ctx context.Context, ls lease) error {
+	err := l.kv.Delete(ctx, ls.key, jetstream.LastRevision(ls.rev))
+	if !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return err
+	}
+	cur, gerr := l.kv.Get(ctx, ls.key)
+	var was ledgerEntry
+	if gerr != nil || json.Unmarshal(cur.Value(), &was) != nil || was.Owner != ls.owner || was.State != "leased" {
+		return err
+	}
+	return l.kv.Delete(ctx, ls.key, jetstream.LastRevision(cur.Revision()))
 }
 
 func (l *ledger) value(e ledgerEntry) []byte {

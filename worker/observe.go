@@ -127,7 +127,7 @@ func (o *observations) start(ctx context.Context, key string, seq uint64, answer
 			return ob, true, nil, nil
 		}
 		if r := o.inflight[key]; r != nil {
-			if r.waiters >= maxWaiters {
+			if r.waiters >= maxWaiters && !waitedBefore(ctx) {
 				o.mu.Unlock()
 				return observation{}, false, nil, errCrowded
 			}
@@ -149,8 +149,35 @@ func (o *observations) start(ctx context.Context, key string, seq uint64, answer
 	}
 }
 
-// maxWaiters bounds the events of one replica that wait for one read.
+// maxWaiters bounds the events of one replica that wait for one read. An
+// event turned away is delayed once: when it comes back (a delivery that
+// waited before) it waits whatever the count.
 const maxWaiters = 256
+
+type waitedKey struct{}
+
+// waited is what earlier deliveries of the message being handled did.
+type waited struct {
+	worked bool // one did work (a rule completed) before it waited
+}
+
+// withWaited marks ctx as the handling of a delivery that waited before.
+func withWaited(ctx context.Context, worked bool) context.Context {
+	return context.WithValue(ctx, waitedKey{}, waited{worked: worked})
+}
+
+func waitedBefore(ctx context.Context) bool {
+	_, ok := ctx.Value(waitedKey{}).(waited)
+	return ok
+}
+
+// workedBefore reports whether an earlier delivery of the message did work
+// before it waited: its rules' outcomes are in the ledger, not to be
+// answered by an observation.
+func workedBefore(ctx context.Context) bool {
+	w, _ := ctx.Value(waitedKey{}).(waited)
+	return w.worked
+}
 
 // errCrowded says too many events wait for a read of one resource.
 var errCrowded = errors.New("too many events wait for a read of this resource")

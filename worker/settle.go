@@ -19,6 +19,13 @@ const settleTimeout = 10 * time.Second
 type delivery struct {
 	attempt int // deliveries that were attempts, this one included
 	waits   int // earlier deliveries that only waited (busy) or were handed back
+	// worked: a delivery before this one did work (a rule completed)
+	// before it waited, so this one must not be answered by an observation.
+	worked bool
+	// uncertain: the wait count could not be read, so attempt may count
+	// waits; the event is not dead-lettered for exhausting its attempts
+	// on that count (the consumer's own MaxDeliver still bounds it).
+	uncertain bool
 }
 
 // settle is the one place that decides what becomes of a message.
@@ -33,14 +40,17 @@ func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, dl deliver
 	case fail.Class == action.Superseded:
 		w.abandon(v)
 	case fail.Class == action.Retryable && stopping && fail.Reason == action.ReasonCanceled:
-		w.addWait(ctx, meta, dl)
+		// Work cut off may have written: this counts as an attempt, so the
+		// redelivery goes to the ledger, not to an observation.
 		w.release(ctx, m, v.failed, fail)
 	case fail.Class == action.Retryable && fail.Reason == action.ReasonBusy && dl.waits < w.cfg.MaxWaits:
 		// Waiting for another delivery's lease is not an attempt: the
-		// attempts are kept for real failures.
-		w.addWait(ctx, meta, dl)
+		// attempts are kept for real failures. A rule before the busy one
+		// may have written, though: then the wait is marked worked, and the
+		// redeliveries read the ledger rather than an observation.
+		w.addWait(ctx, meta, dl, len(v.decisions) > 0)
 		w.retry(ctx, m, v, dl)
-	case fail.Class == action.Retryable && dl.attempt < w.cfg.MaxDeliver:
+	case fail.Class == action.Retryable && (dl.attempt < w.cfg.MaxDeliver || dl.uncertain):
 		w.noteFailure(ctx, meta.Stream, meta.Sequence.Stream)
 		w.retry(ctx, m, v, dl)
 	default:

@@ -2,7 +2,9 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
@@ -30,19 +32,30 @@ func (w *Worker) deliveryOf(ctx context.Context, meta *jetstream.MsgMetadata) de
 		return delivery{attempt: n}
 	}
 	e, err := w.ledger.kv.Get(ctx, waitsKey(meta.Stream, meta.Sequence.Stream))
-	if err != nil {
-		return delivery{attempt: n} // none recorded, or unreadable: count it as an attempt
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return delivery{attempt: n} // it never waited
 	}
-	waits, err := strconv.Atoi(string(e.Value()))
+	if err != nil {
+		w.log.Warn("waits_unreadable", zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
+		return delivery{attempt: n, uncertain: true}
+	}
+	v, worked := strings.CutSuffix(string(e.Value()), "+")
+	waits, err := strconv.Atoi(v)
 	if err != nil || waits < 0 || waits >= n {
 		return delivery{attempt: n}
 	}
-	return delivery{attempt: n - waits, waits: waits}
+	return delivery{attempt: n - waits, waits: waits, worked: worked}
 }
 
-// addWait records that this delivery only waited.
-func (w *Worker) addWait(ctx context.Context, meta *jetstream.MsgMetadata, dl delivery) {
-	if _, err := w.ledger.kv.Put(ctx, waitsKey(meta.Stream, meta.Sequence.Stream), []byte(strconv.Itoa(dl.waits+1))); err != nil {
+// addWait records that this delivery waited, and whether a rule did work
+// on it or an earlier one before the wait (worked): then the message's
+// redeliveries must read the ledger, not an observation, for those rules.
+func (w *Worker) addWait(ctx context.Context, meta *jetstream.MsgMetadata, dl delivery, worked bool) {
+	v := strconv.Itoa(dl.waits + 1)
+	if worked || dl.worked {
+		v += "+"
+	}
+	if _, err := w.ledger.kv.Put(ctx, waitsKey(meta.Stream, meta.Sequence.Stream), []byte(v)); err != nil {
 		w.log.Warn("wait_not_counted", zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
 	}
 }
@@ -55,10 +68,10 @@ func (w *Worker) forgetWaits(ctx context.Context, meta *jetstream.MsgMetadata, d
 }
 
 // handBack Naks a message the worker took but did not start (shutdown),
-// counting the delivery as a wait.
+// counting the delivery as a wait: nothing was done with it.
 func (w *Worker) handBack(ctx context.Context, m jetstream.Msg) {
 	if meta, err := m.Metadata(); err == nil {
-		w.addWait(ctx, meta, w.deliveryOf(ctx, meta))
+		w.addWait(ctx, meta, w.deliveryOf(ctx, meta), false)
 	}
 	_ = m.Nak()
 }

@@ -307,7 +307,10 @@ func (w *Worker) process(ctx context.Context, m jetstream.Msg, stopping *atomic.
 		base.EventID = id
 	}
 	var v verdict
-	if dl.attempt > w.cfg.MaxDeliver {
+	if dl.waits > 0 {
+		ctx = withWaited(ctx, dl.worked)
+	}
+	if dl.attempt > w.cfg.MaxDeliver && !dl.uncertain {
 		v = verdict{failed: base, failure: unsettled(dl)}
 	} else {
 		v = w.handle(ctx, m, base)
