@@ -107,6 +107,17 @@ func Call[T any](ctx context.Context, f func() (T, error)) (T, error) {
 	}
 }
 
+// CallOp is Call for one operation of a provider: f's error goes through
+// the provider's classify (its error table), which names op in the error.
+// An ended ctx's error goes through it too.
+func CallOp[T any](ctx context.Context, op string, classify func(op string, err error) error, f func() (T, error)) (T, error) {
+	v, err := Call(ctx, f)
+	if err != nil {
+		return v, classify(op, err)
+	}
+	return v, nil
+}
+
 // SDK calls run on reused goroutines. A new goroutine starts with a small
 // stack and the SDKs' calls are deep: growing (copying) the stack on every
 // call took a tenth of the worker's CPU on the write path. A goroutine that

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"time"
 )
 
@@ -135,4 +136,27 @@ func Classify(err error) *Error {
 		return &Error{Class: Retryable, Reason: ReasonConnection, Msg: "connection failed", Err: err}
 	}
 	return &Error{Class: Permanent, Reason: ReasonProviderError, Msg: err.Error(), Err: err}
+}
+
+// ByStatus classifies a provider's HTTP error response by its status
+// alone, for the codes a provider's table does not name: 429 throttled,
+// 504 timeout and other 5xx unavailable (retryable); 401 auth_failed, 403
+// permission_denied, 404 not_found and any other status provider_error
+// (permanent).
+func ByStatus(status int) (Class, Reason) {
+	switch {
+	case status == http.StatusTooManyRequests:
+		return Retryable, ReasonThrottled
+	case status == http.StatusGatewayTimeout:
+		return Retryable, ReasonTimeout
+	case status >= 500:
+		return Retryable, ReasonUnavailable
+	case status == http.StatusUnauthorized:
+		return Permanent, ReasonAuthFailed
+	case status == http.StatusForbidden:
+		return Permanent, ReasonPermissionDenied
+	case status == http.StatusNotFound:
+		return Permanent, ReasonNotFound
+	}
+	return Permanent, ReasonProviderError
 }

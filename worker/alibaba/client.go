@@ -195,15 +195,6 @@ func (p *Provider) prepare(ctx context.Context, r *requests.RpcRequest, region s
 	}
 }
 
-// call runs one SDK call under ctx and classifies its error.
-func call[T any](ctx context.Context, op string, f func() (T, error)) (T, error) {
-	v, err := action.Call(ctx, f)
-	if err != nil {
-		return v, classify(op, err)
-	}
-	return v, nil
-}
-
 var (
 	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+$`)
 	accountPattern = regexp.MustCompile(`^[0-9]{10,20}$`)

@@ -182,6 +182,34 @@ func TestErrorTableRows(t *testing.T) {
 	}
 }
 
+// TestStatusFallbacks: a code the table does not name is classified by
+// its HTTP status (action.ByStatus), through the simulator and the real
+// SDK; 401 is auth_failed as for Huawei.
+func TestStatusFallbacks(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		status int
+		class  action.Class
+		reason action.Reason
+	}{
+		{401, action.Permanent, action.ReasonAuthFailed},
+		{403, action.Permanent, action.ReasonPermissionDenied},
+		{404, action.Permanent, action.ReasonNotFound},
+		{400, action.Permanent, action.ReasonProviderError},
+		{429, action.Retryable, action.ReasonThrottled},
+		{500, action.Retryable, action.ReasonUnavailable},
+		{504, action.Retryable, action.ReasonTimeout},
+	} {
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, nil)
+			b.sim.Inject(cloudsim.Fault{Op: "ecs.ModifyDiskDefaultKMSKeyId", Status: tc.status, Code: "Unlisted.Code", Message: "scripted"})
+			_, err := b.run(t, modify, "cn-hangzhou", approved, false)
+			wantErr(t, err, tc.class, tc.reason)
+		})
+	}
+}
+
 func TestThrottledTwiceThenSucceeds(t *testing.T) {
 	t.Parallel()
 	b := setup(t, nil)

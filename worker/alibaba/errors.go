@@ -44,14 +44,15 @@ var errorTable = map[string]decision{
 	"InvalidTimeStamp.Expired":    {action.Permanent, action.ReasonAuthFailed, ""},
 }
 
-// classify maps an SDK error to an *action.Error. Transport errors are
+// classify maps an SDK error to an *action.Error: codes in the table win,
+// otherwise the HTTP status decides (action.ByStatus). Transport errors are
 // classified by kind only: their text holds the signed URL.
 func classify(op string, err error) error {
 	var se *sdkerrors.ServerError
 	if errors.As(err, &se) {
 		d, ok := errorTable[se.ErrorCode()]
 		if !ok {
-			d = byStatus(se.HttpStatus())
+			d.class, d.reason = action.ByStatus(se.HttpStatus())
 		}
 		msg := d.msg
 		if msg == "" {
@@ -69,20 +70,4 @@ func classify(op string, err error) error {
 	}
 	e := action.Classify(err)
 	return &action.Error{Class: e.Class, Reason: e.Reason, Msg: op + ": " + string(e.Reason)}
-}
-
-func byStatus(status int) decision {
-	switch {
-	case status == http.StatusTooManyRequests:
-		return decision{action.Retryable, action.ReasonThrottled, ""}
-	case status == http.StatusGatewayTimeout:
-		return decision{action.Retryable, action.ReasonTimeout, ""}
-	case status >= 500:
-		return decision{action.Retryable, action.ReasonUnavailable, ""}
-	case status == http.StatusForbidden:
-		return decision{action.Permanent, action.ReasonPermissionDenied, ""}
-	case status == http.StatusNotFound:
-		return decision{action.Permanent, action.ReasonNotFound, ""}
-	}
-	return decision{action.Permanent, action.ReasonProviderError, ""}
 }

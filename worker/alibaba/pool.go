@@ -85,7 +85,8 @@ func (l *lent) release() {
 	}()
 }
 
-// callOn paces one SDK call, then runs it on the lent client (see call).
+// callOn paces one SDK call, then runs it on the lent client (see
+// action.CallOp).
 func callOn[T any](ctx context.Context, l *lent, op string, f func(*ecs.Client) (T, error)) (T, error) {
 	if err := l.pool.limiter.Wait(ctx, op); err != nil {
 		var zero T
@@ -98,7 +99,7 @@ func callOn[T any](ctx context.Context, l *lent, op string, f func(*ecs.Client) 
 		}
 	}
 	l.inflight.Add(1)
-	return call(ctx, op, func() (T, error) {
+	return action.CallOp(ctx, op, classify, func() (T, error) {
 		defer l.inflight.Done()
 		return f(l.c)
 	})

@@ -48,7 +48,7 @@ func (p *Provider) assume(ctx context.Context, base Credentials, region string) 
 	if err != nil {
 		return Credentials{}, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the STS client failed")
 	}
-	resp, err := call(ctx, opAssumeRole, func() (*sts.AssumeRoleResponse, error) {
+	resp, err := action.CallOp(ctx, opAssumeRole, classify, func() (*sts.AssumeRoleResponse, error) {
 		r := sts.CreateAssumeRoleRequest()
 		r.RoleArn, r.RoleSessionName, r.DurationSeconds = base.RoleARN, roleSession, requests.NewInteger(3600)
 		if p.domain != "" {

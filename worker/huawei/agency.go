@@ -51,7 +51,7 @@ func (p *Provider) assumeAgency(ctx context.Context, base Credentials, domain, p
 		Methods:    []model.AgencyAuthIdentityMethods{model.GetAgencyAuthIdentityMethodsEnum().ASSUME_ROLE},
 		AssumeRole: &model.IdentityAssumerole{AgencyName: base.Agency, DomainId: &domain, DurationSeconds: &duration},
 	}}}
-	resp, err := call(ctx, opAssumeAgency, func() (*model.CreateTemporaryAccessKeyByAgencyResponse, error) {
+	resp, err := action.CallOp(ctx, opAssumeAgency, classify, func() (*model.CreateTemporaryAccessKeyByAgencyResponse, error) {
 		return iam.NewIamClient(hc).CreateTemporaryAccessKeyByAgency(&model.CreateTemporaryAccessKeyByAgencyRequest{Body: body})
 	})
 	if err != nil {

@@ -162,7 +162,7 @@ func invoke[T any](ctx context.Context, p *Provider, hc *core.HcHttpClient, op s
 			return nil, err
 		}
 	}
-	return call(ctx, op, func() (*T, error) {
+	return action.CallOp(ctx, op, classify, func() (*T, error) {
 		exg := &exchange.SdkExchange{ApiReference: &exchange.ApiReference{}, Attributes: map[string]any{}}
 		r, err := hc.SyncInvokeWithExtraHeaders(req, d, exg, headers)
 		if err != nil {
@@ -202,15 +202,6 @@ func (p *Provider) httpClient(ctx context.Context, service, account, region, pro
 	}
 	p.clients[key] = hc
 	return hc, nil
-}
-
-// call runs one SDK call under ctx and classifies its error.
-func call[T any](ctx context.Context, op string, f func() (T, error)) (T, error) {
-	v, err := action.Call(ctx, f)
-	if err != nil {
-		return v, classify(op, err)
-	}
-	return v, nil
 }
 
 // Parameter patterns shared by the Huawei actions.

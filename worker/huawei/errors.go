@@ -40,8 +40,7 @@ const (
 )
 
 // classify maps an SDK error to an *action.Error. Codes in the table win;
-// otherwise the HTTP status decides: 429 and 5xx are retryable, other 4xx
-// permanent. Transport errors go to action.Classify (timeouts and
+// otherwise the HTTP status decides (action.ByStatus). Transport errors go to action.Classify (timeouts and
 // connection failures are retryable).
 func classify(op string, err error) error {
 	var se *sdkerr.ServiceResponseError
@@ -60,28 +59,10 @@ func classify(op string, err error) error {
 	if d, ok := evsErrorTable[se.ErrorCode]; ok {
 		return &action.Error{Class: d.class, Reason: d.reason, Code: se.ErrorCode, Msg: msg, Err: se}
 	}
-	d := byStatus(se.StatusCode)
+	class, reason := action.ByStatus(se.StatusCode)
 	code := se.ErrorCode
 	if code == "" {
 		code = http.StatusText(se.StatusCode)
 	}
-	return &action.Error{Class: d.class, Reason: d.reason, Code: code, Msg: msg, Err: se}
-}
-
-func byStatus(status int) decision {
-	switch {
-	case status == http.StatusTooManyRequests:
-		return decision{action.Retryable, action.ReasonThrottled}
-	case status == http.StatusGatewayTimeout:
-		return decision{action.Retryable, action.ReasonTimeout}
-	case status >= 500:
-		return decision{action.Retryable, action.ReasonUnavailable}
-	case status == http.StatusUnauthorized:
-		return decision{action.Permanent, action.ReasonAuthFailed}
-	case status == http.StatusForbidden:
-		return decision{action.Permanent, action.ReasonPermissionDenied}
-	case status == http.StatusNotFound:
-		return decision{action.Permanent, action.ReasonNotFound}
-	}
-	return decision{action.Permanent, action.ReasonProviderError}
+	return &action.Error{Class: class, Reason: reason, Code: code, Msg: msg, Err: se}
 }
