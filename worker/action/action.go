@@ -35,8 +35,9 @@ type Action interface {
 	// least-privilege policy documents in deploy/.
 	Permissions() []string
 	// Ensure makes the desired state hold. It must read before writing,
-	// skip the write when compliant, and verify after writing. Errors
-	// should be *Error; others are sorted by Classify.
+	// skip the write when compliant, and verify after writing (the
+	// function Ensure runs that template for a Desired). Errors should be
+	// *Error; others are sorted by Classify.
 	Ensure(ctx context.Context, req Request) (Result, error)
 }
 

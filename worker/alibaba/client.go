@@ -93,6 +93,7 @@ type Provider struct {
 	mu     sync.Mutex
 	pools  map[string]*clientPool
 	roles  map[string]assumed // temporary credentials by role ARN
+	writes map[string]bool    // the calls the actions declare as writes
 }
 
 // New returns a provider. Missing credentials fail each call with
@@ -105,6 +106,7 @@ func New(cfg Config) *Provider {
 	if u, err := url.Parse(cfg.Endpoint); err == nil && u.Host != "" {
 		p.domain, p.scheme = u.Host, strings.ToUpper(u.Scheme)
 	}
+	p.writes = action.WriteOps(p.Actions())
 	return p
 }
 
@@ -154,7 +156,7 @@ func (p *Provider) client(ctx context.Context, account, region string) (*lent, e
 		if ok {
 			pool.retire() // the credentials rotated: its clients go when they come back
 		}
-		pool = &clientPool{accessKey: c.AccessKeyID, limiter: p.cfg.Limiter,
+		pool = &clientPool{accessKey: c.AccessKeyID, limiter: p.cfg.Limiter, writes: p.writes,
 			build: func() (*ecs.Client, *http.Transport, error) { return p.build(c, region) }}
 		p.pools[key] = pool
 	}

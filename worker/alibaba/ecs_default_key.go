@@ -2,6 +2,7 @@ package alibaba
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
@@ -57,6 +58,15 @@ func keyText(k string) string {
 	return "default key " + k
 }
 
+// Ops implements action.Operator.
+func (a *defaultKey) Ops() []action.Op {
+	write := opReset
+	if a.modify {
+		write = opModify
+	}
+	return []action.Op{{Name: opStatus, Rate: ecsRate}, {Name: opGetKey, Rate: ecsRate}, {Name: write, Write: true, Rate: ecsRate}}
+}
+
 // Ensure reads default encryption and the default key, writes when the key
 // is not the desired one, and reads it back.
 func (a *defaultKey) Ensure(ctx context.Context, req action.Request) (action.Result, error) {
@@ -66,42 +76,40 @@ func (a *defaultKey) Ensure(ctx context.Context, req action.Request) (action.Res
 		return action.Result{}, err
 	}
 	defer c.release()
+	current := func(ctx context.Context) (string, error) { return a.current(ctx, c, region) }
+	return action.Ensure(ctx, req, action.Desired[string]{
+		Read: func(ctx context.Context) (string, error) {
+			if err := a.encrypted(ctx, c, region); err != nil {
+				return "", err
+			}
+			return current(ctx)
+		},
+		Compliant: func(cur string) bool { return cur == want },
+		Write:     func(ctx context.Context, _ string) error { return a.write(ctx, c, region, want) },
+		ReadBack:  current,
+		Describe:  keyText,
+		Want:      keyText(want),
+		Unverified: func(cur string) string {
+			return fmt.Sprintf("%s still reads as %q after the write", region, cur)
+		},
+	})
+}
+
+// encrypted refuses a region whose default encryption is off.
+func (a *defaultKey) encrypted(ctx context.Context, c *lent, region string) error {
 	st, err := callOn(ctx, c, opStatus, func(c *ecs.Client) (*ecs.DescribeDiskEncryptionByDefaultStatusResponse, error) {
 		r := ecs.CreateDescribeDiskEncryptionByDefaultStatusRequest()
 		a.p.prepare(ctx, r.RpcRequest, region)
 		return c.DescribeDiskEncryptionByDefaultStatus(r)
 	})
 	if err != nil {
-		return action.Result{}, err
+		return err
 	}
 	if !st.Encrypted {
-		return action.Result{}, action.Errorf(action.Permanent, action.ReasonEncryptionOff, "",
+		return action.Errorf(action.Permanent, action.ReasonEncryptionOff, "",
 			"account-level EBS default encryption is off in %s: enable it first", region)
 	}
-	cur, err := a.current(ctx, c, region)
-	if err != nil {
-		return action.Result{}, err
-	}
-	res := action.Result{Before: keyText(cur), After: keyText(want)}
-	switch {
-	case cur == want:
-		return res, nil
-	case req.DryRun:
-		res.Planned = true
-		return res, nil
-	}
-	if err := a.write(ctx, c, region, want); err != nil {
-		return action.Result{}, err
-	}
-	if cur, err = a.current(ctx, c, region); err != nil {
-		return action.Result{}, err
-	}
-	if cur != want {
-		return action.Result{}, action.Errorf(action.Retryable, action.ReasonVerifyFailed, "",
-			"%s still reads as %q after the write", region, cur)
-	}
-	res.Changed = true
-	return res, nil
+	return nil
 }
 
 func (a *defaultKey) current(ctx context.Context, c *lent, region string) (string, error) {

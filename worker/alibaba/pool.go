@@ -25,6 +25,7 @@ const maxIdleClients = 64
 type clientPool struct {
 	accessKey string // the credentials its clients were built with
 	limiter   *action.RateLimiter
+	writes    map[string]bool // the calls to fence (see action.BeforeWrite)
 	build     func() (*ecs.Client, *http.Transport, error)
 	mu        sync.Mutex
 	idle      []pooled
@@ -85,14 +86,14 @@ func (l *lent) release() {
 	}()
 }
 
-// callOn paces one SDK call, then runs it on the lent client (see
-// action.CallOp).
+// callOn paces one SDK call, fences it when it is a write, then runs it on
+// the lent client (see action.CallOp).
 func callOn[T any](ctx context.Context, l *lent, op string, f func(*ecs.Client) (T, error)) (T, error) {
 	if err := l.pool.limiter.Wait(ctx, op); err != nil {
 		var zero T
 		return zero, err
 	}
-	if op == opModify || op == opReset { // the writes: fenced (see action.BeforeWrite)
+	if l.pool.writes[op] {
 		if err := action.BeforeWrite(ctx); err != nil {
 			var zero T
 			return zero, err

@@ -86,6 +86,9 @@ type Provider struct {
 	// transport is shared by every client, so connections to one endpoint
 	// are kept and reused across services, accounts and projects.
 	transport *http.Transport
+	// writes are the calls the actions declare as writes: each is fenced
+	// (see action.BeforeWrite).
+	writes map[string]bool
 }
 
 // New returns a provider. Missing credentials are not an error here: each
@@ -94,8 +97,10 @@ func New(cfg Config) *Provider {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 10 * time.Second
 	}
-	return &Provider{cfg: cfg, now: time.Now, clients: map[string]*core.HcHttpClient{}, agencies: map[string]assumed{},
+	p := &Provider{cfg: cfg, now: time.Now, clients: map[string]*core.HcHttpClient{}, agencies: map[string]assumed{},
 		transport: action.NewTransport()}
+	p.writes = action.WriteOps(p.Actions())
+	return p
 }
 
 // Actions returns the Huawei actions backed by this provider.
@@ -145,10 +150,6 @@ func (p *Provider) kmsClient(ctx context.Context, account, region, project strin
 	return p.httpClient(ctx, "kms", account, region, project)
 }
 
-// writeOps are the calls that change state: each is fenced (see
-// action.BeforeWrite).
-var writeOps = map[string]bool{opEnableKeyRotation: true, opDisableKey: true, opEVSUpdate: true}
-
 // invoke sends one request through the SDK core with the trace-context
 // headers of ctx (the SDK signs them with the rest).
 func invoke[T any](ctx context.Context, p *Provider, hc *core.HcHttpClient, op string, req any, d *def.HttpRequestDef) (*T, error) {
@@ -157,7 +158,7 @@ func invoke[T any](ctx context.Context, p *Provider, hc *core.HcHttpClient, op s
 		var zero *T
 		return zero, err
 	}
-	if writeOps[op] {
+	if p.writes[op] {
 		if err := action.BeforeWrite(ctx); err != nil {
 			return nil, err
 		}

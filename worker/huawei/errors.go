@@ -33,12 +33,6 @@ var errorTable = map[string]decision{
 	opDisableKey + "/KMS.0210":        {action.Permanent, action.ReasonRefused},      // pending deletion
 }
 
-// Operation names used in errors and in the op-specific table entries.
-const (
-	opEnableKeyRotation    = "kms.enable-key-rotation"
-	opGetKeyRotationStatus = "kms.get-key-rotation-status"
-)
-
 // classify maps an SDK error to an *action.Error. Codes in the table win;
 // otherwise the HTTP status decides (action.ByStatus). Transport errors go to action.Classify (timeouts and
 // connection failures are retryable).

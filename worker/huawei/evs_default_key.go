@@ -2,6 +2,7 @@ package huawei
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core"
@@ -46,6 +47,11 @@ func evsKeyText(k string) string {
 	return "default key " + k
 }
 
+// Ops implements action.Operator.
+func (a *UpdateDefaultKey) Ops() []action.Op {
+	return []action.Op{{Name: opEVSStatus, Rate: evsRate}, {Name: opEVSGetKey, Rate: evsRate}, {Name: opEVSUpdate, Write: true, Rate: evsRate}}
+}
+
 // Ensure reads default encryption and the default key, sets the approved
 // key when it differs, and reads it back.
 func (a *UpdateDefaultKey) Ensure(ctx context.Context, req action.Request) (action.Result, error) {
@@ -54,38 +60,32 @@ func (a *UpdateDefaultKey) Ensure(ctx context.Context, req action.Request) (acti
 		return action.Result{}, err
 	}
 	want := req.Params["kms_key_id"]
-	st, err := evsCall[evsStatus](ctx, a.p, hc, opEVSStatus, http.MethodGet, "/v5/{project_id}/default-encryption/status", nil)
-	if err != nil {
-		return action.Result{}, err
-	}
-	if st.DefaultEncryption == nil || !*st.DefaultEncryption {
-		return action.Result{}, action.Errorf(action.Permanent, action.ReasonEncryptionOff, "",
-			"EVS default encryption is off in project %s: enable it first", req.Params["project_id"])
-	}
-	cur, err := a.current(ctx, hc)
-	if err != nil {
-		return action.Result{}, err
-	}
-	res := action.Result{Before: evsKeyText(cur), After: evsKeyText(want)}
-	switch {
-	case cur == want:
-		return res, nil
-	case req.DryRun:
-		res.Planned = true
-		return res, nil
-	}
-	if _, err := evsCall[evsKey](ctx, a.p, hc, opEVSUpdate, http.MethodPut, "/v5/{project_id}/default-encryption/key",
-		map[string]string{"kms_key_id": want}); err != nil {
-		return action.Result{}, err
-	}
-	if cur, err = a.current(ctx, hc); err != nil {
-		return action.Result{}, err
-	}
-	if cur != want {
-		return action.Result{}, action.Errorf(action.Retryable, action.ReasonVerifyFailed, "", "the EVS default key reads as %q after the update", cur)
-	}
-	res.Changed = true
-	return res, nil
+	current := func(ctx context.Context) (string, error) { return a.current(ctx, hc) }
+	return action.Ensure(ctx, req, action.Desired[string]{
+		Read: func(ctx context.Context) (string, error) {
+			st, err := evsCall[evsStatus](ctx, a.p, hc, opEVSStatus, http.MethodGet, "/v5/{project_id}/default-encryption/status", nil)
+			if err != nil {
+				return "", err
+			}
+			if st.DefaultEncryption == nil || !*st.DefaultEncryption {
+				return "", action.Errorf(action.Permanent, action.ReasonEncryptionOff, "",
+					"EVS default encryption is off in project %s: enable it first", req.Params["project_id"])
+			}
+			return current(ctx)
+		},
+		Compliant: func(cur string) bool { return cur == want },
+		Write: func(ctx context.Context, _ string) error {
+			_, err := evsCall[evsKey](ctx, a.p, hc, opEVSUpdate, http.MethodPut, "/v5/{project_id}/default-encryption/key",
+				map[string]string{"kms_key_id": want})
+			return err
+		},
+		ReadBack: current,
+		Describe: evsKeyText,
+		Want:     evsKeyText(want),
+		Unverified: func(cur string) string {
+			return fmt.Sprintf("the EVS default key reads as %q after the update", cur)
+		},
+	})
 }
 
 func (a *UpdateDefaultKey) current(ctx context.Context, hc *core.HcHttpClient) (string, error) {

@@ -2,7 +2,7 @@ package huawei
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -46,6 +46,12 @@ func (a *DisableKey) Permissions() []string {
 	return []string{"kms:cmk:get", "kms:cmk:disable"}
 }
 
+// Ops implements action.Operator. KMS calls share the "kms" bucket (see
+// DocumentedRates).
+func (a *DisableKey) Ops() []action.Op {
+	return []action.Op{{Name: opDescribeKey}, {Name: opDisableKey, Write: true}}
+}
+
 // Ensure disables the key when the guards allow it, and verifies.
 func (a *DisableKey) Ensure(ctx context.Context, req action.Request) (action.Result, error) {
 	keyID := req.Params["key_id"]
@@ -57,32 +63,33 @@ func (a *DisableKey) Ensure(ctx context.Context, req action.Request) (action.Res
 	if err != nil {
 		return action.Result{}, err
 	}
-	k, err := describeKey(ctx, a.p, c, keyID)
-	if err != nil {
-		return action.Result{}, err
-	}
-	before := "key " + k.stateName()
-	switch {
-	case k.isDefault:
-		return action.Result{}, action.Errorf(action.Permanent, action.ReasonRefused, "", "key %s is a default key: never disabled", keyID)
-	case k.state == keyDisabled:
-		return action.Result{Before: before, After: before}, nil
-	case k.state != keyEnabled:
-		return action.Result{}, action.Errorf(action.Permanent, action.ReasonRefused, "", "key %s is %s: not disabled", keyID, k.stateName())
-	case req.DryRun:
-		return action.Result{Planned: true, Before: before, After: "key disabled"}, nil
-	}
-	_, err = invoke[model.DisableKeyResponse](ctx, a.p, c, opDisableKey,
-		&model.DisableKeyRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}}, kms.GenReqDefForDisableKey())
-	var ae *action.Error
-	if err != nil && !(errors.As(err, &ae) && ae.Class == action.AlreadyDone) {
-		return action.Result{}, err
-	}
-	if k, err = describeKey(ctx, a.p, c, keyID); err != nil {
-		return action.Result{}, err
-	}
-	if k.state != keyDisabled {
-		return action.Result{}, action.Errorf(action.Retryable, action.ReasonVerifyFailed, "", "key %s reads as %s after disabling it", keyID, k.stateName())
-	}
-	return action.Result{Changed: ae == nil, Before: before, After: "key disabled"}, nil
+	describe := func(ctx context.Context) (keyInfo, error) { return describeKey(ctx, a.p, c, keyID) }
+	return action.Ensure(ctx, req, action.Desired[keyInfo]{
+		// A default key is refused whatever its state, even disabled.
+		Read: func(ctx context.Context) (keyInfo, error) {
+			k, err := describe(ctx)
+			if err == nil && k.isDefault {
+				err = action.Errorf(action.Permanent, action.ReasonRefused, "", "key %s is a default key: never disabled", keyID)
+			}
+			return k, err
+		},
+		Compliant: func(k keyInfo) bool { return k.state == keyDisabled },
+		Check: func(_ context.Context, k keyInfo) error {
+			if k.state != keyEnabled {
+				return action.Errorf(action.Permanent, action.ReasonRefused, "", "key %s is %s: not disabled", keyID, k.stateName())
+			}
+			return nil
+		},
+		Write: func(ctx context.Context, _ keyInfo) error {
+			_, err := invoke[model.DisableKeyResponse](ctx, a.p, c, opDisableKey,
+				&model.DisableKeyRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}}, kms.GenReqDefForDisableKey())
+			return err
+		},
+		ReadBack: describe,
+		Describe: func(k keyInfo) string { return "key " + k.stateName() },
+		Want:     "key disabled",
+		Unverified: func(k keyInfo) string {
+			return fmt.Sprintf("key %s reads as %s after disabling it", keyID, k.stateName())
+		},
+	})
 }

@@ -2,7 +2,7 @@ package huawei
 
 import (
 	"context"
-	"errors"
+	"fmt"
 
 	"github.com/huaweicloud/huaweicloud-sdk-go-v3/core"
 	kms "github.com/huaweicloud/huaweicloud-sdk-go-v3/services/kms/v2"
@@ -10,6 +10,13 @@ import (
 
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
+)
+
+// Operation names of the rotation calls, used in errors and in the
+// op-specific error-table entries.
+const (
+	opEnableKeyRotation    = "kms.enable-key-rotation"
+	opGetKeyRotationStatus = "kms.get-key-rotation-status"
 )
 
 // EnableKeyRotation ensures rotation is on for a KMS key
@@ -36,52 +43,59 @@ func (a *EnableKeyRotation) Permissions() []string {
 	return []string{"kms:cmk:get", "kms:cmk:getRotation", "kms:cmk:enableRotation"}
 }
 
+// Ops implements action.Operator. KMS calls share the "kms" bucket (see
+// DocumentedRates).
+func (a *EnableKeyRotation) Ops() []action.Op {
+	return []action.Op{{Name: opGetKeyRotationStatus}, {Name: opDescribeKey}, {Name: opEnableKeyRotation, Write: true}}
+}
+
 // Ensure reads the rotation status; when it is off, checks the key can
 // rotate, enables rotation, and reads it back.
+//
+// The rotation status first: when rotation is on, the desired state holds
+// and one call answers (a storm of events about a compliant key is
+// answered by reads of one call each). Only a key found drifted is
+// described, to refuse what cannot or must not rotate before writing.
 func (a *EnableKeyRotation) Ensure(ctx context.Context, req action.Request) (action.Result, error) {
 	c, err := a.p.kmsClient(ctx, req.Params["account"], req.Params["region"], req.Params["project_id"])
 	if err != nil {
 		return action.Result{}, err
 	}
 	keyID := req.Params["key_id"]
-	// The rotation status first: when rotation is on, the desired state
-	// holds and one call answers (a storm of events about a compliant key
-	// is answered by reads of one call each). Only a key found drifted is
-	// described, to refuse what cannot or must not rotate before writing.
-	on, err := rotationOn(ctx, a.p, c, keyID)
-	if err != nil {
-		return action.Result{}, err
-	}
+	return action.Ensure(ctx, req, action.Desired[bool]{
+		Read:      func(ctx context.Context) (bool, error) { return rotationOn(ctx, a.p, c, keyID) },
+		Compliant: func(on bool) bool { return on },
+		Check: func(ctx context.Context, _ bool) error {
+			k, err := describeKey(ctx, a.p, c, keyID)
+			if err != nil {
+				return err
+			}
+			if ok, why := k.rotatable(); !ok {
+				return action.Errorf(action.Permanent, action.ReasonNotRotatable, "", "key %s cannot rotate: %s", keyID, why)
+			}
+			if k.state != keyEnabled {
+				return action.Errorf(action.Permanent, action.ReasonKeyNotUsable, "", "key %s is %s", keyID, k.stateName())
+			}
+			return nil
+		},
+		Write: func(ctx context.Context, _ bool) error {
+			_, err := invoke[model.EnableKeyRotationResponse](ctx, a.p, c, opEnableKeyRotation,
+				&model.EnableKeyRotationRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}}, kms.GenReqDefForEnableKeyRotation())
+			return err
+		},
+		Describe: rotationText,
+		Want:     rotationText(true),
+		Unverified: func(bool) string {
+			return fmt.Sprintf("rotation of key %s still reads as disabled after enabling it", keyID)
+		},
+	})
+}
+
+func rotationText(on bool) string {
 	if on {
-		return action.Result{Before: "rotation enabled", After: "rotation enabled"}, nil
+		return "rotation enabled"
 	}
-	k, err := describeKey(ctx, a.p, c, keyID)
-	if err != nil {
-		return action.Result{}, err
-	}
-	if ok, why := k.rotatable(); !ok {
-		return action.Result{}, action.Errorf(action.Permanent, action.ReasonNotRotatable, "", "key %s cannot rotate: %s", keyID, why)
-	}
-	if k.state != keyEnabled {
-		return action.Result{}, action.Errorf(action.Permanent, action.ReasonKeyNotUsable, "", "key %s is %s", keyID, k.stateName())
-	}
-	if req.DryRun {
-		return action.Result{Planned: true, Before: "rotation disabled", After: "rotation enabled"}, nil
-	}
-	_, err = invoke[model.EnableKeyRotationResponse](ctx, a.p, c, opEnableKeyRotation,
-		&model.EnableKeyRotationRequest{Body: &model.OperateKeyRequestBody{KeyId: keyID}}, kms.GenReqDefForEnableKeyRotation())
-	var ae *action.Error
-	if err != nil && !(errors.As(err, &ae) && ae.Class == action.AlreadyDone) {
-		return action.Result{}, err
-	}
-	if on, err = rotationOn(ctx, a.p, c, keyID); err != nil {
-		return action.Result{}, err
-	}
-	if !on {
-		return action.Result{}, action.Errorf(action.Retryable, action.ReasonVerifyFailed, "",
-			"rotation of key %s still reads as disabled after enabling it", keyID)
-	}
-	return action.Result{Changed: ae == nil, Before: "rotation disabled", After: "rotation enabled"}, nil
+	return "rotation disabled"
 }
 
 func rotationOn(ctx context.Context, p *Provider, c *core.HcHttpClient, keyID string) (bool, error) {

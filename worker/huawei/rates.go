@@ -13,7 +13,12 @@ import "github.com/remediator/remediator/worker/action"
 //     quota of 10 a second per API is assumed here: 9/s, burst 1.
 //
 // Agency credentials (IAM) are cached for their lifetime and not paced.
+//
+// The KMS bucket is the service's; the EVS rates are the ones the EVS
+// action declares for its calls (see its Ops).
 func DocumentedRates() action.Rates {
-	evs := action.Rate{PerSecond: 9, Burst: 1}
-	return action.Rates{"kms": {PerSecond: 18, Burst: 2}, opEVSStatus: evs, opEVSGetKey: evs, opEVSUpdate: evs}
+	return action.OpRates((&Provider{}).Actions()).Merge(action.Rates{"kms": {PerSecond: 18, Burst: 2}})
 }
+
+// evsRate paces each EVS default-encryption API (see DocumentedRates).
+var evsRate = action.Rate{PerSecond: 9, Burst: 1}
