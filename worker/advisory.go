@@ -96,20 +96,11 @@ func (w *Worker) moveExhausted(ctx context.Context, advisory []byte) error {
 	}
 	// Without a ce-id (an undecodable event) the audit record's id falls
 	// back to the stream sequence (Audit.recordID).
-	d := Decision{Subject: raw.subject, Sequence: a.StreamSeq, Attempt: int(a.Deliveries), Outcome: DeadLettered,
-		Reason: action.ReasonMaxDeliveries, EventID: raw.header.Get("ce-id"), Final: true}
+	d := Decision{Subject: raw.subject, Sequence: a.StreamSeq, Attempt: int(a.Deliveries), EventID: raw.header.Get("ce-id")}
 	fail := action.Errorf(action.Permanent, action.ReasonMaxDeliveries, "",
 		"delivered %d times without being settled (the worker crashed or hung on each delivery)", a.Deliveries)
-	o := original{subject: raw.subject, header: raw.header, data: raw.data, stream: w.cfg.Stream, seq: a.StreamSeq, headerBlock: raw.block}
-	stub, err := w.publishDeadLetter(ctx, o, d, fail)
+	d, err = w.deadLetter(ctx, raw.original(w.cfg.Stream, a.StreamSeq), d, fail, nil)
 	if err != nil {
-		return err
-	}
-	if stub {
-		d.Detail = stubDetail(d.Detail)
-	}
-	d.Error = fail.Error()
-	if err := w.rec.Record(ctx, d); err != nil {
 		return err
 	}
 	w.logDecision(d, zap.String("stream_seq_moved", strconv.FormatUint(a.StreamSeq, 10)))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,17 +36,42 @@ const (
 // maxHeaderError bounds the error text carried in a header.
 const maxHeaderError = 1024
 
-// deadLetter publishes the original message to the dead-letter stream and
-// waits for the stream's acknowledgement. Nats-Msg-Id is derived from the
-// original stream and sequence, so publishing twice stores it once. It
-// reports whether the dead letter had to be stored as a stub.
-func (w *Worker) deadLetter(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, d Decision, fail *action.Error) (bool, error) {
+// deadLetter is the one way a message becomes a dead letter, for a
+// delivery (kill) and for a message moved off the intake (moveExhausted):
+// it publishes o to the dead-letter stream, whole or as a stub, and waits
+// for the stream's acknowledgement; then it records the decisions done
+// before the failure and d, the dead_lettered decision, completed from
+// fail (and noted when the dead letter is a stub). Nats-Msg-Id is derived
+// from the original stream and sequence, so doing it twice stores it once.
+// It returns d as recorded. On an error the caller must not settle the
+// original: it is retried (Nak) and dead-lettered again.
+func (w *Worker) deadLetter(ctx context.Context, o original, d Decision, fail *action.Error, done []Decision) (Decision, error) {
+	d.Outcome, d.Reason, d.Code, d.Error, d.Final = DeadLettered, fail.Reason, fail.Code, fail.Error(), true
+	stub, err := w.publishDeadLetter(ctx, o, d, fail)
+	if err != nil {
+		return d, err
+	}
+	if stub {
+		d.Detail = stubDetail(d.Detail)
+	}
+	for _, r := range slices.Concat(done, []Decision{d}) {
+		r.Final = true
+		if err := w.rec.Record(ctx, r); err != nil {
+			return d, fmt.Errorf("record: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// delivered is a delivered message as it arrived. A message delivered
+// without headers may have had a block nats.go refused whole: its headers
+// are read back from the stream.
+func (w *Worker) delivered(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata) original {
 	o := original{subject: m.Subject(), header: m.Headers(), data: m.Data(), stream: meta.Stream, seq: meta.Sequence.Stream}
 	if len(o.header) == 0 {
-		// Maybe no headers, maybe a block nats.go refused whole: read back.
 		o.header, o.headerBlock = w.recoverHeaders(ctx, o.stream, o.seq)
 	}
-	return w.publishDeadLetter(ctx, o, d, fail)
+	return o
 }
 
 // original is the message being dead-lettered, as it arrived.
@@ -95,7 +121,7 @@ func (w *Worker) deadLetterMsg(ctx context.Context, o original, d Decision, fail
 		switch {
 		case k == jetstream.MsgIDHeader:
 			h[HeaderOriginalMsgID] = append([]string(nil), vs...)
-		case strings.HasPrefix(k, "Nats-"):
+		case isServerHeader(k):
 			// server-interpreted headers (expected sequence, TTL...) must not act on the DLQ
 		case isRemediatorHeader(k):
 			// a publisher's own would pass for the worker's where it sets none (dlq list)

@@ -29,6 +29,11 @@ type storedMsg struct {
 	block []byte
 }
 
+// original is s as the message to dead-letter, sequence seq of stream.
+func (s storedMsg) original(stream string, seq uint64) original {
+	return original{subject: s.subject, header: s.header, data: s.data, stream: stream, seq: seq, headerBlock: s.block}
+}
+
 // getStored reads one message of a stream, its headers parsed leniently.
 // A missing message is jetstream.ErrMsgNotFound.
 func (w *Worker) getStored(ctx context.Context, stream string, seq uint64) (storedMsg, error) {

@@ -1,9 +1,14 @@
 package worker
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/remediator/remediator/worker/action"
 )
 
 func TestParseHeaderBlockKeepsParseableLines(t *testing.T) {
@@ -65,5 +70,78 @@ func TestAuditRecordIDOfEventsWithoutID(t *testing.T) {
 	e2.Sequence = 9 // a redelivery or a republished copy: the same event
 	if a.recordID(e1) != a.recordID(e2) {
 		t.Error("an event with an id has an audit record id that depends on its sequence")
+	}
+}
+
+// TestRedriveOnlyToIntakeSubjects: redrive publishes only to a subject the
+// worker would build; a dead letter's header is data, and a long or odd
+// subject could get the connection closed.
+func TestRedriveOnlyToIntakeSubjects(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	for subject, want := range map[string]bool{
+		cfg.IntakeSubject("HC.KMS"):                       true,
+		cfg.IntakeSubject(strings.Repeat("a", 5000)):      true, // bounded by IntakeSubject
+		"remediation.events." + strings.Repeat("a", 5000): false,
+		"remediation.events.a.b":                          false,
+		"remediation.events.":                             false,
+		"remediation.audit.remediated":                    false,
+		"remediation.events.a b":                          false,
+	} {
+		if got := intakeSubject(cfg, subject); got != want {
+			t.Errorf("intakeSubject(%.60q) = %t, want %t", subject, got, want)
+		}
+	}
+}
+
+// TestParseDeadLetter: the Remediator-* headers become fields; the event
+// id comes from ce-id, else from a structured body; a stub says so.
+func TestParseDeadLetter(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 20, 8, 15, 30, 123, time.UTC)
+	m := &jetstream.RawStreamMsg{Subject: "remediation.dlq.too_large", Sequence: 7, Time: at, Data: []byte(`{"id":"from-body"}`), Header: nats.Header{
+		HeaderReason: {"too_large"}, HeaderOriginalReason: {"exhausted"}, HeaderBody: {BodyStub}, HeaderErrorCode: {"APIGW.0308"},
+		HeaderRule: {"r"}, HeaderAction: {"a"}, HeaderAttempts: {"4"}, HeaderOriginalSubject: {"remediation.events.x"},
+		HeaderOriginalStream: {"REMEDIATION_EVENTS"}, HeaderOriginalSequence: {"42"},
+		HeaderFailedAt: {at.Format(time.RFC3339Nano)}, HeaderFirstFailure: {at.Add(-time.Minute).Format(time.RFC3339Nano)},
+	}}
+	d := ParseDeadLetter(m)
+	if d.Sequence != 7 || d.Reason != action.ReasonTooLarge || d.OriginalReason != action.ReasonExhausted || !d.Stub ||
+		d.Code != "APIGW.0308" || d.Rule != "r" || d.Action != "a" || d.Attempts != 4 || d.EventID != "from-body" ||
+		d.OriginalSubject != "remediation.events.x" || d.OriginalStream != "REMEDIATION_EVENTS" || d.OriginalSequence != 42 ||
+		!d.FailedAt.Equal(at) || !d.FirstFailure.Equal(at.Add(-time.Minute)) || !d.Stored.Equal(at) {
+		t.Errorf("parsed %+v", d)
+	}
+	m.Header.Set("ce-id", "from-header")
+	m.Header.Del(HeaderBody)
+	m.Header.Set(HeaderAttempts, "many")
+	if d := ParseDeadLetter(m); d.EventID != "from-header" || d.Stub || d.Attempts != 0 {
+		t.Errorf("ce-id, no stub, bad attempts: %+v", d)
+	}
+	m.Header.Del("ce-id")
+	m.Data = []byte("not json")
+	if d := ParseDeadLetter(m); d.EventID != "" {
+		t.Errorf("event id %q of a body that is not JSON", d.EventID)
+	}
+}
+
+// TestRedriveHeaderStripsWorkerAndServerHeaders: a redriven event carries
+// its original headers only, with a Nats-Msg-Id of its own.
+func TestRedriveHeaderStripsWorkerAndServerHeaders(t *testing.T) {
+	t.Parallel()
+	cfg := DefaultConfig()
+	d := DeadLetter{Sequence: 9, Header: nats.Header{
+		"ce-id": {"e"}, "X-Trace": {"t"}, HeaderReason: {"exhausted"}, HeaderOriginalMsgID: {"m"}, "remediator-rule": {"r"},
+		jetstream.MsgIDHeader: {"dlq:REMEDIATION_EVENTS:3"}, "Nats-Expected-Stream": {"REMEDIATION_DLQ"},
+	}}
+	h := redriveHeader(cfg, d)
+	want := nats.Header{"ce-id": {"e"}, "X-Trace": {"t"}, jetstream.MsgIDHeader: {"redrive:REMEDIATION_DLQ:9"}}
+	if len(h) != len(want) {
+		t.Fatalf("header %v, want %v", h, want)
+	}
+	for k, v := range want {
+		if h.Get(k) != v[0] {
+			t.Errorf("%s = %q, want %q", k, h.Get(k), v[0])
+		}
 	}
 }

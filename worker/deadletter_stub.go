@@ -96,6 +96,11 @@ func isRemediatorHeader(k string) bool {
 	return len(k) >= len(prefix) && strings.EqualFold(k[:len(prefix)], prefix)
 }
 
+// isServerHeader reports whether a header is one the server interprets
+// (Nats-*: expected sequence, TTL, message id...), which must not act on
+// a copy of the message published elsewhere.
+func isServerHeader(k string) bool { return strings.HasPrefix(k, "Nats-") }
+
 // headerBytes is about the size of h as a header block.
 func headerBytes(h nats.Header) int {
 	n := 0

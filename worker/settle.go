@@ -139,33 +139,12 @@ func (w *Worker) retry(ctx context.Context, m jetstream.Msg, v verdict, dl deliv
 
 // kill dead-letters the message, records it, and only then Terms it. If
 // either fails the message is Naked: the dead-letter publish is
-// deduplicated, so the retry stores it once. A dead letter too large to
-// store whole is stored as a stub, so that the message still settles.
+// deduplicated, so the retry stores it once.
 func (w *Worker) kill(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, v verdict, fail *action.Error) {
-	v.failure = fail
-	d := failed(v, DeadLettered)
-	retry := w.cfg.backoff(d.Attempt, action.ReasonUnavailable, w.rnd)
-	stub, err := w.deadLetter(ctx, m, meta, d, fail)
+	d, err := w.deadLetter(ctx, w.delivered(ctx, m, meta), v.failed, fail, v.decisions)
 	if err != nil {
 		w.log.Error("dead_letter_failed", zap.String("event_id", d.EventID), zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
-		w.nakDelay(m, retry)
-		return
-	}
-	if stub {
-		d.Detail = stubDetail(d.Detail)
-	}
-	d.Final = true
-	for _, done := range v.decisions {
-		done.Final = true
-		if err := w.rec.Record(ctx, done); err != nil {
-			w.log.Error("record_failed", zap.String("event_id", d.EventID), zap.Error(err))
-			w.nakDelay(m, retry)
-			return
-		}
-	}
-	if err := w.rec.Record(ctx, d); err != nil {
-		w.log.Error("record_failed", zap.String("event_id", d.EventID), zap.Error(err))
-		w.nakDelay(m, retry)
+		w.nakDelay(m, w.cfg.backoff(d.Attempt, action.ReasonUnavailable, w.rnd))
 		return
 	}
 	w.logDecision(d)

@@ -2,10 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/action"
 )
 
 // clientFlags are the connection flags of the tool commands.
@@ -30,42 +30,6 @@ func (c *clientFlags) register(cmd *cobra.Command) {
 	c.auth.register(cmd.PersistentFlags())
 	cmd.PersistentFlags().StringVar(&c.cfg.DLQStream, "dlq-stream", c.cfg.DLQStream, "dead-letter stream")
 	cmd.PersistentFlags().StringVar(&c.cfg.AuditStream, "audit-stream", c.cfg.AuditStream, "audit stream")
-}
-
-// deadLetter is one message of the dead-letter stream.
-type deadLetter struct {
-	seq  uint64
-	msg  *jetstream.RawStreamMsg
-	hdr  nats.Header
-	time time.Time
-}
-
-// listDeadLetters reads the dead-letter stream, oldest first, keeping
-// those with the reason (any when "") stored at or after since.
-func listDeadLetters(ctx context.Context, js jetstream.JetStream, stream, reason string, since time.Time) ([]deadLetter, error) {
-	st, err := js.Stream(ctx, stream)
-	if err != nil {
-		return nil, err
-	}
-	info, err := st.Info(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var out []deadLetter
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq && info.State.Msgs > 0; seq++ {
-		m, err := st.GetMsg(ctx, seq)
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if reason != "" && m.Header.Get(worker.HeaderReason) != reason || m.Time.Before(since) {
-			continue
-		}
-		out = append(out, deadLetter{seq: seq, msg: m, hdr: m.Header, time: m.Time})
-	}
-	return out, nil
 }
 
 func newDLQCmd(stdout io.Writer) *cobra.Command {
@@ -91,7 +55,7 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 				return fmt.Errorf("--since: %w", err)
 			}
 			return withConn(&cf, connLogger(cmd), func(c *natsConn) error {
-				dls, err := listDeadLetters(cmd.Context(), c.js, cf.cfg.DLQStream, reason, t)
+				dls, err := worker.ListDeadLetters(cmd.Context(), c.js, cf.cfg, worker.DeadLetterFilter{Reason: action.Reason(reason), Since: t})
 				if err != nil {
 					return err
 				}
@@ -110,22 +74,11 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 				return fmt.Errorf("SEQ: %w", err)
 			}
 			return withConn(&cf, connLogger(cmd), func(c *natsConn) error {
-				st, err := c.js.Stream(cmd.Context(), cf.cfg.DLQStream)
+				d, err := worker.ShowDeadLetter(cmd.Context(), c.js, cf.cfg, seq)
 				if err != nil {
 					return err
 				}
-				m, err := st.GetMsg(cmd.Context(), seq)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "sequence: %d\nsubject: %s\nstored: %s\n", m.Sequence, m.Subject, m.Time.UTC().Format(time.RFC3339))
-				for _, k := range sortedKeys(m.Header) {
-					fmt.Fprintf(stdout, "%s: %s\n", k, strings.Join(m.Header[k], ", "))
-				}
-				if m.Header.Get(worker.HeaderBody) == worker.BodyStub {
-					fmt.Fprintf(stdout, "body: a stub (dead-lettered as %s; the original was too large to store whole)\n", dash(m.Header.Get(worker.HeaderOriginalReason)))
-				}
-				fmt.Fprintf(stdout, "\n%s\n", m.Data)
+				printDeadLetter(stdout, d)
 				return nil
 			})
 		},
@@ -133,7 +86,7 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 	redrive := &cobra.Command{
 		Use: "redrive", Short: "Republish dead letters to their original subject; each leaves the DLQ only after the publish is acknowledged", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withConn(&cf, connLogger(cmd), func(c *natsConn) error { return redriveDeadLetters(cmd.Context(), stdout, c.js, cf.cfg, reason, dry) })
+			return withConn(&cf, connLogger(cmd), func(c *natsConn) error { return runRedrive(cmd.Context(), stdout, c.js, cf.cfg, reason, dry) })
 		},
 	}
 	redrive.Flags().StringVar(&reason, "reason", "", "only this reason")
@@ -141,7 +94,7 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 	purge := &cobra.Command{
 		Use: "purge", Short: "Delete dead letters (all, or --reason)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withConn(&cf, connLogger(cmd), func(c *natsConn) error { return purgeDeadLetters(cmd.Context(), stdout, c.js, cf.cfg, reason) })
+			return withConn(&cf, connLogger(cmd), func(c *natsConn) error { return runPurge(cmd.Context(), stdout, c.js, cf.cfg, reason) })
 		},
 	}
 	purge.Flags().StringVar(&reason, "reason", "", "only this reason")
@@ -149,67 +102,49 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-func printDeadLetters(w io.Writer, dls []deadLetter) {
+func printDeadLetters(w io.Writer, dls []worker.DeadLetter) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tSTORED\tREASON\tCODE\tRULE\tATTEMPTS\tEVENT ID\tORIGINAL SUBJECT")
 	for _, d := range dls {
-		id := eventID(d.hdr, d.msg.Data)
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.seq, d.time.UTC().Format(time.RFC3339), dash(d.hdr.Get(worker.HeaderReason)),
-			dash(d.hdr.Get(worker.HeaderErrorCode)), dash(d.hdr.Get(worker.HeaderRule)), dash(d.hdr.Get(worker.HeaderAttempts)), id,
-			d.hdr.Get(worker.HeaderOriginalSubject))
+		attempts := ""
+		if d.Attempts > 0 {
+			attempts = strconv.Itoa(d.Attempts)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Sequence, d.Stored.UTC().Format(time.RFC3339), dash(string(d.Reason)),
+			dash(d.Code), dash(d.Rule), dash(attempts), dash(d.EventID), d.OriginalSubject)
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "%d dead letters\n", len(dls))
 }
 
-// redriveDeadLetters republishes each dead letter with its original
-// headers (without the Remediator-* ones) and a fresh Nats-Msg-Id, then
-// deletes it from the DLQ once the intake acknowledged it.
-func redriveDeadLetters(ctx context.Context, w io.Writer, js jetstream.JetStream, cfg worker.Config, reason string, dry bool) error {
-	dls, err := listDeadLetters(ctx, js, cfg.DLQStream, reason, time.Time{})
-	if err != nil {
-		return err
+// printDeadLetter prints one dead letter: its headers, then its body.
+func printDeadLetter(w io.Writer, d worker.DeadLetter) {
+	fmt.Fprintf(w, "sequence: %d\nsubject: %s\nstored: %s\n", d.Sequence, d.Subject, d.Stored.UTC().Format(time.RFC3339))
+	for _, k := range sortedKeys(d.Header) {
+		fmt.Fprintf(w, "%s: %s\n", k, strings.Join(d.Header[k], ", "))
 	}
-	st, err := js.Stream(ctx, cfg.DLQStream)
-	if err != nil {
-		return err
+	if d.Stub {
+		fmt.Fprintf(w, "body: a stub (dead-lettered as %s; the original was too large to store whole)\n", dash(string(d.OriginalReason)))
 	}
+	fmt.Fprintf(w, "\n%s\n", d.Data)
+}
+
+// runRedrive runs dlq redrive and prints what became of each dead letter.
+func runRedrive(ctx context.Context, w io.Writer, js jetstream.JetStream, cfg worker.Config, reason string, dry bool) error {
+	rs, err := worker.RedriveDeadLetters(ctx, js, cfg, worker.DeadLetterFilter{Reason: action.Reason(reason)}, dry)
 	n := 0
-	for _, d := range dls {
-		subject := d.hdr.Get(worker.HeaderOriginalSubject)
-		if subject == "" {
-			fmt.Fprintf(w, "skip %d: no %s header\n", d.seq, worker.HeaderOriginalSubject)
-			continue
+	for _, r := range rs {
+		switch {
+		case r.Skipped != "":
+			fmt.Fprintf(w, "skip %d: %s\n", r.Sequence, r.Skipped)
+		case dry:
+			fmt.Fprintf(w, "would redrive %d to %s\n", r.Sequence, r.Subject)
+		default:
+			n++
 		}
-		if !intakeSubject(cfg, subject) {
-			// Only a subject the worker itself would build is used: a dead
-			// letter is data, and a long or odd subject can get the
-			// connection closed by the server.
-			fmt.Fprintf(w, "skip %d: %s is not an intake subject\n", d.seq, worker.HeaderOriginalSubject)
-			continue
-		}
-		if d.hdr.Get(worker.HeaderBody) == worker.BodyStub {
-			fmt.Fprintf(w, "skip %d: its body is a stub, the original was too large to store\n", d.seq)
-			continue
-		}
-		if dry {
-			fmt.Fprintf(w, "would redrive %d to %s\n", d.seq, subject)
-			continue
-		}
-		h := nats.Header{}
-		for k, v := range d.hdr {
-			if !strings.HasPrefix(k, "Remediator-") && !strings.HasPrefix(k, "Nats-") {
-				h[k] = v
-			}
-		}
-		h.Set(jetstream.MsgIDHeader, fmt.Sprintf("redrive:%s:%d", cfg.DLQStream, d.seq))
-		if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: subject, Header: h, Data: d.msg.Data}); err != nil {
-			return fmt.Errorf("redrive %d: %w (it stays in the DLQ)", d.seq, err)
-		}
-		if err := st.DeleteMsg(ctx, d.seq); err != nil {
-			return fmt.Errorf("redriven %d but not deleted from the DLQ: %w", d.seq, err)
-		}
-		n++
+	}
+	if err != nil {
+		return err
 	}
 	if !dry {
 		fmt.Fprintf(w, "redriven %d\n", n)
@@ -217,57 +152,14 @@ func redriveDeadLetters(ctx context.Context, w io.Writer, js jetstream.JetStream
 	return nil
 }
 
-// intakeSubject reports whether subject is one the intake's subjects
-// cover, with one bounded, safe token after the prefix, as
-// worker.Config.IntakeSubject builds them.
-func intakeSubject(cfg worker.Config, subject string) bool {
-	prefix := strings.TrimSuffix(strings.TrimSuffix(cfg.WithDefaults().Subject, ">"), ".") + "."
-	tok, ok := strings.CutPrefix(subject, prefix)
-	return ok && tok != "" && tok == worker.SubjectToken(tok)
-}
-
-func purgeDeadLetters(ctx context.Context, w io.Writer, js jetstream.JetStream, cfg worker.Config, reason string) error {
-	st, err := js.Stream(ctx, cfg.DLQStream)
+// runPurge runs dlq purge.
+func runPurge(ctx context.Context, w io.Writer, js jetstream.JetStream, cfg worker.Config, reason string) error {
+	n, err := worker.PurgeDeadLetters(ctx, js, cfg, worker.DeadLetterFilter{Reason: action.Reason(reason)})
 	if err != nil {
 		return err
 	}
-	if reason == "" {
-		info, err := st.Info(ctx)
-		if err != nil {
-			return err
-		}
-		if err := st.Purge(ctx); err != nil {
-			return err
-		}
-		fmt.Fprintf(w, "purged %d\n", info.State.Msgs)
-		return nil
-	}
-	dls, err := listDeadLetters(ctx, js, cfg.DLQStream, reason, time.Time{})
-	if err != nil {
-		return err
-	}
-	for _, d := range dls {
-		if err := st.DeleteMsg(ctx, d.seq); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(w, "purged %d\n", len(dls))
+	fmt.Fprintf(w, "purged %d\n", n)
 	return nil
-}
-
-// eventID is the CloudEvent id of a dead letter: the ce-id header in
-// binary mode, the body's id in structured mode, "-" when neither.
-func eventID(h nats.Header, body []byte) string {
-	if id := h.Get("ce-id"); id != "" {
-		return id
-	}
-	var ev struct {
-		ID string `json:"id"`
-	}
-	if json.Unmarshal(body, &ev) == nil && ev.ID != "" {
-		return ev.ID
-	}
-	return "-"
 }
 
 func dash(s string) string {

@@ -119,24 +119,3 @@ func resetFaults(t *testing.T, url string) {
 		t.Fatalf("reset: %d %v", resp, err)
 	}
 }
-
-// TestRedriveOnlyToIntakeSubjects: redrive publishes only to a subject the
-// worker would build; a dead letter's header is data, and a long or odd
-// subject could get the connection closed.
-func TestRedriveOnlyToIntakeSubjects(t *testing.T) {
-	t.Parallel()
-	cfg := worker.DefaultConfig()
-	for subject, want := range map[string]bool{
-		cfg.IntakeSubject("HC.KMS"):                       true,
-		cfg.IntakeSubject(strings.Repeat("a", 5000)):      true, // bounded by IntakeSubject
-		"remediation.events." + strings.Repeat("a", 5000): false,
-		"remediation.events.a.b":                          false,
-		"remediation.events.":                             false,
-		"remediation.audit.remediated":                    false,
-		"remediation.events.a b":                          false,
-	} {
-		if got := intakeSubject(cfg, subject); got != want {
-			t.Errorf("intakeSubject(%.60q) = %t, want %t", subject, got, want)
-		}
-	}
-}
