@@ -115,19 +115,13 @@ func (p *Provider) Actions() []action.Action {
 	return []action.Action{&defaultKey{p: p, modify: true}, &defaultKey{p: p}}
 }
 
+// credentials returns the credentials for an account ("" for the
+// default): an AccessKey pair, or an instance role.
 func (p *Provider) credentials(account string) (Credentials, error) {
-	c := p.cfg.Credentials
-	if len(p.cfg.Accounts) > 0 {
-		var ok bool
-		if c, ok = p.cfg.Accounts[account]; !ok {
-			return Credentials{}, action.Errorf(action.Permanent, action.ReasonNoCredentials, "",
-				"no credentials configured for Alibaba account %q", account)
-		}
-	}
-	if (c.AccessKeyID == "" || c.AccessKeySecret == "") && c.InstanceRole == "" {
-		return Credentials{}, action.Errorf(action.Permanent, action.ReasonNoCredentials, "", "no Alibaba Cloud credentials configured")
-	}
-	return c, nil
+	return action.AccountCredentials(p.cfg.Credentials, p.cfg.Accounts, account, "Alibaba",
+		func(c Credentials) bool {
+			return (c.AccessKeyID != "" && c.AccessKeySecret != "") || c.InstanceRole != ""
+		})
 }
 
 // client lends an ECS client for an account and region, assuming the

@@ -117,18 +117,8 @@ func (p *Provider) endpoint(service, region string) string {
 
 // credentials returns the credentials for an account ("" for the default).
 func (p *Provider) credentials(account string) (Credentials, error) {
-	c := p.cfg.Credentials
-	if len(p.cfg.Accounts) > 0 {
-		var ok bool
-		if c, ok = p.cfg.Accounts[account]; !ok {
-			return Credentials{}, action.Errorf(action.Permanent, action.ReasonNoCredentials, "",
-				"no credentials configured for Huawei account %q", account)
-		}
-	}
-	if c.AccessKey == "" || c.SecretKey == "" {
-		return Credentials{}, action.Errorf(action.Permanent, action.ReasonNoCredentials, "", "no Huawei Cloud credentials configured")
-	}
-	return c, nil
+	return action.AccountCredentials(p.cfg.Credentials, p.cfg.Accounts, account, "Huawei",
+		func(c Credentials) bool { return c.AccessKey != "" && c.SecretKey != "" })
 }
 
 // sdkCredentials builds the SDK's AK/SK credentials scoped to a project.
