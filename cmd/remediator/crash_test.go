@@ -304,6 +304,14 @@ func assertNothingPending(t *testing.T, ns *embedded.Server) {
 
 func assertNothingPendingURL(t *testing.T, url string) {
 	t.Helper()
+	if n := intakeCount(t, url); n != 0 {
+		t.Errorf("%d messages left in the intake stream", n)
+	}
+}
+
+// intakeCount counts the messages in the intake stream.
+func intakeCount(t *testing.T, url string) uint64 {
+	t.Helper()
 	nc, err := nats.Connect(url)
 	if err != nil {
 		t.Fatal(err)
@@ -314,10 +322,11 @@ func assertNothingPendingURL(t *testing.T, url string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	info, _ := st.Info(context.Background())
-	if info.State.Msgs != 0 {
-		t.Errorf("%d messages left in the intake stream", info.State.Msgs)
+	info, err := st.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
 	}
+	return info.State.Msgs
 }
 
 func startNATS(t *testing.T, dir, addr string) *embedded.Server {

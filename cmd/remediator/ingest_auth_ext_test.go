@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
@@ -15,9 +14,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/remediator/remediator/worker/ingest"
 )
@@ -76,18 +72,7 @@ func (p *ingestProc) post(t *testing.T, header http.Header, body string) (int, s
 // stored counts the events in the intake stream.
 func (p *ingestProc) stored(t *testing.T) uint64 {
 	t.Helper()
-	nc, err := nats.Connect(p.nats.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
-	st, err := js.Stream(context.Background(), "REMEDIATION_EVENTS")
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, _ := st.Info(context.Background())
-	return info.State.Msgs
+	return intakeCount(t, p.nats.URL())
 }
 
 // stop ends ingest with SIGTERM and returns its counts from the last log line.
