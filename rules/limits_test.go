@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -57,5 +58,30 @@ func TestRuleLimitsConfigurable(t *testing.T) {
 	}
 	if _, err := (Limits{}).LoadWithBuiltin(testCatalog, dir); err != nil {
 		t.Errorf("no limits: %v", err)
+	}
+}
+
+// TestRuleFileSizeCheckedBeforeReading: a rule file over the limit is
+// refused from its size alone; a 50 MB file is not read. Not parallel:
+// it measures the bytes the process allocates while it loads.
+func TestRuleFileSizeCheckedBeforeReading(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "huge.yaml")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(50 << 20); err != nil { // sparse
+		t.Fatal(err)
+	}
+	f.Close()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err = Load(testCatalog, path)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "the limit is") {
+		t.Fatalf("err = %v, want the size limit", err)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+		t.Errorf("loading a 50 MB file over the limit allocated %d bytes: it was read", n)
 	}
 }

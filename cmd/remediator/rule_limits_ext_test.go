@@ -41,14 +41,15 @@ func TestRulesCheckHugeFile(t *testing.T) {
 		t.Errorf("exit %d, want 1", cmd.ProcessState.ExitCode())
 	}
 	if raceEnabled {
-		return // the race detector's own memory and time: the bounds say nothing
+		return // the race detector's own time: the bound says nothing
 	}
 	if took > time.Second {
 		t.Errorf("took %s, want under 1 s", took)
 	}
-	if rss > 128<<20 {
-		t.Errorf("peak RSS %d MiB, want under 128 MiB", rss>>20)
-	}
+	// The peak RSS is only logged: the child is started with vfork, so the
+	// kernel counts the test process's own RSS at the fork in the child's
+	// maxrss (142 MiB seen on a second -count). That the file is not read
+	// is checked in-process by rules.TestRuleFileSizeCheckedBeforeReading.
 }
 
 // writeHugeRules writes n valid rules (about 250 bytes each).
