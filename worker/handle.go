@@ -89,71 +89,17 @@ type ran struct {
 	detail  string
 	reason  action.Reason
 	shared  *observation // another replica's observation that answered the event
+	read    observed     // what the action's read found (for the observation)
+	wrote   bool         // the action wrote (for the write slot), even if the outcome was not recorded
 }
 
-// run executes one matched rule's action.
+// run executes one matched rule's action through the pipeline.
 func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, base Decision) (ran, *action.Error) {
-	if mt.Err != nil {
-		var pe *rules.ParamError
-		if errors.As(mt.Err, &pe) {
-			return ran{}, &action.Error{Class: action.Permanent, Reason: action.ReasonInvalidParams, Msg: mt.Err.Error(), Err: mt.Err}
-		}
-		return ran{}, &action.Error{Class: action.Permanent, Reason: action.ReasonRuleError, Msg: mt.Err.Error(), Err: mt.Err}
-	}
-	a, ok := w.actions.Get(mt.Rule.Action)
-	if !ok {
-		return ran{}, action.Errorf(action.Permanent, action.ReasonRuleError, "", "action %s is not registered", mt.Rule.Action)
-	}
-	// Only an event on its first attempt is answered from an observation
-	// (deliveries that only waited are no attempts, unless a rule did work
-	// on them first): one redelivered after an attempt may have been acted
-	// on by it, and its ledger record, not a newer read, says what that
-	// attempt did (so its audit record is the same).
-	obsKey := observationKey(mt.Rule.Action, mt.Params)
-	first := base.Attempt <= 1 && !workedBefore(ctx)
-	ob, covered, end, err := w.obs.start(ctx, obsKey, base.Sequence, first)
-	if err != nil {
-		return ran{}, waitFailed(err, w.cfg.RetryBase)
-	}
-	if covered {
-		return coalesced(ob), nil
-	}
-	if w.cfg.DryRun || mt.Rule.DryRun {
-		out, ferr := w.ensure(ctx, a, mt, env, true)
-		end(found(out, ferr))
-		return out, ferr
-	}
-	slots, ferr := w.guard(ctx, mt.Rule, base, time.Now())
+	j, ferr := w.newJob(ctx, mt, env, base)
 	if ferr != nil {
-		end(notRead)
 		return ran{}, ferr
 	}
-	in := interestOf(mt, obsKey, base.Sequence, first)
-	held, out, ferr := w.hold(ctx, mt, env, in)
-	if ferr != nil || held == nil {
-		if out.shared != nil {
-			w.obs.adopt(obsKey, *out.shared) // before the end: the events waiting here see it
-		}
-		end(notRead)
-		w.releaseSlot(slots)
-		return out, ferr
-	}
-	out, ferr = w.ensure(action.WithFence(ctx, held.fence), a, mt, env, false)
-	read, wrote := found(out, ferr), ferr == nil && out.outcome == Remediated
-	if lost := held.finish(ctx, out, ferr); lost != nil {
-		out, ferr = ran{}, lost // another delivery owns the event: it records the outcome
-	}
-	// The read ends after the leases are released: the next read here,
-	// for the events that waited, can claim them at once.
-	if seen, ok := end(read); ok {
-		w.share(in, seen)
-	}
-	if wrote {
-		w.confirmSlot(slots)
-	} else {
-		w.releaseSlot(slots)
-	}
-	return out, ferr
+	return w.pipeline(ctx, j)
 }
 
 // waitFailed is the error of an event that could not wait for a read in

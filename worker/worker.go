@@ -42,6 +42,8 @@ type Worker struct {
 	ready    atomic.Bool
 	// advisories is the consumer of captured max-deliveries advisories.
 	advisories jetstream.Consumer
+	// pipeline runs one matched rule's action (pipeline.go).
+	pipeline step
 	// acks feeds the goroutines that DoubleAck recorded messages while
 	// Run runs; nil: settle DoubleAcks itself.
 	acks chan pendingAck
@@ -121,6 +123,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 		return st.CachedInfo().State.LastSeq, nil
 	}
 	w.rules.Store(d.Rules)
+	w.pipeline = w.newPipeline()
 	return w, nil
 }
 

@@ -1,0 +1,160 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/remediator/remediator/events"
+	"github.com/remediator/remediator/rules"
+	"github.com/remediator/remediator/worker/action"
+)
+
+// The pipeline: one matched rule's action for one event goes down a chain
+// of middlewares to the action. Each middleware owns one concern and its
+// clean-up, around the rest of the chain:
+//
+//	coalesce  answered by a read that began after the event was stored, or
+//	          wait for the read in flight; ends the read and shares it
+//	dryRun    a dry run reads and plans: no write slot, no lease
+//	slots     the write limits and circuits: a slot, confirmed if it wrote
+//	leases    the event's and the resource's leases, the fence on writes,
+//	          the done record
+//	ensure    the action itself: read, write, verify
+//
+// A new concern is one more middleware in the list in newPipeline.
+
+// job is one matched rule's action for one event.
+type job struct {
+	mt     rules.Match
+	env    *events.Envelope
+	base   Decision
+	act    action.Action
+	obsKey string   // the observation key: the action and its params
+	first  bool     // on its first attempt: may be answered by an observation
+	dry    bool     // plan only
+	in     interest // what another replica's read may answer
+}
+
+// step runs a job; a middleware wraps one.
+type (
+	step       func(ctx context.Context, j *job) (ran, *action.Error)
+	middleware func(step) step
+)
+
+// chain wraps last in mws, the first outermost.
+func chain(last step, mws ...middleware) step {
+	for i := len(mws) - 1; i >= 0; i-- {
+		last = mws[i](last)
+	}
+	return last
+}
+
+func (w *Worker) newPipeline() step {
+	return chain(w.ensureStep, w.coalesce, w.dryRun, w.slots, w.leases)
+}
+
+// newJob checks a match and makes its job.
+func (w *Worker) newJob(ctx context.Context, mt rules.Match, env *events.Envelope, base Decision) (*job, *action.Error) {
+	if mt.Err != nil {
+		var pe *rules.ParamError
+		if errors.As(mt.Err, &pe) {
+			return nil, &action.Error{Class: action.Permanent, Reason: action.ReasonInvalidParams, Msg: mt.Err.Error(), Err: mt.Err}
+		}
+		return nil, &action.Error{Class: action.Permanent, Reason: action.ReasonRuleError, Msg: mt.Err.Error(), Err: mt.Err}
+	}
+	a, ok := w.actions.Get(mt.Rule.Action)
+	if !ok {
+		return nil, action.Errorf(action.Permanent, action.ReasonRuleError, "", "action %s is not registered", mt.Rule.Action)
+	}
+	// Only an event on its first attempt is answered from an observation
+	// (deliveries that only waited are no attempts, unless a rule did work
+	// on them first): one redelivered after an attempt may have been acted
+	// on by it, and its ledger record, not a newer read, says what that
+	// attempt did (so its audit record is the same).
+	j := &job{mt: mt, env: env, base: base, act: a, obsKey: observationKey(mt.Rule.Action, mt.Params),
+		first: base.Attempt <= 1 && !workedBefore(ctx), dry: w.cfg.DryRun || mt.Rule.DryRun}
+	j.in = interestOf(mt, j.obsKey, base.Sequence, j.first)
+	return j, nil
+}
+
+// coalesce answers the job from an observation, or waits for the read of
+// the same thing in flight here; otherwise its read is the next one, and
+// it ends (answering the events that waited for it) after the rest of the
+// chain, leases released.
+func (w *Worker) coalesce(next step) step {
+	return func(ctx context.Context, j *job) (ran, *action.Error) {
+		ob, covered, end, err := w.obs.start(ctx, j.obsKey, j.base.Sequence, j.first)
+		if err != nil {
+			return ran{}, waitFailed(err, w.cfg.RetryBase)
+		}
+		if covered {
+			return coalesced(ob), nil
+		}
+		out, ferr := next(ctx, j)
+		if out.shared != nil {
+			w.obs.adopt(j.obsKey, *out.shared) // before the end: the events waiting here see it
+		}
+		if seen, ok := end(out.read); ok && !j.dry {
+			w.share(j.in, seen)
+		}
+		return out, ferr
+	}
+}
+
+// dryRun runs a dry run's read straight away: it takes no write slot and
+// no lease.
+func (w *Worker) dryRun(next step) step {
+	return func(ctx context.Context, j *job) (ran, *action.Error) {
+		if j.dry {
+			return w.ensureStep(ctx, j)
+		}
+		return next(ctx, j)
+	}
+}
+
+// slots checks the circuits and takes the write slots of the rule's (and
+// the global) limits; a slot becomes a write if the action wrote, and is
+// handed back otherwise.
+func (w *Worker) slots(next step) step {
+	return func(ctx context.Context, j *job) (ran, *action.Error) {
+		slots, ferr := w.guard(ctx, j.mt.Rule, j.base, time.Now())
+		if ferr != nil {
+			return ran{}, ferr
+		}
+		out, ferr := next(ctx, j)
+		if out.wrote {
+			w.confirmSlot(slots)
+		} else {
+			w.releaseSlot(slots)
+		}
+		return out, ferr
+	}
+}
+
+// leases holds the event's and the resource's leases around the action,
+// fences its writes, and replaces the event lease with the done record. A
+// delivery that lost its event lease gets Superseded: the one that took it
+// records the outcome.
+func (w *Worker) leases(next step) step {
+	return func(ctx context.Context, j *job) (ran, *action.Error) {
+		held, out, ferr := w.hold(ctx, j.mt, j.env, j.in)
+		if ferr != nil || held == nil {
+			return out, ferr
+		}
+		out, ferr = next(action.WithFence(ctx, held.fence), j)
+		if lost := held.finish(ctx, out, ferr); lost != nil {
+			// What was read and written stays known to the middlewares
+			// above (the observation, the write slot).
+			out, ferr = ran{read: out.read, wrote: out.wrote}, lost
+		}
+		return out, ferr
+	}
+}
+
+// ensureStep runs the action.
+func (w *Worker) ensureStep(ctx context.Context, j *job) (ran, *action.Error) {
+	out, ferr := w.ensure(ctx, j.act, j.mt, j.env, j.dry)
+	out.read, out.wrote = found(out, ferr), ferr == nil && out.outcome == Remediated
+	return out, ferr
+}
