@@ -2,202 +2,22 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"runtime/pprof"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-	"github.com/spf13/cobra"
-	"go.uber.org/zap"
-
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/cloudsim"
-	"github.com/remediator/remediator/worker/embedded"
 )
-
-type benchOptions struct {
-	events, concurrency, resources, rate int
-	latencyFor                           time.Duration
-	cpuProfile                           string
-	backlog                              int
-	only                                 []string
-	throttleEvents                       int
-	quota                                int
-	rounds                               int
-}
-
-// runs reports whether the named part of the benchmark is selected.
-func (o benchOptions) runs(part string) bool {
-	return len(o.only) == 0 || slices.Contains(o.only, part)
-}
-
-func newBenchCmd(stdout io.Writer) *cobra.Command {
-	var o benchOptions
-	cmd := &cobra.Command{
-		Use:   "bench",
-		Short: "Measure the worker against JetStream itself, in one run, in-process",
-		Long: "Runs an embedded nats-server and the simulator, then measures: the DoubleAck ceiling of a plain\n" +
-			"jetstream consumer; the worker on events that need no write and on events that each need one;\n" +
-			"publish-to-outcome latency at a fixed offered rate; writes per distinct drift; peak RSS.",
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if o.cpuProfile != "" {
-				f, err := os.Create(o.cpuProfile)
-				if err != nil {
-					return err
-				}
-				defer f.Close()
-				if err := pprof.StartCPUProfile(f); err != nil {
-					return err
-				}
-				defer pprof.StopCPUProfile()
-			}
-			return runBench(cmd.Context(), stdout, o)
-		},
-	}
-	fs := cmd.Flags()
-	fs.IntVar(&o.events, "events", 20000, "events per throughput run")
-	fs.IntVar(&o.concurrency, "concurrency", 4, "consumer concurrency (ceiling and worker)")
-	fs.IntVar(&o.resources, "resources", 100, "distinct resources the drift events are about")
-	fs.IntVar(&o.rate, "rate", 500, "offered events per second for the latency run")
-	fs.DurationVar(&o.latencyFor, "latency-duration", 10*time.Second, "length of the latency run")
-	fs.IntVar(&o.backlog, "backlog", 0, "also measure the worker process alone draining a backlog of this many events (peak RSS)")
-	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file")
-	fs.StringSliceVar(&o.only, "only", nil, "run only these parts: ceiling, record, nowrite, write, latency, drift, throttle")
-	fs.IntVar(&o.rounds, "rounds", 3, "rounds of the ceiling, record and no-write runs, taken in turn; each is reported at its median, its ratio as the median of the rounds' ratios")
-	fs.IntVar(&o.throttleEvents, "throttle-events", 500, "drift events of the throttling runs")
-	fs.IntVar(&o.quota, "quota", 200, "the simulator's KMS quota (calls in one second per project) in the throttling runs; the paced run paces at 90% of it with a burst of the other 10%")
-	return cmd
-}
-
-// benchEnv is one embedded server, one simulator and the events' keys.
-type benchEnv struct {
-	conn    *natsConn
-	records jetstream.JetStream // the records' connection, as run opens it
-	sim     *cloudsim.Simulator
-	url     string
-	keys    []string
-	dir     string
-}
-
-func newBenchEnv(resources, compliant int) (_ *benchEnv, _ func(), err error) {
-	dir, err := os.MkdirTemp("", "remediator-bench-")
-	if err != nil {
-		return nil, nil, err
-	}
-	var cleanup []func() // run in reverse, now on an error, else by the returned func
-	done := func() {
-		for i := len(cleanup) - 1; i >= 0; i-- {
-			cleanup[i]()
-		}
-	}
-	cleanup = append(cleanup, func() { _ = os.RemoveAll(dir) })
-	defer func() {
-		if err != nil {
-			done()
-		}
-	}()
-	// The server's default sync (not fsync per write), as `nats bench`
-	// measures. Its goroutines, and the connection's, carry the profile
-	// label part=nats (see labelled).
-	var srv *embedded.Server
-	var nc *nats.Conn
-	labelled("nats", func() {
-		if srv, err = embedded.Start(embedded.Options{StoreDir: dir}); err == nil {
-			cleanup = append(cleanup, srv.Shutdown)
-			if nc, err = srv.Connect(); err == nil {
-				cleanup = append(cleanup, nc.Close)
-			}
-		}
-	})
-	if err != nil {
-		return nil, nil, err
-	}
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4000))
-	if err != nil {
-		return nil, nil, err
-	}
-	conn := &natsConn{nc: nc, js: js, srv: srv, closed: make(chan struct{}), dial: func(name string, opts ...nats.Option) (*nats.Conn, error) {
-		return srv.Connect(append([]nats.Option{nats.Name(name)}, opts...)...)
-	}}
-	var records jetstream.JetStream
-	labelled("nats", func() { records, err = conn.openRecords() })
-	if err != nil {
-		return nil, nil, err
-	}
-	cleanup = append(cleanup, conn.records.Close)
-	var b strings.Builder
-	fmt.Fprintf(&b, "huawei:\n  projects:\n    %s:\n      region: cn-north-4\n      kms_keys:\n", crashProjectID)
-	keys := make([]string, resources)
-	for i := range keys {
-		keys[i] = fmt.Sprintf("%08x-0000-4000-8000-%012x", i+1, i+1)
-		fmt.Fprintf(&b, "        - {id: %s, state: enabled, rotation: %t}\n", keys[i], i < compliant)
-	}
-	seed, err := cloudsim.ParseSeed([]byte(b.String()))
-	if err != nil {
-		return nil, nil, err
-	}
-	sim := cloudsim.New(seed)
-	var simSrv *cloudsim.Server
-	labelled("simulator", func() { simSrv, err = cloudsim.Start("127.0.0.1:0", sim) })
-	if err != nil {
-		return nil, nil, err
-	}
-	cleanup = append(cleanup, func() { _ = simSrv.Close(context.Background()) })
-	return &benchEnv{conn: conn, records: records, sim: sim, url: simSrv.URL(), keys: keys, dir: dir}, done, nil
-}
-
-const crashProjectID = "0b5a7f3c2d8e4b1a9c6d5e4f3a2b1c0d"
-
-func benchEvent(i int, key string) events.Raw {
-	id := "bench-" + strconv.Itoa(i)
-	body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "HC.KMS", "type": "KMS:CloudTrace:ApiCall",
-		"time": time.Now().UTC().Format(time.RFC3339Nano), "datacontenttype": "application/json",
-		"data": map[string]any{"trace_name": "disableKeyRotation", "code": "200", "resource_id": key, "resource_type": "cmk",
-			"project_id": crashProjectID, "region_id": "cn-north-4", "domain_id": "5f1e2d3c4b5a69788796a5b4c3d2e1f0",
-			"user": map[string]any{"name": "ops-alice", "id": "a1b2c3d4e5f60718293a4b5c6d7e8f90"}, "request": `{"key_id":"` + key + `"}`,
-			"response": "{}", "service_type": "KMS", "trace_rating": "normal", "trace_type": "ApiCall", "api_version": "v1.0",
-			"source_ip": "203.0.113.10", "record_time": 1795162530333, "trace_id": "7e3f0c1a-" + id}})
-	return events.Raw{Body: body, Source: "HC.KMS", ID: id}
-}
-
-// publishAll publishes events asynchronously and waits for every ack.
-func publishAll(ctx context.Context, js jetstream.JetStream, cfg worker.Config, raws []events.Raw) error {
-	for chunk := range slices.Chunk(raws, 1000) {
-		var futures []jetstream.PubAckFuture
-		for _, r := range chunk {
-			msg := &nats.Msg{Subject: cfg.IntakeSubject(r.Source), Data: r.Body,
-				Header: nats.Header{"Content-Type": {events.StructuredContentType}, jetstream.MsgIDHeader: {events.DedupID(r.Source, r.ID)}}}
-			f, err := js.PublishMsgAsync(msg)
-			if err != nil {
-				return err
-			}
-			futures = append(futures, f)
-		}
-		for _, f := range futures {
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				return err
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-	}
-	return nil
-}
 
 type benchResult struct {
 	name   string
@@ -290,6 +110,14 @@ func printBench(w io.Writer, o benchOptions, results []benchResult) {
 	fmt.Fprintf(w, "peak RSS of the whole process (worker, embedded nats-server, simulator): %s\n", peakRSS())
 }
 
+// dash is s, or "-" for an empty cell.
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
 // workerRun is one run of the worker over a published backlog.
 type workerRun struct {
 	n, resources int
@@ -328,14 +156,14 @@ func benchWorker(ctx context.Context, o benchOptions, r workerRun) (benchResult,
 	cfg.Concurrency = o.concurrency
 	// The backlog is published first, as for the ceiling: the run measures
 	// draining it.
-	if _, err := worker.EnsureTopology(ctx, env.conn.js, cfg); err != nil {
+	if _, err := worker.EnsureTopology(ctx, env.js, cfg); err != nil {
 		return benchResult{}, err
 	}
 	raws := make([]events.Raw, r.n)
 	for i := range raws {
 		raws[i] = benchEvent(i, env.keys[i%len(env.keys)])
 	}
-	if err := publishAll(ctx, env.conn.js, cfg, raws); err != nil {
+	if err := publishAll(ctx, env.js, cfg, raws); err != nil {
 		return benchResult{}, err
 	}
 	start, use0 := time.Now(), usageNow()
@@ -365,27 +193,6 @@ func benchWorker(ctx context.Context, o benchOptions, r workerRun) (benchResult,
 	}
 	res.cpu, res.allocs = usageNow().since(use0, r.n)
 	return res, nil
-}
-
-func startBenchWorker(ctx context.Context, env *benchEnv, cfg worker.Config, rates action.Rates, rec worker.Recorder) (func(), error) {
-	reg, err := buildActions(providerConfig{cloudEndpoint: env.url, rates: rates}, zap.NewNop())
-	if err != nil {
-		return nil, err
-	}
-	set, err := loadRules(reg, nil, false)
-	if err != nil {
-		return nil, err
-	}
-	wctx, cancel := context.WithCancel(ctx)
-	var done <-chan error
-	labelled("worker", func() {
-		_, done, err = startWorker(wctx, cfg, worker.Deps{JetStream: env.conn.js, Rules: set, Actions: reg, Recorder: rec})
-	})
-	if err != nil {
-		cancel()
-		return nil, err
-	}
-	return func() { cancel(); <-done }, nil
 }
 
 // benchLatency offers compliant events at a fixed rate and measures the
@@ -418,7 +225,7 @@ func benchLatency(ctx context.Context, o benchOptions) (benchResult, error) {
 	defer tick.Stop()
 	for i := range total {
 		<-tick.C
-		if _, err := worker.Publish(ctx, env.conn.js, cfg, benchEvent(i, env.keys[i%len(env.keys)]), events.Structured); err != nil {
+		if _, err := worker.Publish(ctx, env.js, cfg, benchEvent(i, env.keys[i%len(env.keys)]), events.Structured); err != nil {
 			return benchResult{}, err
 		}
 	}

@@ -29,7 +29,7 @@ func benchCeiling(ctx context.Context, o benchOptions, record bool) (benchResult
 	cfg := worker.DefaultConfig()
 	cfg.Stream, cfg.Subject, cfg.Consumer = "BENCH_CEILING", "bench.ceiling.>", "ceiling"
 	cfg.MaxAckPending = max(cfg.MaxAckPending, o.concurrency)
-	cons, err := worker.EnsureTopology(ctx, env.conn.js, cfg)
+	cons, err := worker.EnsureTopology(ctx, env.js, cfg)
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -37,7 +37,7 @@ func benchCeiling(ctx context.Context, o benchOptions, record bool) (benchResult
 	for i := range raws {
 		raws[i] = benchEvent(i, env.keys[0])
 	}
-	if err := publishAll(ctx, env.conn.js, cfg, raws); err != nil {
+	if err := publishAll(ctx, env.js, cfg, raws); err != nil {
 		return benchResult{}, err
 	}
 	it, err := cons.Messages(worker.PullOptions(o.concurrency)...)

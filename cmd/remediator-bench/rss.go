@@ -1,10 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -17,14 +19,19 @@ import (
 )
 
 // benchRSS measures the worker alone: a backlog of n compliant events is
-// published to a server in this process, then `remediator run` drains it
-// as a child process whose peak RSS (VmHWM) is read from /proc.
+// published to a server in this process, then `remediator run`, built
+// from this module (buildRemediator), drains it as a child process whose
+// peak RSS (VmHWM) is read from /proc.
 func benchRSS(ctx context.Context, o benchOptions, n int) (string, time.Duration, error) {
 	dir, err := os.MkdirTemp("", "remediator-rss-")
 	if err != nil {
 		return "", 0, err
 	}
 	defer os.RemoveAll(dir)
+	bin, err := buildRemediator(ctx, dir)
+	if err != nil {
+		return "", 0, err
+	}
 	srv, err := embedded.Start(embedded.Options{StoreDir: dir, Listen: "127.0.0.1:0"})
 	if err != nil {
 		return "", 0, err
@@ -52,11 +59,7 @@ func benchRSS(ctx context.Context, o benchOptions, n int) (string, time.Duration
 	if err := publishAll(ctx, js, cfg, raws); err != nil {
 		return "", 0, err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		return "", 0, err
-	}
-	cmd := exec.CommandContext(ctx, self, "run", "--nats-url", srv.ClientURL(), "--cloud-endpoint", env.url,
+	cmd := exec.CommandContext(ctx, bin, "run", "--nats-url", srv.ClientURL(), "--cloud-endpoint", env.url,
 		"--concurrency", fmt.Sprint(o.concurrency), "--log-format", "json")
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -85,4 +88,18 @@ func benchRSS(ctx context.Context, o benchOptions, n int) (string, time.Duration
 		}
 	}
 	return "unknown", took, nil
+}
+
+// buildRemediator builds the remediator command into dir with the go tool,
+// as `go run` would, so the child measured is the product binary. The
+// package is named by import path: the bench runs from within the module.
+func buildRemediator(ctx context.Context, dir string) (string, error) {
+	bin := filepath.Join(dir, "remediator")
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/remediator/remediator/cmd/remediator")
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("go build remediator (run the bench from within the module): %w: %s", err, strings.TrimSpace(stderr.String()))
+	}
+	return bin, nil
 }
