@@ -69,9 +69,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) ver
 			continue
 		}
 		start := time.Now()
-		rctx, span := w.startRule(ctx, d)
-		out, err := w.run(rctx, mt, env, d)
-		endRule(span, out, err)
+		out, err := w.run(ctx, mt, env, d)
 		d.Duration = time.Since(start)
 		if err != nil {
 			v.failed, v.failure = d, err
@@ -93,13 +91,10 @@ type ran struct {
 	wrote   bool         // the action wrote (for the write slot), even if the outcome was not recorded
 }
 
-// run executes one matched rule's action through the pipeline.
-func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, base Decision) (ran, *action.Error) {
-	j, ferr := w.newJob(ctx, mt, env, base)
-	if ferr != nil {
-		return ran{}, ferr
-	}
-	return w.pipeline(ctx, j)
+// run executes one matched rule's action through the pipeline; d is the
+// decision so far (the event's and the rule's).
+func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, d Decision) (ran, *action.Error) {
+	return w.pipeline(ctx, &job{mt: mt, env: env, base: d})
 }
 
 // waitFailed is the error of an event that could not wait for a read in

@@ -14,6 +14,8 @@ import (
 // of middlewares to the action. Each middleware owns one concern and its
 // clean-up, around the rest of the chain:
 //
+//	trace     the rule's span, continuing the event's traceparent
+//	prepare   the action and the job's facts; parameter errors stop here
 //	coalesce  answered by a read that began after the event was stored, or
 //	          wait for the read in flight; ends the read and shares it
 //	dryRun    a dry run reads and plans: no write slot, no lease
@@ -51,31 +53,45 @@ func chain(last step, mws ...middleware) step {
 }
 
 func (w *Worker) newPipeline() step {
-	return chain(w.ensureStep, w.coalesce, w.dryRun, w.slots, w.leases)
+	return chain(w.ensureStep, w.trace, w.prepare, w.coalesce, w.dryRun, w.slots, w.leases)
 }
 
-// newJob checks a match and makes its job.
-func (w *Worker) newJob(ctx context.Context, mt rules.Match, env *events.Envelope, base Decision) (*job, *action.Error) {
-	if mt.Err != nil {
-		var pe *rules.ParamError
-		if errors.As(mt.Err, &pe) {
-			return nil, &action.Error{Class: action.Permanent, Reason: action.ReasonInvalidParams, Msg: mt.Err.Error(), Err: mt.Err}
+// trace opens the rule's span around the rest of the chain.
+func (w *Worker) trace(next step) step {
+	return func(ctx context.Context, j *job) (ran, *action.Error) {
+		ctx, span := w.startRule(ctx, j.base)
+		out, ferr := next(ctx, j)
+		endRule(span, out, ferr)
+		return out, ferr
+	}
+}
+
+// prepare checks the match and fills in the job: the action, the
+// observation key, whether the event is on its first attempt.
+func (w *Worker) prepare(next step) step {
+	return func(ctx context.Context, j *job) (ran, *action.Error) {
+		mt := j.mt
+		if mt.Err != nil {
+			var pe *rules.ParamError
+			if errors.As(mt.Err, &pe) {
+				return ran{}, &action.Error{Class: action.Permanent, Reason: action.ReasonInvalidParams, Msg: mt.Err.Error(), Err: mt.Err}
+			}
+			return ran{}, &action.Error{Class: action.Permanent, Reason: action.ReasonRuleError, Msg: mt.Err.Error(), Err: mt.Err}
 		}
-		return nil, &action.Error{Class: action.Permanent, Reason: action.ReasonRuleError, Msg: mt.Err.Error(), Err: mt.Err}
+		a, ok := w.actions.Get(mt.Rule.Action)
+		if !ok {
+			return ran{}, action.Errorf(action.Permanent, action.ReasonRuleError, "", "action %s is not registered", mt.Rule.Action)
+		}
+		// Only an event on its first attempt is answered from an
+		// observation (deliveries that only waited are no attempts, unless
+		// a rule did work on them first): one redelivered after an attempt
+		// may have been acted on by it, and its ledger record, not a newer
+		// read, says what that attempt did (so its audit record is the same).
+		j.act, j.obsKey = a, observationKey(mt.Rule.Action, mt.Params)
+		j.first, j.dry = j.base.Attempt <= 1 && !workedBefore(ctx), w.cfg.DryRun || mt.Rule.DryRun
+		j.in = interestOf(mt, j.obsKey, j.base.Sequence, j.first)
+		return next(ctx, j)
 	}
-	a, ok := w.actions.Get(mt.Rule.Action)
-	if !ok {
-		return nil, action.Errorf(action.Permanent, action.ReasonRuleError, "", "action %s is not registered", mt.Rule.Action)
-	}
-	// Only an event on its first attempt is answered from an observation
-	// (deliveries that only waited are no attempts, unless a rule did work
-	// on them first): one redelivered after an attempt may have been acted
-	// on by it, and its ledger record, not a newer read, says what that
-	// attempt did (so its audit record is the same).
-	j := &job{mt: mt, env: env, base: base, act: a, obsKey: observationKey(mt.Rule.Action, mt.Params),
-		first: base.Attempt <= 1 && !workedBefore(ctx), dry: w.cfg.DryRun || mt.Rule.DryRun}
-	j.in = interestOf(mt, j.obsKey, base.Sequence, j.first)
-	return j, nil
 }
 
 // coalesce answers the job from an observation, or waits for the read of
