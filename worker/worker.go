@@ -256,7 +256,8 @@ func PullOptions(concurrency int) []jetstream.PullMessagesOpt {
 }
 
 // Feed reads messages from it and sends each to out, until the iterator
-// is stopped or drained; then it closes out. Errors other than the end of
+// is stopped or drained; then it closes out. It is exported so that
+// cmd/remediator-bench's ceiling consumer reads exactly as the worker does. Errors other than the end of
 // the iterator are passed to onErr (which may be nil).
 func Feed(it jetstream.MessagesContext, out chan<- jetstream.Msg, onErr func(error)) {
 	defer close(out)
