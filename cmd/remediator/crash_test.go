@@ -17,7 +17,6 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/cloudsim"
-	"github.com/remediator/remediator/worker/embedded"
 )
 
 const (
@@ -139,16 +138,6 @@ func crashSimulator() (*cloudsim.Simulator, []string) {
 	return cloudsim.New(seed), keys
 }
 
-func publishCrashEvents(t *testing.T, ns *embedded.Server, keys []string) {
-	t.Helper()
-	nc, err := ns.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	publishCrashEventsConn(t, nc, keys, 1)
-}
-
 func publishCrashEventsConn(t *testing.T, nc *nats.Conn, keys []string, replicas int) {
 	t.Helper()
 	js, _ := jetstream.New(nc)
@@ -184,29 +173,6 @@ func publishCrashEventsConn(t *testing.T, nc *nats.Conn, keys []string, replicas
 type settledCount struct{ audited, deadLettered, dlq, conflicting, records, retried int }
 
 func (s settledCount) total() int { return s.audited + s.deadLettered }
-
-// waitSettled counts events with a final audit record or a dead letter
-// until all are settled or the time is up.
-func waitSettled(t *testing.T, ns *embedded.Server, n int, limit time.Duration) settledCount {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		s := countSettled(t, ns)
-		if s.total() >= n || time.Now().After(deadline) {
-			return s
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}
-
-func countSettled(t *testing.T, ns *embedded.Server) settledCount {
-	nc, err := ns.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	return countSettledConn(t, nc)
-}
 
 // waitSettledURL is waitSettled through a client URL.
 func waitSettledURL(t *testing.T, addr string, n int, limit time.Duration) settledCount {
@@ -297,11 +263,6 @@ func readAll(t *testing.T, js jetstream.JetStream, stream string, f func([]byte)
 	}
 }
 
-func assertNothingPending(t *testing.T, ns *embedded.Server) {
-	t.Helper()
-	assertNothingPendingURL(t, ns.ClientURL())
-}
-
 func assertNothingPendingURL(t *testing.T, url string) {
 	t.Helper()
 	if n := intakeCount(t, url); n != 0 {
@@ -327,20 +288,6 @@ func intakeCount(t *testing.T, url string) uint64 {
 		t.Fatal(err)
 	}
 	return info.State.Msgs
-}
-
-func startNATS(t *testing.T, dir, addr string) *embedded.Server {
-	t.Helper()
-	var ns *embedded.Server
-	var err error
-	for range 50 { // the port may linger briefly after a shutdown
-		if ns, err = embedded.Start(embedded.Options{StoreDir: dir, Listen: addr, SyncAlways: true}); err == nil {
-			return ns
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatal(err)
-	return nil
 }
 
 func freeAddr(t *testing.T) string {

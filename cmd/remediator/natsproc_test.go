@@ -58,7 +58,6 @@ type natsProc struct {
 	Addr  string // 127.0.0.1:port
 	cmd   *exec.Cmd
 	logs  *syncBuffer
-	extra string
 	copts []nats.Option
 }
 
