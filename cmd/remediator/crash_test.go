@@ -107,7 +107,7 @@ func TestCrashRecovery(t *testing.T) {
 		t.Errorf("%d of %d events settled, %d with conflicting outcomes", settled.total(), crashEvents, settled.conflicting)
 	}
 	if settled.dlq > 0 {
-		t.Errorf("%d valid events dead-lettered", settled.dlq)
+		t.Errorf("%d valid events dead-lettered: %v", settled.dlq, settled.deadReasons)
 	}
 	if duplicates > 0 {
 		t.Errorf("%d duplicate writes", duplicates)
@@ -170,7 +170,10 @@ func publishCrashEventsConn(t *testing.T, nc *nats.Conn, keys []string, replicas
 
 // settledCount counts events by what became of them: audited (a final
 // audit record), deadLettered (only a dead letter), and every dead letter.
-type settledCount struct{ audited, deadLettered, dlq, conflicting, records, retried int }
+type settledCount struct {
+	audited, deadLettered, dlq, conflicting, records, retried int
+	deadReasons                                               []string // event id, reason and error of each dead_lettered record
+}
 
 func (s settledCount) total() int { return s.audited + s.deadLettered }
 
@@ -208,6 +211,9 @@ func countSettledConn(t *testing.T, nc *nats.Conn) settledCount {
 		s.records++
 		if ev.Data.Attempts > 1 {
 			s.retried++
+		}
+		if ev.Data.Outcome == worker.DeadLettered {
+			s.deadReasons = append(s.deadReasons, fmt.Sprintf("%s: %s (attempts %d): %s", id, ev.Data.Reason, ev.Data.Attempts, ev.Data.Error))
 		}
 		if prev, ok := outcomes[id]; ok && prev != string(ev.Data.Outcome) {
 			s.conflicting++
