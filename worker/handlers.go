@@ -12,7 +12,13 @@ import "sync"
 // goroutines, started only when one parks and none is left to take over.
 type handlers struct {
 	concurrency int
-	spawn       func() // starts one handler goroutine
+	// maxParked bounds the handlers replaced while they wait: past it a
+	// waiting handler keeps its slot. Every message a handler holds is a
+	// delivery that a crash of this process turns into a spent attempt, so
+	// the messages held beyond Concurrency stay few (storms about one
+	// resource are answered with a handful of waiters per read).
+	maxParked int
+	spawn     func() // starts one handler goroutine
 
 	mu            sync.Mutex
 	alive, parked int
@@ -33,7 +39,7 @@ func (h *handlers) start() {
 func (h *handlers) park() (unpark func()) {
 	h.mu.Lock()
 	h.parked++
-	more := h.alive-h.parked < h.concurrency
+	more := h.alive-h.parked < h.concurrency && h.parked <= h.maxParked
 	if more {
 		h.alive++
 	}

@@ -214,7 +214,7 @@ func waitUntil(t *testing.T, cond func() bool) {
 func TestHandlersReplaceParkedOnes(t *testing.T) {
 	t.Parallel()
 	spawned := 0
-	h := &handlers{concurrency: 2, spawn: func() { spawned++ }}
+	h := &handlers{concurrency: 2, maxParked: 4, spawn: func() { spawned++ }}
 	h.start()
 	un1, un2 := h.park(), h.park()
 	if spawned != 4 {
@@ -227,5 +227,20 @@ func TestHandlersReplaceParkedOnes(t *testing.T) {
 	un2()
 	if !h.surplus() || !h.surplus() || h.surplus() {
 		t.Error("want exactly two surplus handlers to leave after the waits ended")
+	}
+}
+
+// TestHandlersBoundTheParked: past maxParked a waiting handler is not
+// replaced, so the messages one process holds stay few.
+func TestHandlersBoundTheParked(t *testing.T) {
+	t.Parallel()
+	spawned := 0
+	h := &handlers{concurrency: 1, maxParked: 2, spawn: func() { spawned++ }}
+	h.start()
+	h.park()
+	h.park()
+	h.park() // the third waits in its own slot
+	if spawned != 3 {
+		t.Errorf("%d handlers started, want 3 (1, and one for each of the first 2 parked)", spawned)
 	}
 }

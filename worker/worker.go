@@ -160,7 +160,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer wg.Done()
 		Feed(it, msgs, w.pullError)
 	}()
-	hs := &handlers{concurrency: w.cfg.Concurrency}
+	hs := &handlers{concurrency: w.cfg.Concurrency, maxParked: 2 * w.cfg.Concurrency}
 	hs.spawn = func() {
 		wg.Add(1)
 		go func() {
