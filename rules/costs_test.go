@@ -29,16 +29,7 @@ func TestExpressionsThatBuildHugeValuesFail(t *testing.T) {
 		`data.items.map(x, data.s + "b").size() > 0`,
 	} {
 		t.Run(when, func(t *testing.T) {
-			set, err := Parse(testCatalog, "x.yaml", []byte(`rules:
-  - name: big
-    match: {type: t}
-    when: '`+when+`'
-    action: huawei.kms.enable_key_rotation
-    params: {region: r, project_id: p, key_id: 0d0466b0-e727-4d9c-b35d-f84bb474a37f}
-`))
-			if err != nil {
-				t.Fatal(err)
-			}
+			set := whenRule(t, when)
 			env := decode(t, bigEvent(t, 200_000, 100))
 			var before, after runtime.MemStats
 			runtime.ReadMemStats(&before)
@@ -64,17 +55,7 @@ func TestSmallValuesStillBuild(t *testing.T) {
 		`data.items.map(x, data.s).join(",") == "aaa,aaa,aaa"`,
 		`"%s-%s".format([data.s, data.items]) == "aaa-[1, 1, 1]"`,
 	} {
-		set, err := Parse(testCatalog, "x.yaml", []byte(`rules:
-  - name: small
-    match: {type: t}
-    when: '`+when+`'
-    action: huawei.kms.enable_key_rotation
-    params: {region: r, project_id: p, key_id: 0d0466b0-e727-4d9c-b35d-f84bb474a37f}
-`))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if ms := set.Evaluate(decode(t, bigEvent(t, 3, 3))); len(ms) != 1 || ms[0].Err != nil {
+		if ms := whenRule(t, when).Evaluate(decode(t, bigEvent(t, 3, 3))); len(ms) != 1 || ms[0].Err != nil {
 			t.Errorf("%s: got %+v, want one match without error", when, ms)
 		}
 	}
@@ -104,4 +85,20 @@ func TestBoundedCostNeedsBoundedSizes(t *testing.T) {
 			t.Errorf("boundedCost(%s) = %v, want %v", expr, got, want)
 		}
 	}
+}
+
+// whenRule is a set of one rule, matching type t, with the condition when.
+func whenRule(t *testing.T, when string) *Set {
+	t.Helper()
+	set, err := Parse(testCatalog, "x.yaml", []byte(`rules:
+  - name: r
+    match: {type: t}
+    when: '`+when+`'
+    action: huawei.kms.enable_key_rotation
+    params: {region: r, project_id: p, key_id: 0d0466b0-e727-4d9c-b35d-f84bb474a37f}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set
 }
