@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // A message that reaches MaxDeliver without the worker settling it (the
@@ -96,8 +97,8 @@ func (w *Worker) moveExhausted(ctx context.Context, advisory []byte) error {
 	}
 	// Without a ce-id (an undecodable event) the audit record's id falls
 	// back to the stream sequence (Audit.recordID).
-	d := Decision{Subject: raw.subject, Sequence: a.StreamSeq, Attempt: int(a.Deliveries), EventID: raw.header.Get("ce-id")}
-	fail := action.Errorf(action.Permanent, action.ReasonMaxDeliveries, "",
+	d := audit.Decision{Event: audit.Event{Subject: raw.subject, Sequence: a.StreamSeq, Attempt: int(a.Deliveries), EventID: raw.header.Get("ce-id")}}
+	fail := action.Errorf(action.Permanent, audit.ReasonMaxDeliveries, "",
 		"delivered %d times without being settled (the worker crashed or hung on each delivery)", a.Deliveries)
 	d, err = w.deadLetter(ctx, raw.original(w.cfg.Stream, a.StreamSeq), d, fail, nil)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // TestCrashLoopIsDeadLettered: a message delivered MaxDeliver times to a
@@ -42,7 +43,7 @@ func TestCrashLoopIsDeadLettered(t *testing.T) {
 	time.Sleep(2 * b.cfg.AckWait)
 	b.start()
 	ds := b.waitFinal(1)
-	if ds[0].Outcome != worker.DeadLettered || ds[0].Reason != "max_deliveries" || ds[0].EventID != "crash-loop" {
+	if ds[0].Outcome != audit.DeadLettered || ds[0].Reason != "max_deliveries" || ds[0].EventID != "crash-loop" {
 		t.Fatalf("final %+v", ds[0])
 	}
 	dl := b.deadLetters()

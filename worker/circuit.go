@@ -13,6 +13,7 @@ import (
 
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // The blast-radius guard. When a rule exceeds its `limits`, or all rules
@@ -25,9 +26,6 @@ import (
 
 // GlobalCircuit is the circuit name of the global write limit.
 const GlobalCircuit = "_global"
-
-// CircuitOpen is the audit outcome of a circuit opening.
-const CircuitOpen Outcome = "circuit_open"
 
 // circuitState is the value of a circuit key.
 type circuitState struct {
@@ -133,9 +131,9 @@ func (c *circuits) trip(ctx context.Context, rule, reason string, now time.Time,
 // circuit when a limit is exceeded. It returns the slots the event holds
 // (for releaseSlot or confirmSlot) when the rule may write. When the
 // shared windows cannot be read it fails closed: a limited rule waits.
-func (w *Worker) guard(ctx context.Context, r *rules.Rule, base Decision, now time.Time) ([]*slot, *action.Error) {
+func (w *Worker) guard(ctx context.Context, r *rules.Rule, base audit.Decision, now time.Time) ([]*slot, *action.Error) {
 	if wait := w.circuits.blocked(r.Name, now); wait > 0 {
-		return nil, &action.Error{Class: action.Retryable, Reason: action.ReasonCircuitOpen, RetryAfter: wait,
+		return nil, &action.Error{Class: action.Retryable, Reason: audit.ReasonCircuitOpen, RetryAfter: wait,
 			Msg: "the circuit of rule " + r.Name + " (or the global one) is open: waiting for `remediator control resume` or the cool-down"}
 	}
 	name := r.Name
@@ -152,20 +150,20 @@ func (w *Worker) guard(ctx context.Context, r *rules.Rule, base Decision, now ti
 		return nil, &action.Error{Class: action.Retryable, Reason: action.ReasonUnavailable, RetryAfter: w.cfg.RetryBase, Err: err,
 			Msg: "the write window of rule " + name + " cannot be read: no write until it can"}
 	case busy:
-		return nil, &action.Error{Class: action.Retryable, Reason: action.ReasonBusy, RetryAfter: w.cfg.RetryBase,
+		return nil, &action.Error{Class: action.Retryable, Reason: audit.ReasonBusy, RetryAfter: w.cfg.RetryBase,
 			Msg: "the write slots of rule " + name + " are held by events in flight"}
 	case wait == 0:
 		return []*slot{s, g}, nil
 	}
 	if w.circuits.trip(ctx, name, "write limit exceeded", now, w.cfg.CircuitCooldown) {
 		d := base
-		d.Rule, d.Action, d.Outcome, d.Final = name, "", CircuitOpen, true
+		d.Rule, d.Action, d.Outcome, d.Final = name, "", audit.CircuitOpen, true
 		d.Detail = "write limit exceeded: rule " + name + " paused until resumed or " + w.cfg.CircuitCooldown.String() + " pass"
 		if err := w.rec.Record(ctx, d); err != nil {
 			w.log.Error("record_failed", zap.Error(err))
 		}
 		w.logDecision(d)
 	}
-	return nil, &action.Error{Class: action.Retryable, Reason: action.ReasonCircuitOpen, RetryAfter: min(wait, w.cfg.CircuitCooldown),
+	return nil, &action.Error{Class: action.Retryable, Reason: audit.ReasonCircuitOpen, RetryAfter: min(wait, w.cfg.CircuitCooldown),
 		Msg: "rule " + name + " exceeded its write limit: its circuit is open"}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 )
 
@@ -27,10 +28,10 @@ func TestCircuitOpensAndOperatorResumes(t *testing.T) {
 	b.publish(ctsEvent("c-2", keyOff2), events.Structured)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := b.mem.Wait(ctx, func(ds []worker.Decision) bool {
+	if err := b.mem.Wait(ctx, func(ds []audit.Decision) bool {
 		n := 0
 		for _, d := range ds {
-			if d.Outcome == worker.Retrying && d.Reason == "circuit_open" {
+			if d.Outcome == audit.Retrying && d.Reason == "circuit_open" {
 				n++
 			}
 		}
@@ -57,7 +58,7 @@ func TestCircuitOpensAndOperatorResumes(t *testing.T) {
 	if err := kv.Delete(context.Background(), worker.CircuitKey("limited")); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.mem.Wait(ctx, func([]worker.Decision) bool { return len(b.mem.Final()["c-2"]) == 1 }); err != nil {
+	if err := b.mem.Wait(ctx, func([]audit.Decision) bool { return len(b.mem.Final()["c-2"]) == 1 }); err != nil {
 		t.Fatal("the held event did not go through after the resume")
 	}
 	if k, _ := b.sim.Key(project, keyOff2); !k.Rotation || b.sim.Writes("") != 2 {
@@ -82,12 +83,12 @@ func TestReadsInFlightDoNotTripTheCircuit(t *testing.T) {
 	b.start()
 	busy := 0
 	for _, d := range b.waitFinal(n) {
-		if d.Outcome != worker.AlreadyCompliant {
+		if d.Outcome != audit.AlreadyCompliant {
 			t.Errorf("decision %+v, want already compliant", d)
 		}
 	}
 	for _, d := range b.mem.Decisions() {
-		if d.Outcome == worker.CircuitOpen || d.Reason == "circuit_open" {
+		if d.Outcome == audit.CircuitOpen || d.Reason == "circuit_open" {
 			t.Fatalf("the circuit opened with no write: %+v", d)
 		}
 		if d.Reason == "busy" {

@@ -6,7 +6,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
-	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 const opRotationStatus = "kms.get-key-rotation-status"
@@ -27,10 +27,10 @@ func TestBacklogAboutOneKeyIsReadOnce(t *testing.T) {
 	ds := b.waitFinal(n)
 	coalesced := 0
 	for _, d := range ds {
-		if d.Outcome != worker.AlreadyCompliant {
+		if d.Outcome != audit.AlreadyCompliant {
 			t.Errorf("decision %+v, want already compliant", d)
 		}
-		if d.Reason == action.ReasonCoalesced {
+		if d.Reason == audit.ReasonCoalesced {
 			coalesced++
 		}
 	}
@@ -48,7 +48,7 @@ func TestBacklogAboutOneKeyIsReadOnce(t *testing.T) {
 	b.publish(ctsEvent("after-drift", keyOn), events.Structured)
 	ds = b.waitFinal(n + 1)
 	last := ds[len(ds)-1]
-	if last.EventID != "after-drift" || last.Outcome != worker.Remediated {
+	if last.EventID != "after-drift" || last.Outcome != audit.Remediated {
 		t.Errorf("the event after the drift: %+v, want remediated", last)
 	}
 	if k, _ := b.sim.Key(project, keyOn); !k.Rotation {
@@ -68,7 +68,7 @@ func TestCoalescingOff(t *testing.T) {
 	}
 	b.start()
 	for _, d := range b.waitFinal(n) {
-		if d.Reason == action.ReasonCoalesced {
+		if d.Reason == audit.ReasonCoalesced {
 			t.Errorf("coalesced with coalescing off: %+v", d)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // Config holds the names and limits of the intake, the dead-letter stream
@@ -188,3 +190,9 @@ func (c Config) WithDefaults() Config { return c.withDefaults() }
 // compared with the clock of whoever would take it over) and the moment
 // between the proof and the request leaving.
 func (c Config) fenceMargin() time.Duration { return c.AckWait / 4 }
+
+// AuditConfig is where the audit recorder publishes.
+func (c Config) AuditConfig() audit.StreamConfig {
+	c = c.withDefaults()
+	return audit.StreamConfig{Subject: c.AuditSubject, IntakeStream: c.Stream}
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 )
 
@@ -21,7 +22,7 @@ func TestBinaryAndStructuredEachOneWrite(t *testing.T) {
 	b.publish(ctsEvent("str-1", keyOff2), events.Structured)
 	ds := b.waitFinal(2)
 	for _, d := range ds {
-		if d.Outcome != worker.Remediated || d.Rule != "huawei-kms-rotation-disabled-cts" {
+		if d.Outcome != audit.Remediated || d.Rule != "huawei-kms-rotation-disabled-cts" {
 			t.Errorf("decision %+v, want remediated by the CTS rule", d)
 		}
 	}
@@ -44,7 +45,7 @@ func TestRotationAlreadyOnMakesNoWrite(t *testing.T) {
 	b := setup(t)
 	b.publish(ctsEvent("on-1", keyOn), events.Structured)
 	ds := b.waitFinal(1)
-	if ds[0].Outcome != worker.AlreadyCompliant {
+	if ds[0].Outcome != audit.AlreadyCompliant {
 		t.Errorf("outcome %s, want already_compliant", ds[0].Outcome)
 	}
 	if n := b.sim.Writes(""); n != 0 {
@@ -65,12 +66,12 @@ func TestThrottledTwiceThenSucceeds(t *testing.T) {
 		Message: "The throttling threshold has been reached: policy user over ratelimit,limit:100,time:1 minute"})
 	b.publish(ctsEvent("thr-1", keyOff), events.Structured)
 	ds := b.waitFinal(1)
-	if ds[0].Outcome != worker.Remediated || ds[0].Attempt != 3 {
+	if ds[0].Outcome != audit.Remediated || ds[0].Attempt != 3 {
 		t.Errorf("final %+v, want remediated on attempt 3", ds[0])
 	}
 	retries := 0
 	for _, d := range b.mem.Decisions() {
-		if d.Outcome == worker.Retrying {
+		if d.Outcome == audit.Retrying {
 			retries++
 			if d.Reason != "throttled" || d.Code != "APIGW.0308" {
 				t.Errorf("retry decision %+v, want throttled APIGW.0308", d)
@@ -105,7 +106,7 @@ func TestKeyNotFoundIsDeadLetteredUnchanged(t *testing.T) {
 	subject := b.cfg.IntakeSubject(raw.Source)
 	b.publishRaw(subject, hdr, body)
 	ds := b.waitFinal(1)
-	if ds[0].Outcome != worker.DeadLettered || ds[0].Reason != "not_found" || ds[0].Code != "KMS.0207" {
+	if ds[0].Outcome != audit.DeadLettered || ds[0].Reason != "not_found" || ds[0].Code != "KMS.0207" {
 		t.Fatalf("final %+v, want dead_lettered not_found KMS.0207", ds[0])
 	}
 	dl := b.deadLetters()
@@ -171,7 +172,7 @@ func TestBadInputIsDeadLetteredAndWorkerGoesOn(t *testing.T) {
 		t.Errorf("dead-letter reasons = %v, want 5 invalid_event and 1 too_large", got)
 	}
 	for _, d := range b.mem.Decisions() {
-		if d.Outcome == worker.Retrying {
+		if d.Outcome == audit.Retrying {
 			t.Errorf("bad input was retried: %+v", d)
 		}
 	}
@@ -186,7 +187,7 @@ func TestInvalidParamsMakeNoCloudCall(t *testing.T) {
 	b := setup(t)
 	b.publish(ctsEvent("bad-key", "alias/app-data"), events.Structured)
 	ds := b.waitFinal(1)
-	if ds[0].Outcome != worker.DeadLettered || ds[0].Reason != "invalid_params" {
+	if ds[0].Outcome != audit.DeadLettered || ds[0].Reason != "invalid_params" {
 		t.Fatalf("final %+v, want dead_lettered invalid_params", ds[0])
 	}
 	if calls := b.sim.Calls(); len(calls) != 0 {
@@ -204,7 +205,7 @@ func TestRetriesExhaustedAreDeadLettered(t *testing.T) {
 	b.sim.Inject(cloudsim.Fault{Op: opEnable, Count: 100, Status: 503, Code: "KMS.0001", Message: "service unavailable"})
 	b.publish(ctsEvent("ex-1", keyOff), events.Structured)
 	ds := b.waitFinal(1)
-	if ds[0].Outcome != worker.DeadLettered || ds[0].Reason != "exhausted" || ds[0].Attempt != b.cfg.MaxDeliver {
+	if ds[0].Outcome != audit.DeadLettered || ds[0].Reason != "exhausted" || ds[0].Attempt != b.cfg.MaxDeliver {
 		t.Fatalf("final %+v, want dead_lettered exhausted on attempt %d", ds[0], b.cfg.MaxDeliver)
 	}
 	dl := b.deadLetters()
@@ -226,7 +227,7 @@ func TestNoMatchIsAcked(t *testing.T) {
 	r.Body = bytes.Replace(r.Body, []byte("disableKeyRotation"), []byte("enableKey"), 1)
 	b.publish(r, events.Structured)
 	ds := b.waitFinal(1)
-	if ds[0].Outcome != worker.NoMatch || len(b.sim.Calls()) != 0 {
+	if ds[0].Outcome != audit.NoMatch || len(b.sim.Calls()) != 0 {
 		t.Fatalf("final %+v calls %d, want no_match and no calls", ds[0], len(b.sim.Calls()))
 	}
 	b.assertDrained()

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // Headers the worker adds to a dead-lettered message. The original
@@ -45,8 +46,8 @@ const maxHeaderError = 1024
 // from the original stream and sequence, so doing it twice stores it once.
 // It returns d as recorded. On an error the caller must not settle the
 // original: it is retried (Nak) and dead-lettered again.
-func (w *Worker) deadLetter(ctx context.Context, o original, d Decision, fail *action.Error, done []Decision) (Decision, error) {
-	d.Outcome, d.Reason, d.Code, d.Error, d.Final = DeadLettered, fail.Reason, fail.Code, fail.Error(), true
+func (w *Worker) deadLetter(ctx context.Context, o original, d audit.Decision, fail *action.Error, done []audit.Decision) (audit.Decision, error) {
+	d.Outcome, d.Reason, d.Code, d.Error, d.Final = audit.DeadLettered, fail.Reason, fail.Code, fail.Error(), true
 	stub, err := w.publishDeadLetter(ctx, o, d, fail)
 	if err != nil {
 		return d, err
@@ -54,7 +55,7 @@ func (w *Worker) deadLetter(ctx context.Context, o original, d Decision, fail *a
 	if stub {
 		d.Detail = stubDetail(d.Detail)
 	}
-	for _, r := range slices.Concat(done, []Decision{d}) {
+	for _, r := range slices.Concat(done, []audit.Decision{d}) {
 		r.Final = true
 		if err := w.rec.Record(ctx, r); err != nil {
 			return d, fmt.Errorf("record: %w", err)
@@ -90,7 +91,7 @@ type original struct {
 // for the server's max_payload or the stream's MaxMsgSize, as a stub
 // (stubbed): a message that can never be stored whole must still settle,
 // or it is redelivered forever and holds the consumer's ack floor.
-func (w *Worker) publishDeadLetter(ctx context.Context, o original, d Decision, fail *action.Error) (stub bool, err error) {
+func (w *Worker) publishDeadLetter(ctx context.Context, o original, d audit.Decision, fail *action.Error) (stub bool, err error) {
 	msg := w.deadLetterMsg(ctx, o, d, fail)
 	if _, err = w.js.PublishMsg(ctx, msg); err == nil {
 		return false, nil
@@ -115,7 +116,7 @@ func (w *Worker) publishDeadLetter(ctx context.Context, o original, d Decision, 
 
 // deadLetterMsg is the dead letter whole: the original body and headers
 // with the worker's Remediator-* headers.
-func (w *Worker) deadLetterMsg(ctx context.Context, o original, d Decision, fail *action.Error) *nats.Msg {
+func (w *Worker) deadLetterMsg(ctx context.Context, o original, d audit.Decision, fail *action.Error) *nats.Msg {
 	h := nats.Header{}
 	for k, vs := range o.header {
 		switch {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -34,12 +35,16 @@ func (s storedMsg) original(stream string, seq uint64) original {
 	return original{subject: s.subject, header: s.header, data: s.data, stream: stream, seq: seq, headerBlock: s.block}
 }
 
+// getTimeout bounds reading a stored message when the caller's context
+// has no deadline, as jetstream's default API timeout does.
+const getTimeout = 5 * time.Second
+
 // getStored reads one message of a stream, its headers parsed leniently.
 // A missing message is jetstream.ErrMsgNotFound.
 func (w *Worker) getStored(ctx context.Context, stream string, seq uint64) (storedMsg, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, publishTimeout)
+		ctx, cancel = context.WithTimeout(ctx, getTimeout)
 		defer cancel()
 	}
 	prefix := w.js.Options().APIPrefix // set only by NewWithAPIPrefix

@@ -7,8 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 func TestParseHeaderBlockKeepsParseableLines(t *testing.T) {
@@ -57,22 +56,6 @@ func TestIntakeMaxMsgSizeLeavesRoomForDeadLetterHeaders(t *testing.T) {
 	}
 }
 
-func TestAuditRecordIDOfEventsWithoutID(t *testing.T) {
-	t.Parallel()
-	a := NewAudit(nil, Config{})
-	d1 := Decision{Outcome: DeadLettered, Sequence: 1}
-	d2 := Decision{Outcome: DeadLettered, Sequence: 2}
-	if a.recordID(d1) == a.recordID(d2) {
-		t.Error("two undecodable events share an audit record id")
-	}
-	e1 := Decision{Outcome: DeadLettered, EventID: "e", EventSource: "s", Sequence: 1}
-	e2 := e1
-	e2.Sequence = 9 // a redelivery or a republished copy: the same event
-	if a.recordID(e1) != a.recordID(e2) {
-		t.Error("an event with an id has an audit record id that depends on its sequence")
-	}
-}
-
 // TestRedriveOnlyToIntakeSubjects: redrive publishes only to a subject the
 // worker would build; a dead letter's header is data, and a long or odd
 // subject could get the connection closed.
@@ -106,7 +89,7 @@ func TestParseDeadLetter(t *testing.T) {
 		HeaderFailedAt: {at.Format(time.RFC3339Nano)}, HeaderFirstFailure: {at.Add(-time.Minute).Format(time.RFC3339Nano)},
 	}}
 	d := ParseDeadLetter(m)
-	if d.Sequence != 7 || d.Reason != action.ReasonTooLarge || d.OriginalReason != action.ReasonExhausted || !d.Stub ||
+	if d.Sequence != 7 || d.Reason != audit.ReasonTooLarge || d.OriginalReason != audit.ReasonExhausted || !d.Stub ||
 		d.Code != "APIGW.0308" || d.Rule != "r" || d.Action != "a" || d.Attempts != 4 || d.EventID != "from-body" ||
 		d.OriginalSubject != "remediation.events.x" || d.OriginalStream != "REMEDIATION_EVENTS" || d.OriginalSequence != 42 ||
 		!d.FailedAt.Equal(at) || !d.FirstFailure.Equal(at.Add(-time.Minute)) || !d.Stored.Equal(at) {

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/remediator/remediator/worker"
-	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 )
 
@@ -30,7 +30,7 @@ func TestDeadLetterReadsBackWhatTheWorkerWrote(t *testing.T) {
 		t.Fatalf("%d dead letters, %v", len(dls), err)
 	}
 	d := dls[0]
-	if d.Reason != action.ReasonInvalidEvent || d.Attempts != 1 || d.EventID != "bad-1" || d.Stub ||
+	if d.Reason != audit.ReasonInvalidEvent || d.Attempts != 1 || d.EventID != "bad-1" || d.Stub ||
 		d.OriginalSubject != subject || d.OriginalStream != b.cfg.Stream || d.OriginalSequence != 1 ||
 		d.Subject != b.cfg.DLQSubject+".invalid_event" || string(d.Data) != "not json" || d.Header.Get("X-Trace") != "t-1" {
 		t.Errorf("dead letter %+v", d)
@@ -126,7 +126,7 @@ func TestRedriveDeadLetters(t *testing.T) {
 		{Sequence: stub, Subject: intake, Skipped: worker.RedriveStub},
 		{Sequence: noSubject, Skipped: worker.RedriveNoSubject},
 	}
-	f := worker.DeadLetterFilter{Reason: action.ReasonExhausted}
+	f := worker.DeadLetterFilter{Reason: audit.ReasonExhausted}
 
 	got, err := worker.RedriveDeadLetters(ctx, b.js, b.cfg, f, true)
 	if err != nil || !slices.Equal(got, want) {
@@ -210,13 +210,13 @@ func TestListAndPurgeDeadLetters(t *testing.T) {
 		}
 		return out
 	}
-	if got := list(worker.DeadLetterFilter{Reason: action.ReasonExhausted, Since: since}); !slices.Equal(got, []uint64{late}) {
+	if got := list(worker.DeadLetterFilter{Reason: audit.ReasonExhausted, Since: since}); !slices.Equal(got, []uint64{late}) {
 		t.Errorf("exhausted since: %v, want [%d]", got, late)
 	}
 	if got := list(worker.DeadLetterFilter{}); len(got) != 3 {
 		t.Errorf("all: %v", got)
 	}
-	if n, err := worker.PurgeDeadLetters(ctx, b.js, b.cfg, worker.DeadLetterFilter{Reason: action.ReasonExhausted}); n != 2 || err != nil {
+	if n, err := worker.PurgeDeadLetters(ctx, b.js, b.cfg, worker.DeadLetterFilter{Reason: audit.ReasonExhausted}); n != 2 || err != nil {
 		t.Errorf("purge exhausted: %d, %v", n, err)
 	}
 	if got := list(worker.DeadLetterFilter{}); len(got) != 1 {

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // Headers of a dead letter that is not a plain copy of the original.
@@ -70,11 +71,11 @@ func stubbed(whole *nats.Msg, o original, fail *action.Error, dlqSubject string,
 		}
 		h[k] = vs
 	}
-	h[HeaderReason] = []string{string(action.ReasonTooLarge)}
+	h[HeaderReason] = []string{string(audit.ReasonTooLarge)}
 	h[HeaderOriginalReason] = []string{string(fail.Reason)}
 	h[HeaderBody] = []string{BodyStub}
 	sum := sha256.Sum256(o.data)
-	s := DeadLetterStub{Stub: 1, Reason: string(action.ReasonTooLarge), OriginalReason: string(fail.Reason),
+	s := DeadLetterStub{Stub: 1, Reason: string(audit.ReasonTooLarge), OriginalReason: string(fail.Reason),
 		Size: len(o.data), HeaderBytes: headerBytes(o.header), SHA256: hex.EncodeToString(sum[:]), HeadersDropped: !keepHeaders}
 	head := o.data[:min(len(o.data), stubHeadBytes)]
 	for n := 0; n < utf8.UTFMax && len(head) > 0 && !utf8.Valid(head); n++ {
@@ -86,7 +87,7 @@ func stubbed(whole *nats.Msg, o original, fail *action.Error, dlqSubject string,
 		s.HeadBase64 = base64.StdEncoding.EncodeToString(o.data[:min(len(o.data), stubHeadBytes)])
 	}
 	body, _ := json.Marshal(s) // plain fields: cannot fail
-	return &nats.Msg{Subject: dlqSubject + "." + string(action.ReasonTooLarge), Header: h, Data: body}
+	return &nats.Msg{Subject: dlqSubject + "." + string(audit.ReasonTooLarge), Header: h, Data: body}
 }
 
 // isRemediatorHeader reports whether a header is one of the worker's own

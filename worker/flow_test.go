@@ -7,6 +7,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 )
 
@@ -18,7 +19,7 @@ func TestSlowCallIsKeptAlive(t *testing.T) {
 	b.sim.SetChaos(cloudsim.Chaos{Latency: 400 * time.Millisecond, Seed: 1})
 	b.publish(ctsEvent("slow-1", keyOff), events.Structured)
 	ds := b.waitFinal(1)
-	if ds[0].Outcome != worker.Remediated || ds[0].Attempt != 1 {
+	if ds[0].Outcome != audit.Remediated || ds[0].Attempt != 1 {
 		t.Fatalf("final %+v, want remediated on the first delivery", ds[0])
 	}
 	time.Sleep(700 * time.Millisecond) // a redelivery would show up by now
@@ -66,7 +67,7 @@ func TestDeadLetterOutageLosesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	ds := b.waitFinal(1)
-	if ds[0].Outcome != worker.DeadLettered || ds[0].Reason != "invalid_event" || ds[0].Attempt < 2 {
+	if ds[0].Outcome != audit.DeadLettered || ds[0].Reason != "invalid_event" || ds[0].Attempt < 2 {
 		t.Errorf("final %+v, want dead_lettered invalid_event after a retry", ds[0])
 	}
 	if n := len(b.deadLetters()); n != 1 {

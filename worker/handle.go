@@ -13,44 +13,45 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // verdict is what handling one message produced: the decisions of the
 // rules that completed, and the failure that stopped it, if any.
 type verdict struct {
-	decisions []Decision
+	decisions []audit.Decision
 	failure   *action.Error
-	failed    Decision // the rule and action that failed
+	failed    audit.Decision // the rule and action that failed
 }
 
 // handle decodes one message, evaluates the rules and runs the matching
 // actions in rule order. It stops at the first failure; rules that ran
 // before it are idempotent and simply find compliance on a retry.
-func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) verdict {
+func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base audit.Decision) verdict {
 	if n := msgSize(m); n > w.cfg.MaxEventBytes {
-		return verdict{failed: base, failure: action.Errorf(action.Permanent, action.ReasonTooLarge, "",
+		return verdict{failed: base, failure: action.Errorf(action.Permanent, audit.ReasonTooLarge, "",
 			"event is %d bytes, the limit is %d", n, w.cfg.MaxEventBytes)}
 	}
 	env, err := events.Decode(ctx, m.Headers(), m.Data())
 	if err != nil {
-		return verdict{failed: base, failure: &action.Error{Class: action.Permanent, Reason: action.ReasonInvalidEvent, Msg: err.Error(), Err: err}}
+		return verdict{failed: base, failure: &action.Error{Class: action.Permanent, Reason: audit.ReasonInvalidEvent, Msg: err.Error(), Err: err}}
 	}
 	base.EventID, base.EventSource, base.EventType = env.Event.ID(), env.Event.Source(), env.Event.Type()
 	if env.Finding, err = (events.Normalizer{SelfPrincipals: w.cfg.SelfPrincipals}).Normalize(env); err != nil {
-		return verdict{failed: base, failure: &action.Error{Class: action.Permanent, Reason: action.ReasonInvalidEvent, Msg: err.Error(), Err: err}}
+		return verdict{failed: base, failure: &action.Error{Class: action.Permanent, Reason: audit.ReasonInvalidEvent, Msg: err.Error(), Err: err}}
 	}
 	base.Finding = env.Finding
 	ctx = eventContext(ctx, env)
 	if why := w.untrusted(env); why != "" {
 		d := base
-		d.Outcome, d.Reason, d.Detail = Untrusted, action.ReasonUntrusted, why
-		return verdict{decisions: []Decision{d}}
+		d.Outcome, d.Reason, d.Detail = audit.Untrusted, audit.ReasonUntrusted, why
+		return verdict{decisions: []audit.Decision{d}}
 	}
 	matches := w.rules.Load().Evaluate(env)
 	if len(matches) == 0 {
 		d := base
-		d.Outcome = NoMatch
-		return verdict{decisions: []Decision{d}}
+		d.Outcome = audit.NoMatch
+		return verdict{decisions: []audit.Decision{d}}
 	}
 	var v verdict
 	for _, mt := range matches {
@@ -61,9 +62,9 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) ver
 		}
 		if mt.Skip != "" && mt.Err == nil {
 			d.Outcome, d.Detail = skipOutcome(mt.Skip), mt.SkipReason
-			d.Reason = action.ReasonScope
+			d.Reason = audit.ReasonScope
 			if mt.Skip == rules.Exempt {
-				d.Reason = action.ReasonExempt
+				d.Reason = audit.ReasonExempt
 			}
 			v.decisions = append(v.decisions, d)
 			continue
@@ -82,7 +83,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base Decision) ver
 }
 
 type ran struct {
-	outcome Outcome
+	outcome audit.Outcome
 	res     action.Result
 	detail  string
 	reason  action.Reason
@@ -93,7 +94,7 @@ type ran struct {
 
 // run executes one matched rule's action through the pipeline; d is the
 // decision so far (the event's and the rule's).
-func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, d Decision) (ran, *action.Error) {
+func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, d audit.Decision) (ran, *action.Error) {
 	return w.pipeline(ctx, &job{mt: mt, env: env, base: d})
 }
 
@@ -102,14 +103,14 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 // attempt), or the worker is stopping.
 func waitFailed(err error, delay time.Duration) *action.Error {
 	if errors.Is(err, errCrowded) {
-		return &action.Error{Class: action.Retryable, Reason: action.ReasonBusy, RetryAfter: delay, Msg: err.Error()}
+		return &action.Error{Class: action.Retryable, Reason: audit.ReasonBusy, RetryAfter: delay, Msg: err.Error()}
 	}
 	return action.Classify(err)
 }
 
 // coalesced is the outcome of an event answered by an observation.
 func coalesced(ob observation) ran {
-	return ran{outcome: AlreadyCompliant, reason: action.ReasonCoalesced,
+	return ran{outcome: audit.AlreadyCompliant, reason: audit.ReasonCoalesced,
 		detail: "found compliant by a read that began after this event was stored (intake sequence <= " +
 			strconv.FormatUint(ob.mark, 10) + "): no cloud call"}
 }
@@ -119,9 +120,9 @@ func found(out ran, ferr *action.Error) observed {
 	switch {
 	case ferr != nil:
 		return notRead
-	case out.outcome == AlreadyCompliant || out.outcome == Remediated:
+	case out.outcome == audit.AlreadyCompliant || out.outcome == audit.Remediated:
 		return compliant
-	case out.outcome == Planned:
+	case out.outcome == audit.Planned:
 		return drifted
 	}
 	return notRead
@@ -151,24 +152,24 @@ func (w *Worker) ensure(ctx context.Context, a action.Action, mt rules.Match, en
 	if err != nil {
 		ae := action.Classify(err)
 		if ae.Class == action.AlreadyDone {
-			return ran{outcome: AlreadyCompliant, res: res}, nil
+			return ran{outcome: audit.AlreadyCompliant, res: res}, nil
 		}
 		return ran{}, ae
 	}
 	switch {
 	case res.Changed:
-		return ran{outcome: Remediated, res: res}, nil
+		return ran{outcome: audit.Remediated, res: res}, nil
 	case res.Planned:
-		return ran{outcome: Planned, res: res}, nil
+		return ran{outcome: audit.Planned, res: res}, nil
 	}
-	return ran{outcome: AlreadyCompliant, res: res}, nil
+	return ran{outcome: audit.AlreadyCompliant, res: res}, nil
 }
 
-func skipOutcome(s rules.Skip) Outcome {
+func skipOutcome(s rules.Skip) audit.Outcome {
 	if s == rules.Exempt {
-		return Exempt
+		return audit.Exempt
 	}
-	return OutOfScope
+	return audit.OutOfScope
 }
 
 // msgSize is the body plus header bytes, what the event costs to carry.

@@ -12,6 +12,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // held is the ledger leases one rule's action runs under: the event's
@@ -49,7 +50,7 @@ func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope,
 	poll := leasePollMin
 	for {
 		h, out, ferr := w.claimBoth(ctx, evKey, resKey)
-		if ferr == nil || ferr.Reason != action.ReasonBusy || !w.ledger.now().Before(giveUp) {
+		if ferr == nil || ferr.Reason != audit.ReasonBusy || !w.ledger.now().Before(giveUp) {
 			return h, out, ferr
 		}
 		// The holder may be another replica reading the resource: its read
@@ -137,7 +138,7 @@ func ledgerError(err error, now time.Time) *action.Error {
 	case errors.As(err, &de):
 		return nil
 	case errors.As(err, &be):
-		e := &action.Error{Class: action.Retryable, Reason: action.ReasonBusy, Msg: be.Error(),
+		e := &action.Error{Class: action.Retryable, Reason: audit.ReasonBusy, Msg: be.Error(),
 			RetryAfter: max(be.until.Sub(now), 10*time.Millisecond)}
 		e.WaitFull = be.stale
 		return e
@@ -162,7 +163,7 @@ func unproved(what string, err error) *action.Error {
 
 // superseded is the error of a delivery whose event lease is gone.
 func superseded(msg string, err error) *action.Error {
-	return &action.Error{Class: action.Superseded, Reason: action.ReasonLeaseLost, Msg: msg, Err: err}
+	return &action.Error{Class: action.Superseded, Reason: audit.ReasonLeaseLost, Msg: msg, Err: err}
 }
 
 // renew extends both leases with compare-and-set on the revisions held,
@@ -198,7 +199,7 @@ func (h *held) renew(ctx context.Context) *action.Error {
 		// if it is still ours, and finds out if it is not).
 		return unproved("the event's lease could not be renewed", evErr)
 	case errors.Is(resErr, jetstream.ErrKeyRevisionMismatch):
-		h.lost = &action.Error{Class: action.Retryable, Reason: action.ReasonBusy, RetryAfter: h.w.cfg.RetryBase,
+		h.lost = &action.Error{Class: action.Retryable, Reason: audit.ReasonBusy, RetryAfter: h.w.cfg.RetryBase,
 			Msg: "the resource's lease was taken over by another event's work", Err: resErr}
 		return h.lost
 	case resErr != nil:
@@ -268,12 +269,12 @@ func (h *held) finish(ctx context.Context, out ran, fail *action.Error) *action.
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.lost != nil && h.lost.Class == action.Superseded {
-		if fail == nil && out.outcome == Remediated {
+		if fail == nil && out.outcome == audit.Remediated {
 			h.unrecorded(out, h.lost)
 		}
 		return h.lost
 	}
-	if fail != nil || (out.outcome != Remediated && out.outcome != AlreadyCompliant) {
+	if fail != nil || (out.outcome != audit.Remediated && out.outcome != audit.AlreadyCompliant) {
 		if err := h.w.ledger.releaseOwned(ctx, h.ev); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return superseded("the event's lease was taken over by another delivery", err)
 		}
@@ -286,7 +287,7 @@ func (h *held) finish(ctx context.Context, out ran, fail *action.Error) *action.
 		}
 	}
 	if err != nil {
-		if out.outcome == Remediated {
+		if out.outcome == audit.Remediated {
 			h.unrecorded(out, err)
 		}
 		return superseded("the done record could not replace the event's lease", err)

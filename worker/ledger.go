@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // The ledger is a JetStream KV bucket that makes each correction happen
@@ -30,11 +31,11 @@ import (
 
 // ledgerEntry is the value of a ledger key.
 type ledgerEntry struct {
-	State   string    `json:"state"` // leased or done
-	Owner   string    `json:"owner"`
-	Until   time.Time `json:"until,omitzero"`
-	Outcome Outcome   `json:"outcome,omitempty"`
-	At      time.Time `json:"at"`
+	State   string        `json:"state"` // leased or done
+	Owner   string        `json:"owner"`
+	Until   time.Time     `json:"until,omitzero"`
+	Outcome audit.Outcome `json:"outcome,omitempty"`
+	At      time.Time     `json:"at"`
 }
 
 // lease is a held ledger key.
@@ -57,7 +58,7 @@ func (e *errBusy) Error() string {
 }
 
 // doneError says the work was already done, with its outcome.
-type doneError struct{ outcome Outcome }
+type doneError struct{ outcome audit.Outcome }
 
 func (e *doneError) Error() string { return "already done: " + string(e.outcome) }
 
@@ -123,7 +124,7 @@ func (l *ledger) renew(ctx context.Context, ls *lease) error {
 }
 
 // done replaces the lease with the done record.
-func (l *ledger) done(ctx context.Context, ls lease, o Outcome) error {
+func (l *ledger) done(ctx context.Context, ls lease, o audit.Outcome) error {
 	return l.update(ctx, &ls, ledgerEntry{State: "done", Owner: ls.owner, Outcome: o})
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // TestRedeliveryAfterDoneMakesNoCall: the same event arriving again (here
@@ -25,7 +26,7 @@ func TestRedeliveryAfterDoneMakesNoCall(t *testing.T) {
 	calls := len(b.sim.Calls())
 	b.publishRaw(b.cfg.IntakeSubject(r.Source), nats.Header{"Content-Type": {events.StructuredContentType}, "Nats-Msg-Id": {"another-id"}}, r.Body)
 	ds := b.waitFinal(2)
-	if d := ds[1]; d.Outcome != worker.Remediated || d.Detail == "" {
+	if d := ds[1]; d.Outcome != audit.Remediated || d.Detail == "" {
 		t.Errorf("second delivery %+v, want the recorded outcome from the ledger", d)
 	}
 	if n := len(b.sim.Calls()); n != calls {
@@ -52,12 +53,12 @@ func TestLiveLeaseDelaysThenExpiredLeaseIsTakenOver(t *testing.T) {
 	}
 	b.publish(r, events.Structured)
 	ds := b.waitFinal(1)
-	if ds[0].Outcome != worker.Remediated || ds[0].Attempt != 1 {
+	if ds[0].Outcome != audit.Remediated || ds[0].Attempt != 1 {
 		t.Errorf("final %+v, want remediated at attempt 1: waiting for the lease is no attempt", ds[0])
 	}
 	busy := 0
 	for _, d := range b.mem.Decisions() {
-		if d.Outcome == worker.Retrying && d.Reason == "busy" {
+		if d.Outcome == audit.Retrying && d.Reason == "busy" {
 			busy++
 		}
 	}
@@ -86,9 +87,9 @@ func TestBurstAboutOneResourceMakesOneWrite(t *testing.T) {
 	ds := b.waitFinal(n)
 	remediated := 0
 	for _, d := range ds {
-		if d.Outcome == worker.Remediated {
+		if d.Outcome == audit.Remediated {
 			remediated++
-		} else if d.Outcome != worker.AlreadyCompliant {
+		} else if d.Outcome != audit.AlreadyCompliant {
 			t.Errorf("decision %+v", d)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // Metrics are the worker's Prometheus metrics, in the remediator
@@ -55,7 +56,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 }
 
 // observe records one decision.
-func (m *Metrics) observe(d Decision, arrived time.Time) {
+func (m *Metrics) observe(d audit.Decision, arrived time.Time) {
 	form := "other"
 	if d.Finding != nil {
 		form = d.Finding.Form
@@ -63,18 +64,18 @@ func (m *Metrics) observe(d Decision, arrived time.Time) {
 	m.events.WithLabelValues(form, string(d.Outcome)).Inc()
 	if d.Action != "" {
 		provider, _, _ := strings.Cut(d.Action, ".")
-		m.actions.WithLabelValues(provider, d.Action, string(d.Outcome), string(d.Reason)).Inc()
+		m.actions.WithLabelValues(provider, d.Action, string(d.Outcome), string(audit.Known(d.Reason))).Inc()
 		if d.Duration > 0 {
 			m.duration.WithLabelValues(d.Action).Observe(d.Duration.Seconds())
 		}
 	}
 	switch {
-	case d.Outcome == Retrying:
-		m.retries.WithLabelValues(string(d.Reason)).Inc()
-		if d.Reason == "busy" {
+	case d.Outcome == audit.Retrying:
+		m.retries.WithLabelValues(string(audit.Known(d.Reason))).Inc()
+		if d.Reason == audit.ReasonBusy {
 			m.conflicts.Inc()
 		}
-		if d.Reason == "circuit_open" {
+		if d.Reason == audit.ReasonCircuitOpen {
 			m.rateWaits.Inc()
 		}
 	case d.Final && !arrived.IsZero():

@@ -9,6 +9,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 )
 
@@ -34,7 +35,7 @@ func TestPacingKeepsUnderTheQuota(t *testing.T) {
 			b.publish(ctsEvent(fmt.Sprintf("paced-%d", i), k), events.Structured)
 		}
 		for _, d := range b.waitFinal(n) {
-			if d.Outcome == worker.DeadLettered {
+			if d.Outcome == audit.DeadLettered {
 				dead++
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // The pipeline: one matched rule's action for one event goes down a chain
@@ -30,7 +31,7 @@ import (
 type job struct {
 	mt     rules.Match
 	env    *events.Envelope
-	base   Decision
+	base   audit.Decision
 	act    action.Action
 	obsKey string   // the observation key: the action and its params
 	first  bool     // on its first attempt: may be answered by an observation
@@ -76,11 +77,11 @@ func (w *Worker) prepare(next step) step {
 			if errors.As(mt.Err, &pe) {
 				return ran{}, &action.Error{Class: action.Permanent, Reason: action.ReasonInvalidParams, Msg: mt.Err.Error(), Err: mt.Err}
 			}
-			return ran{}, &action.Error{Class: action.Permanent, Reason: action.ReasonRuleError, Msg: mt.Err.Error(), Err: mt.Err}
+			return ran{}, &action.Error{Class: action.Permanent, Reason: audit.ReasonRuleError, Msg: mt.Err.Error(), Err: mt.Err}
 		}
 		a, ok := w.actions.Get(mt.Rule.Action)
 		if !ok {
-			return ran{}, action.Errorf(action.Permanent, action.ReasonRuleError, "", "action %s is not registered", mt.Rule.Action)
+			return ran{}, action.Errorf(action.Permanent, audit.ReasonRuleError, "", "action %s is not registered", mt.Rule.Action)
 		}
 		// Only an event on its first attempt is answered from an
 		// observation (deliveries that only waited are no attempts, unless
@@ -171,6 +172,6 @@ func (w *Worker) leases(next step) step {
 // ensureStep runs the action.
 func (w *Worker) ensureStep(ctx context.Context, j *job) (ran, *action.Error) {
 	out, ferr := w.ensure(ctx, j.act, j.mt, j.env, j.dry)
-	out.read, out.wrote = found(out, ferr), ferr == nil && out.outcome == Remediated
+	out.read, out.wrote = found(out, ferr), ferr == nil && out.outcome == audit.Remediated
 	return out, ferr
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // TestChainOrder: the first middleware is outermost, and each one's work
@@ -25,10 +26,10 @@ func TestChainOrder(t *testing.T) {
 	}
 	last := func(context.Context, *job) (ran, *action.Error) {
 		trail = append(trail, "action")
-		return ran{outcome: AlreadyCompliant}, nil
+		return ran{outcome: audit.AlreadyCompliant}, nil
 	}
 	out, err := chain(last, mw("a"), mw("b"))(context.Background(), &job{})
-	if err != nil || out.outcome != AlreadyCompliant {
+	if err != nil || out.outcome != audit.AlreadyCompliant {
 		t.Fatalf("%+v %v", out, err)
 	}
 	if got := strings.Join(trail, " "); got != "a> b> action <b <a" {

@@ -21,6 +21,7 @@ import (
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/alibaba"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 	"github.com/remediator/remediator/worker/huawei"
@@ -87,7 +88,7 @@ type rv struct {
 	t    *testing.T
 	js   jetstream.JetStream
 	sim  *cloudsim.Simulator
-	mem  *Memory
+	mem  *audit.Memory
 	logs *observer.ObservedLogs
 	w    *Worker
 	cfg  Config
@@ -130,7 +131,7 @@ func rvSetup(t *testing.T, ruleYAML string, cfgf func(*Config), before func(*Wor
 		cfgf(&cfg)
 	}
 	core, logs := observer.New(zapcore.DebugLevel)
-	mem := NewMemory()
+	mem := audit.NewMemory()
 	ctx, cancel := context.WithCancel(context.Background())
 	w, err := New(ctx, cfg, Deps{JetStream: js, Rules: set, Actions: reg, Recorder: mem, Logger: zap.New(core)})
 	if err != nil {
@@ -168,12 +169,12 @@ func (r *rv) publish(e events.Raw) {
 	}
 }
 
-func (r *rv) waitFinal(n int, within time.Duration) []Decision {
+func (r *rv) waitFinal(n int, within time.Duration) []audit.Decision {
 	r.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), within)
 	defer cancel()
-	fin := func(ds []Decision) []Decision {
-		var out []Decision
+	fin := func(ds []audit.Decision) []audit.Decision {
+		var out []audit.Decision
 		for _, d := range ds {
 			if d.Final {
 				out = append(out, d)
@@ -181,7 +182,7 @@ func (r *rv) waitFinal(n int, within time.Duration) []Decision {
 		}
 		return out
 	}
-	if err := r.mem.Wait(ctx, func(ds []Decision) bool { return len(fin(ds)) >= n }); err != nil {
+	if err := r.mem.Wait(ctx, func(ds []audit.Decision) bool { return len(fin(ds)) >= n }); err != nil {
 		r.t.Fatalf("waiting for %d final decisions: %+v", n, r.mem.Decisions())
 	}
 	return fin(r.mem.Decisions())
@@ -222,7 +223,7 @@ func TestFenceTransientErrorIsRetried(t *testing.T) {
 		t.Log(l)
 	}
 	t.Logf("final: %s/%s attempt %d after %s; writes %d", ds[0].Outcome, ds[0].Reason, ds[0].Attempt, took, r.sim.Writes(""))
-	if took > r.cfg.AckWait || ds[0].Outcome != Remediated {
+	if took > r.cfg.AckWait || ds[0].Outcome != audit.Remediated {
 		t.Errorf("a transient ledger error before the write: final %s after %s (ack wait %s), want remediated by a retry before the ack wait", ds[0].Outcome, took, r.cfg.AckWait)
 	}
 	if n := r.sim.Writes(""); n != 1 {
@@ -255,11 +256,11 @@ func TestRenewAppliedButAnswerLost(t *testing.T) {
 	}
 	took := time.Since(start)
 	t.Logf("final: %s attempt %d after %s; writes %d", ds[0].Outcome, ds[0].Attempt, took, r.sim.Writes(""))
-	if ds[0].Outcome != Remediated || took > r.cfg.AckWait {
+	if ds[0].Outcome != audit.Remediated || took > r.cfg.AckWait {
 		t.Errorf("final %s after %s, want remediated before the ack wait %s", ds[0].Outcome, took, r.cfg.AckWait)
 	}
 	for _, e := range r.logs.FilterMessage("decision").All() {
-		if e.ContextMap()["outcome"] == string(Superseded) {
+		if e.ContextMap()["outcome"] == string(audit.Superseded) {
 			t.Errorf("a lease still ours was judged taken over: %v", e.ContextMap())
 		}
 	}
@@ -328,7 +329,7 @@ func TestMultiRuleBusyAfterAWriteReadsTheLedger(t *testing.T) {
 			t.Logf("write: %s %v", c.Op, c.Status)
 		}
 	}
-	var a Decision
+	var a audit.Decision
 	for _, d := range ds {
 		t.Logf("final: rule=%s outcome=%s reason=%s attempt=%d", d.Rule, d.Outcome, d.Reason, d.Attempt)
 		if d.Rule == "a-rotate" {
@@ -339,7 +340,7 @@ func TestMultiRuleBusyAfterAWriteReadsTheLedger(t *testing.T) {
 	if err == nil {
 		t.Logf("ledger for rule a: %s", e.Value())
 	}
-	if a.Outcome != Remediated {
+	if a.Outcome != audit.Remediated {
 		t.Errorf("rule a's final audit outcome is %s/%s, but its first delivery wrote (%d writes) and the ledger says remediated", a.Outcome, a.Reason, writes)
 	}
 }

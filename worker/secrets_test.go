@@ -17,6 +17,7 @@ import (
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/alibaba"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 	"github.com/remediator/remediator/worker/huawei"
@@ -41,9 +42,9 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	core, logs := observer.New(zap.DebugLevel)
 	cfg := worker.DefaultConfig()
-	mem := worker.NewMemory()
+	mem := audit.NewMemory()
 	w, err := worker.New(context.Background(), cfg, worker.Deps{JetStream: js, Rules: set, Actions: reg,
-		Recorder: worker.Tee(worker.NewAudit(js, cfg), mem), Logger: zap.New(core)})
+		Recorder: audit.Tee(audit.NewStream(js, cfg.AuditConfig()), mem), Logger: zap.New(core)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 	}
 	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
 	defer wcancel()
-	if err := mem.Wait(wctx, func([]worker.Decision) bool { return len(mem.Final()) == 2 }); err != nil {
+	if err := mem.Wait(wctx, func([]audit.Decision) bool { return len(mem.Final()) == 2 }); err != nil {
 		t.Fatalf("decisions: %+v", mem.Decisions())
 	}
 	var texts []string

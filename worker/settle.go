@@ -9,6 +9,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // settleTimeout bounds the acks and publishes that settle one message;
@@ -43,7 +44,7 @@ func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, dl deliver
 		// Work cut off may have written: this counts as an attempt, so the
 		// redelivery goes to the ledger, not to an observation.
 		w.release(ctx, m, v.failed, fail)
-	case fail.Class == action.Retryable && fail.Reason == action.ReasonBusy && dl.waits < w.cfg.MaxWaits:
+	case fail.Class == action.Retryable && fail.Reason == audit.ReasonBusy && dl.waits < w.cfg.MaxWaits:
 		// Waiting for another delivery's lease is not an attempt: the
 		// attempts are kept for real failures. A rule before the busy one
 		// may have written, though: then the wait is marked worked, and the
@@ -54,8 +55,8 @@ func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, dl deliver
 		w.noteFailure(ctx, meta.Stream, meta.Sequence.Stream)
 		w.retry(ctx, m, v, dl)
 	default:
-		if fail.Class == action.Retryable && fail.Reason != action.ReasonCircuitOpen {
-			fail = &action.Error{Class: action.Permanent, Reason: action.ReasonExhausted, Code: fail.Code,
+		if fail.Class == action.Retryable && fail.Reason != audit.ReasonCircuitOpen {
+			fail = &action.Error{Class: action.Permanent, Reason: audit.ReasonExhausted, Code: fail.Code,
 				Msg: "gave up after " + itoa(dl.attempt) + " attempts: " + fail.Error(), Err: fail}
 		}
 		w.kill(ctx, m, meta, v, fail)
@@ -69,12 +70,12 @@ func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, dl deliver
 // delivery could settle the live one). If nobody holds it, the server
 // redelivers it after the ack wait.
 func (w *Worker) abandon(v verdict) {
-	d := failed(v, Superseded)
+	d := failed(v, audit.Superseded)
 	w.logDecision(d)
 }
 
 // ack records the decisions, then DoubleAcks (see confirm).
-func (w *Worker) ack(ctx context.Context, m jetstream.Msg, ds []Decision, attempt int) {
+func (w *Worker) ack(ctx context.Context, m jetstream.Msg, ds []audit.Decision, attempt int) {
 	for i := range ds {
 		ds[i].Final = true
 		if err := w.rec.Record(ctx, ds[i]); err != nil {
@@ -122,14 +123,14 @@ func (w *Worker) retry(ctx context.Context, m jetstream.Msg, v verdict, dl deliv
 	delay := w.cfg.backoff(dl.attempt, v.failure.Reason, w.rnd)
 	if ra := v.failure.RetryAfter; ra > 0 {
 		delay = min(ra, w.cfg.RetryMax)
-		if v.failure.Reason == action.ReasonBusy {
-			delay = min(w.cfg.backoff(dl.waits+1, action.ReasonBusy, w.rnd), ra)
+		if v.failure.Reason == audit.ReasonBusy {
+			delay = min(w.cfg.backoff(dl.waits+1, audit.ReasonBusy, w.rnd), ra)
 			if v.failure.WaitFull {
 				delay = ra
 			}
 		}
 	}
-	d := failed(v, Retrying)
+	d := failed(v, audit.Retrying)
 	if err := w.rec.Record(ctx, d); err != nil {
 		w.log.Error("record_failed", zap.String("event_id", d.EventID), zap.Error(err))
 	}
@@ -154,8 +155,8 @@ func (w *Worker) kill(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgM
 }
 
 // release hands an unfinished message back at shutdown.
-func (w *Worker) release(ctx context.Context, m jetstream.Msg, d Decision, fail *action.Error) {
-	d.Outcome, d.Reason = Released, fail.Reason
+func (w *Worker) release(ctx context.Context, m jetstream.Msg, d audit.Decision, fail *action.Error) {
+	d.Outcome, d.Reason = audit.Released, fail.Reason
 	if err := w.rec.Record(ctx, d); err != nil {
 		w.log.Error("record_failed", zap.String("event_id", d.EventID), zap.Error(err))
 	}
@@ -171,14 +172,14 @@ func (w *Worker) nakDelay(m jetstream.Msg, d time.Duration) {
 	}
 }
 
-func failed(v verdict, o Outcome) Decision {
+func failed(v verdict, o audit.Outcome) audit.Decision {
 	d := v.failed
 	d.Outcome, d.Reason, d.Code, d.Error = o, v.failure.Reason, v.failure.Code, v.failure.Error()
 	return d
 }
 
 // logDecision writes the one log line per decision.
-func (w *Worker) logDecision(d Decision, extra ...zap.Field) {
+func (w *Worker) logDecision(d audit.Decision, extra ...zap.Field) {
 	w.counts.add(d.Outcome)
 	w.metrics.observe(d, d.Arrived)
 	ce := w.log.Check(zap.InfoLevel, "decision")
@@ -210,9 +211,9 @@ func (w *Worker) logDecision(d Decision, extra ...zap.Field) {
 	ce.Write(fields...)
 }
 
-func first(ds []Decision) Decision {
+func first(ds []audit.Decision) audit.Decision {
 	if len(ds) == 0 {
-		return Decision{}
+		return audit.Decision{}
 	}
 	return ds[0]
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 )
 
@@ -33,7 +34,7 @@ func TestShutdownLetsInFlightCallFinish(t *testing.T) {
 	b.waitInFlight(opEnable)
 	b.stop() // what SIGTERM does in `remediator run`
 	final := b.mem.Final()["sd-finish"]
-	if len(final) != 1 || final[0].Outcome != worker.Remediated {
+	if len(final) != 1 || final[0].Outcome != audit.Remediated {
 		t.Fatalf("final decisions %+v, want the in-flight work to complete and be acked", final)
 	}
 	b.assertDrained()
@@ -54,7 +55,7 @@ func TestShutdownTimeoutHandsMessageBack(t *testing.T) {
 	}
 	released := false
 	for _, d := range b.mem.Decisions() {
-		released = released || d.Outcome == worker.Released
+		released = released || d.Outcome == audit.Released
 	}
 	if !released {
 		t.Error("no released decision recorded for the cut-off message")
@@ -64,7 +65,7 @@ func TestShutdownTimeoutHandsMessageBack(t *testing.T) {
 	b.start()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := b.mem.Wait(ctx, func([]worker.Decision) bool { return len(b.mem.Final()["sd-cut"]) == 1 }); err != nil {
+	if err := b.mem.Wait(ctx, func([]audit.Decision) bool { return len(b.mem.Final()["sd-cut"]) == 1 }); err != nil {
 		t.Fatal("the handed-back message was never finished")
 	}
 	b.assertDrained()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // eventContext continues the trace the event carries in the CloudEvents
@@ -27,7 +28,7 @@ func eventContext(ctx context.Context, env *events.Envelope) context.Context {
 
 // startRule opens the span of one rule's action; the providers send its
 // trace context with their cloud calls.
-func (w *Worker) startRule(ctx context.Context, d Decision) (context.Context, trace.Span) {
+func (w *Worker) startRule(ctx context.Context, d audit.Decision) (context.Context, trace.Span) {
 	return w.tracer.Start(ctx, "remediate "+d.Action, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
 		attribute.String("remediator.rule", d.Rule), attribute.String("remediator.action", d.Action),
 		attribute.String("cloudevents.event_id", d.EventID), attribute.String("cloudevents.event_source", d.EventSource),

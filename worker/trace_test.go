@@ -12,6 +12,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // TestTraceContinuesToTheCloud: an event carrying a traceparent gets a
@@ -40,7 +41,7 @@ func TestTraceContinuesToTheCloud(t *testing.T) {
 	b.publish(r, events.Binary)
 	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
 	defer wcancel()
-	if err := b.mem.Wait(wctx, func([]worker.Decision) bool { return len(b.mem.Final()["traced-1"]) == 1 }); err != nil {
+	if err := b.mem.Wait(wctx, func([]audit.Decision) bool { return len(b.mem.Final()["traced-1"]) == 1 }); err != nil {
 		t.Fatal("no outcome")
 	}
 	spans := rec.Ended()

@@ -6,6 +6,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 func TestUntrustedSourcesAndAccountsAreNotActedOn(t *testing.T) {
@@ -22,11 +23,11 @@ func TestUntrustedSourcesAndAccountsAreNotActedOn(t *testing.T) {
 		b.publish(r, events.Structured)
 	}
 	b.waitFinal(3)
-	got := map[string]worker.Outcome{}
+	got := map[string]audit.Outcome{}
 	for id, ds := range b.mem.Final() {
 		got[id] = ds[0].Outcome
 	}
-	if got["tr-ok"] != worker.Remediated || got["tr-acct"] != worker.Untrusted || got["tr-src"] != worker.Untrusted {
+	if got["tr-ok"] != audit.Remediated || got["tr-acct"] != audit.Untrusted || got["tr-src"] != audit.Untrusted {
 		t.Errorf("outcomes %v", got)
 	}
 	if n := b.sim.Writes(""); n != 1 {

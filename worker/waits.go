@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // Waits. The server counts every delivery of a message, but a delivery
@@ -80,6 +81,6 @@ func (w *Worker) handBack(ctx context.Context, m jetstream.Msg) {
 // before it ended without settling (the worker crashed, hung or lost its
 // lease on each), so it is dead-lettered before being tried again.
 func unsettled(dl delivery) *action.Error {
-	return action.Errorf(action.Permanent, action.ReasonMaxDeliveries, "",
+	return action.Errorf(action.Permanent, audit.ReasonMaxDeliveries, "",
 		"delivered %d times (%d of them waits) without being settled: the worker crashed, hung or lost its lease on each", dl.attempt+dl.waits-1, dl.waits)
 }

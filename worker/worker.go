@@ -18,6 +18,7 @@ import (
 
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // Worker pulls events from the shared durable consumer and handles them
@@ -28,7 +29,7 @@ type Worker struct {
 	cons     jetstream.Consumer
 	rules    atomic.Pointer[rules.Set]
 	actions  *action.Registry
-	rec      Recorder
+	rec      audit.Recorder
 	log      *zap.Logger
 	rnd      func(int64) int64
 	counts   counters
@@ -54,9 +55,9 @@ type Deps struct {
 	JetStream jetstream.JetStream
 	Rules     *rules.Set
 	Actions   *action.Registry
-	Recorder  Recorder    // nil: decisions are only logged
-	Logger    *zap.Logger // nil: no logging
-	Metrics   *Metrics    // nil: metrics go to a private registry
+	Recorder  audit.Recorder // nil: decisions are only logged
+	Logger    *zap.Logger    // nil: no logging
+	Metrics   *Metrics       // nil: metrics go to a private registry
 	// Tracer, when set, traces each rule's action, continuing the event's
 	// traceparent; nil: no tracing.
 	Tracer trace.TracerProvider
@@ -74,7 +75,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	}
 	w := &Worker{cfg: cfg, js: d.JetStream, cons: cons, actions: d.Actions, rec: d.Recorder, log: d.Logger, rnd: jitter}
 	if w.rec == nil {
-		w.rec = RecorderFunc(func(context.Context, Decision) error { return nil })
+		w.rec = audit.RecorderFunc(func(context.Context, audit.Decision) error { return nil })
 	}
 	if w.log == nil {
 		w.log = zap.NewNop()
@@ -306,7 +307,7 @@ func (w *Worker) process(ctx context.Context, m jetstream.Msg, stopping *atomic.
 	w.obs.received(meta.Sequence.Stream)
 	stop := keepAlive(m, w.cfg.AckWait/3)
 	dl := w.deliveryOf(ctx, meta)
-	base := Decision{Subject: m.Subject(), Sequence: meta.Sequence.Stream, Attempt: dl.attempt, Arrived: meta.Timestamp}
+	base := audit.Decision{Event: audit.Event{Subject: m.Subject(), Sequence: meta.Sequence.Stream, Attempt: dl.attempt, Arrived: meta.Timestamp}}
 	if id := m.Headers().Get("ce-id"); id != "" {
 		base.EventID = id
 	}

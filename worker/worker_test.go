@@ -16,6 +16,7 @@ import (
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/alibaba"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 	"github.com/remediator/remediator/worker/huawei"
@@ -48,7 +49,7 @@ type bundle struct {
 	js   jetstream.JetStream
 	nc   *nats.Conn
 	sim  *cloudsim.Simulator
-	mem  *worker.Memory
+	mem  *audit.Memory
 	cfg  worker.Config
 	reg  *action.Registry
 	set  *rules.Set
@@ -94,7 +95,7 @@ func setupWith(t *testing.T, seedText string, lim *action.RateLimiter, opts ...o
 	for _, o := range opts {
 		o(&cfg)
 	}
-	b := &bundle{t: t, js: js, nc: nc, sim: sim, mem: worker.NewMemory(), cfg: cfg, reg: reg, set: set}
+	b := &bundle{t: t, js: js, nc: nc, sim: sim, mem: audit.NewMemory(), cfg: cfg, reg: reg, set: set}
 	b.start()
 	return b
 }
@@ -103,7 +104,7 @@ func setupWith(t *testing.T, seedText string, lim *action.RateLimiter, opts ...o
 func (b *bundle) start() {
 	b.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	rec := worker.Tee(worker.NewAudit(b.js, b.cfg), b.mem)
+	rec := audit.Tee(audit.NewStream(b.js, b.cfg.AuditConfig()), b.mem)
 	w, err := worker.New(ctx, b.cfg, worker.Deps{JetStream: b.js, Rules: b.set, Actions: b.reg, Recorder: rec, Logger: zaptest.NewLogger(b.t)})
 	if err != nil {
 		b.t.Fatal(err)
@@ -152,12 +153,12 @@ func (b *bundle) publishRaw(subject string, h nats.Header, body []byte) {
 }
 
 // waitFinal waits until n final decisions are recorded.
-func (b *bundle) waitFinal(n int) []worker.Decision {
+func (b *bundle) waitFinal(n int) []audit.Decision {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	final := func(ds []worker.Decision) []worker.Decision {
-		var out []worker.Decision
+	final := func(ds []audit.Decision) []audit.Decision {
+		var out []audit.Decision
 		for _, d := range ds {
 			if d.Final {
 				out = append(out, d)
@@ -165,7 +166,7 @@ func (b *bundle) waitFinal(n int) []worker.Decision {
 		}
 		return out
 	}
-	if err := b.mem.Wait(ctx, func(ds []worker.Decision) bool { return len(final(ds)) >= n }); err != nil {
+	if err := b.mem.Wait(ctx, func(ds []audit.Decision) bool { return len(final(ds)) >= n }); err != nil {
 		b.t.Fatalf("waiting for %d final decisions: got %+v", n, final(b.mem.Decisions()))
 	}
 	return final(b.mem.Decisions())

@@ -16,6 +16,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 )
 
@@ -140,11 +141,11 @@ func benchWorker(ctx context.Context, o benchOptions, r workerRun) (benchResult,
 	defer done()
 	env.sim.SetChaos(cloudsim.Chaos{Quotas: r.quotas})
 	var settled, dead, retries atomic.Int64
-	count := worker.RecorderFunc(func(_ context.Context, d worker.Decision) error {
+	count := audit.RecorderFunc(func(_ context.Context, d audit.Decision) error {
 		switch {
-		case d.Outcome == worker.Retrying:
+		case d.Outcome == audit.Retrying:
 			retries.Add(1)
-		case d.Final && d.Outcome == worker.DeadLettered:
+		case d.Final && d.Outcome == audit.DeadLettered:
 			dead.Add(1)
 			settled.Add(1)
 		case d.Final:
@@ -167,7 +168,7 @@ func benchWorker(ctx context.Context, o benchOptions, r workerRun) (benchResult,
 		return benchResult{}, err
 	}
 	start, use0 := time.Now(), usageNow()
-	stop, err := startBenchWorker(ctx, env, cfg, r.rates, worker.Tee(worker.NewAudit(env.records, cfg), count))
+	stop, err := startBenchWorker(ctx, env, cfg, r.rates, audit.Tee(audit.NewStream(env.records, cfg.AuditConfig()), count))
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -205,7 +206,7 @@ func benchLatency(ctx context.Context, o benchOptions) (benchResult, error) {
 	defer done()
 	var mu sync.Mutex
 	var lat []time.Duration
-	rec := worker.RecorderFunc(func(_ context.Context, d worker.Decision) error {
+	rec := audit.RecorderFunc(func(_ context.Context, d audit.Decision) error {
 		if d.Final {
 			mu.Lock()
 			lat = append(lat, time.Since(d.Arrived))
@@ -215,7 +216,7 @@ func benchLatency(ctx context.Context, o benchOptions) (benchResult, error) {
 	})
 	cfg := worker.DefaultConfig()
 	cfg.Concurrency = o.concurrency
-	stop, err := startBenchWorker(ctx, env, cfg, nil, worker.Tee(worker.NewAudit(env.records, cfg), rec))
+	stop, err := startBenchWorker(ctx, env, cfg, nil, audit.Tee(audit.NewStream(env.records, cfg.AuditConfig()), rec))
 	if err != nil {
 		return benchResult{}, err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/alibaba"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/huawei"
 )
@@ -29,7 +30,7 @@ func simActions(endpoint string, rates action.Rates) (*action.Registry, error) {
 // startBenchWorker runs a worker with the built-in rules on env until the
 // returned func, which waits for it to stop. The worker's goroutines carry
 // the profile label part=worker.
-func startBenchWorker(ctx context.Context, env *benchEnv, cfg worker.Config, rates action.Rates, rec worker.Recorder) (func(), error) {
+func startBenchWorker(ctx context.Context, env *benchEnv, cfg worker.Config, rates action.Rates, rec audit.Recorder) (func(), error) {
 	reg, err := simActions(env.url, rates)
 	if err != nil {
 		return nil, err

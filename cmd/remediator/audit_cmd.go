@@ -15,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 func newAuditCmd(stdout io.Writer) *cobra.Command {
@@ -62,8 +63,8 @@ func tailAudit(ctx context.Context, w io.Writer, js jetstream.JetStream, cfg wor
 // auditLine renders one audit CloudEvent as a line.
 func auditLine(body []byte) string {
 	var ev struct {
-		Time string           `json:"time"`
-		Data worker.AuditData `json:"data"`
+		Time string       `json:"time"`
+		Data audit.Record `json:"data"`
 	}
 	if err := json.Unmarshal(body, &ev); err != nil {
 		return "unreadable audit event: " + err.Error()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 )
 
@@ -207,7 +208,7 @@ func countSettledConn(t *testing.T, nc *nats.Conn) settledCount {
 	var s settledCount
 	readAll(t, js, "REMEDIATION_AUDIT", func(data []byte) {
 		var ev struct {
-			Data worker.AuditData `json:"data"`
+			Data audit.Record `json:"data"`
 		}
 		if json.Unmarshal(data, &ev) != nil {
 			return
@@ -217,7 +218,7 @@ func countSettledConn(t *testing.T, nc *nats.Conn) settledCount {
 		if ev.Data.Attempts > 1 {
 			s.retried++
 		}
-		if ev.Data.Outcome == worker.DeadLettered {
+		if ev.Data.Outcome == audit.DeadLettered {
 			s.deadReasons = append(s.deadReasons, fmt.Sprintf("%s: %s (attempts %d): %s", id, ev.Data.Reason, ev.Data.Attempts, ev.Data.Error))
 		}
 		if prev, ok := outcomes[id]; ok && prev != string(ev.Data.Outcome) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 )
 
@@ -97,9 +98,9 @@ func runDemo(ctx context.Context, stdout io.Writer, log *zap.Logger, o demoOptio
 	if err != nil {
 		return err
 	}
-	mem := worker.NewMemory()
+	mem := audit.NewMemory()
 	wctx, stop := context.WithCancel(ctx)
-	_, done, err := startWorker(wctx, cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: worker.Tee(worker.NewAudit(records, cfg), mem), Logger: log})
+	_, done, err := startWorker(wctx, cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: audit.Tee(audit.NewStream(records, cfg.AuditConfig()), mem), Logger: log})
 	if err != nil {
 		stop()
 		return err
@@ -114,7 +115,7 @@ func runDemo(ctx context.Context, stdout io.Writer, log *zap.Logger, o demoOptio
 	}
 	wait, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	waitErr := mem.Wait(wait, func([]worker.Decision) bool { return len(mem.Final()) >= len(want) })
+	waitErr := mem.Wait(wait, func([]audit.Decision) bool { return len(mem.Final()) >= len(want) })
 	printTable(stdout, raws, mem.Final())
 	fmt.Fprintf(stdout, "\n%d events, %d cloud writes, simulator at %s\n", len(raws), sim.Writes(""), srv.URL())
 	if waitErr != nil {
@@ -124,7 +125,7 @@ func runDemo(ctx context.Context, stdout io.Writer, log *zap.Logger, o demoOptio
 }
 
 // printTable prints one row per event and rule, in fixture order.
-func printTable(w io.Writer, raws []events.Raw, final map[string][]worker.Decision) {
+func printTable(w io.Writer, raws []events.Raw, final map[string][]audit.Decision) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "EVENT ID\tTYPE\tRULE\tACTION\tOUTCOME\tREASON")
 	dash := func(s string) string {

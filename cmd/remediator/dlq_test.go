@@ -14,6 +14,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded"
 )
@@ -50,7 +51,7 @@ func TestDLQAndAuditCommands(t *testing.T) {
 	cfg := worker.DefaultConfig()
 	cfg.MaxDeliver, cfg.RetryBase, cfg.ThrottleBase, cfg.RetryMax = 2, 10*time.Millisecond, 10*time.Millisecond, 50*time.Millisecond
 	ctx, cancel := context.WithCancel(context.Background())
-	_, done, err := startWorker(ctx, cfg, worker.Deps{JetStream: js, Rules: set, Actions: reg, Recorder: worker.NewAudit(js, cfg)})
+	_, done, err := startWorker(ctx, cfg, worker.Deps{JetStream: js, Rules: set, Actions: reg, Recorder: audit.NewStream(js, cfg.AuditConfig())})
 	if err != nil {
 		t.Fatal(err)
 	}

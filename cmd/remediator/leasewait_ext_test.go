@@ -11,7 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 )
 
@@ -60,7 +60,7 @@ func TestLeaseWaitSpendsNoAttempts(t *testing.T) {
 	js, _ := jetstream.New(nc)
 	readAll(t, js, "REMEDIATION_AUDIT", func(data []byte) {
 		var ev struct {
-			Data worker.AuditData `json:"data"`
+			Data audit.Record `json:"data"`
 		}
 		if json.Unmarshal(data, &ev) == nil {
 			attempts[ev.Data.Event.ID] = ev.Data.Attempts

@@ -18,6 +18,7 @@ import (
 
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // workerFlags are the flags shared by run and demo.
@@ -169,7 +170,7 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	}
 	cp.Store(conn)
 	worker.RegisterDLQDepth(promReg, conn.js, wf.cfg)
-	rec := worker.NewAudit(records, wf.cfg)
+	rec := audit.NewStream(records, wf.cfg.AuditConfig())
 	w, done, err := startWorker(ctx, wf.cfg, worker.Deps{JetStream: conn.js, Rules: set, Actions: reg, Recorder: rec, Logger: log, Metrics: metrics, Tracer: wf.tracer})
 	if err != nil {
 		return err

@@ -15,6 +15,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 // A storm about one resource, from outside: events about one KMS key
@@ -171,7 +172,7 @@ func auditLatencies(t *testing.T, js jetstream.JetStream, published map[string]t
 		for m := range batch.Messages() {
 			got++
 			var ev struct {
-				Data worker.AuditData `json:"data"`
+				Data audit.Record `json:"data"`
 			}
 			meta, err := m.Metadata()
 			if err != nil || json.Unmarshal(m.Data(), &ev) != nil {

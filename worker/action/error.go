@@ -43,11 +43,12 @@ func (c Class) String() string {
 	return "unknown"
 }
 
-// Reason is a closed set of causes, safe to use as a metric label and a
-// dead-letter header.
+// Reason is a provider's cause of a failure, from a closed set (Reasons),
+// safe to use as a metric label and a dead-letter header. The worker adds
+// its own reasons (worker/audit) for what happens around the action.
 type Reason string
 
-// Reasons.
+// Provider reasons.
 const (
 	ReasonThrottled        Reason = "throttled"
 	ReasonUnavailable      Reason = "unavailable"
@@ -55,9 +56,6 @@ const (
 	ReasonConnection       Reason = "connection"
 	ReasonNotFound         Reason = "not_found"
 	ReasonInvalidParams    Reason = "invalid_params"
-	ReasonInvalidEvent     Reason = "invalid_event"
-	ReasonTooLarge         Reason = "too_large"
-	ReasonRuleError        Reason = "rule_error"
 	ReasonPermissionDenied Reason = "permission_denied"
 	ReasonAuthFailed       Reason = "auth_failed"
 	ReasonNotRotatable     Reason = "not_rotatable"
@@ -65,20 +63,19 @@ const (
 	ReasonNoCredentials    Reason = "no_credentials"
 	ReasonVerifyFailed     Reason = "verify_failed"
 	ReasonProviderError    Reason = "provider_error"
-	ReasonExhausted        Reason = "exhausted"
 	ReasonCanceled         Reason = "canceled"
 	ReasonAlreadyDone      Reason = "already_done"
 	ReasonEncryptionOff    Reason = "encryption_off" // default encryption is off in the region
 	ReasonRefused          Reason = "refused"        // a destructive action's guard refused the target
-	ReasonCircuitOpen      Reason = "circuit_open"   // the rule's (or the global) circuit is open
-	ReasonScope            Reason = "scope"          // outside the rule's scope or policy
-	ReasonExempt           Reason = "exempt"         // the resource is exempt from the rule
-	ReasonBusy             Reason = "busy"           // another replica is working on the event or resource
-	ReasonMaxDeliveries    Reason = "max_deliveries" // delivered MaxDeliver times without being settled (a crash loop)
-	ReasonUntrusted        Reason = "untrusted"      // the event's source or account is not on the trust allowlist
-	ReasonCoalesced        Reason = "coalesced"      // answered by a read that began after the event was stored
-	ReasonLeaseLost        Reason = "lease_lost"     // the lease was taken over, or could not be proved, before a write or a record
 )
+
+// Reasons lists the provider reasons.
+func Reasons() []Reason {
+	return []Reason{ReasonThrottled, ReasonUnavailable, ReasonTimeout, ReasonConnection, ReasonNotFound,
+		ReasonInvalidParams, ReasonPermissionDenied, ReasonAuthFailed, ReasonNotRotatable, ReasonKeyNotUsable,
+		ReasonNoCredentials, ReasonVerifyFailed, ReasonProviderError, ReasonCanceled, ReasonAlreadyDone,
+		ReasonEncryptionOff, ReasonRefused}
+}
 
 // Error is an action failure with its class. Code is the provider's error
 // code when there is one. Msg must never hold credentials.

@@ -12,7 +12,7 @@ import (
 // before the write is sent; a fence that fails stops the write.
 func TestWritesAreFenced(t *testing.T) {
 	t.Parallel()
-	lost := &action.Error{Class: action.Superseded, Reason: action.ReasonLeaseLost, Msg: "taken over"}
+	lost := &action.Error{Class: action.Superseded, Reason: "lease_lost", Msg: "taken over"}
 	for _, c := range []struct{ name, key, op string }{
 		{modify, approved, "ecs.ModifyDiskDefaultKMSKeyId"},
 		{reset, "", "ecs.ResetDiskDefaultKMSKeyId"},

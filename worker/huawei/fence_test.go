@@ -14,7 +14,7 @@ import (
 // before it are made) and its error is the action's.
 func TestWritesAreFenced(t *testing.T) {
 	t.Parallel()
-	lost := &action.Error{Class: action.Superseded, Reason: action.ReasonLeaseLost, Msg: "taken over"}
+	lost := &action.Error{Class: action.Superseded, Reason: "lease_lost", Msg: "taken over"}
 	b := setup(t, nil)
 	evsSim, evs := evsSetup(t, 2*time.Second)
 	cases := []struct {

@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/remediator/remediator/events"
-	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/audit"
 )
 
 func TestAuditTrail(t *testing.T) {
@@ -19,17 +19,17 @@ func TestAuditTrail(t *testing.T) {
 	b.publish(r, events.Structured)
 	b.waitFinal(4)
 	b.assertDrained()
-	got := map[string]worker.AuditData{}
+	got := map[string]audit.Record{}
 	for _, m := range b.streamMsgs(b.cfg.AuditStream) {
 		env, err := events.Decode(t.Context(), m.Headers(), m.Data())
 		if err != nil {
 			t.Fatalf("audit record is not a CloudEvent: %v", err)
 		}
-		var d worker.AuditData
+		var d audit.Record
 		if err := env.Event.DataAs(&d); err != nil {
 			t.Fatal(err)
 		}
-		if m.Subject() != b.cfg.AuditSubject+"."+string(d.Outcome) || env.Event.Type() != worker.AuditTypePrefix+string(d.Outcome) {
+		if m.Subject() != b.cfg.AuditSubject+"."+string(d.Outcome) || env.Event.Type() != audit.TypePrefix+string(d.Outcome) {
 			t.Errorf("subject %s type %s for outcome %s", m.Subject(), env.Event.Type(), d.Outcome)
 		}
 		got[d.Event.ID] = d
@@ -38,14 +38,14 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatalf("%d audit records, want 3 (no_match has none): %+v", len(got), got)
 	}
 	fix := got["au-fix"]
-	if fix.Outcome != worker.Remediated || fix.Provider != "huawei" || fix.Region != "cn-north-4" || fix.Resource != keyOff ||
+	if fix.Outcome != audit.Remediated || fix.Provider != "huawei" || fix.Region != "cn-north-4" || fix.Resource != keyOff ||
 		fix.Before != "rotation disabled" || fix.After != "rotation enabled" || fix.Attempts != 1 || fix.Event.Source != "HC.KMS" {
 		t.Errorf("remediated record %+v", fix)
 	}
-	if got["au-ok"].Outcome != worker.AlreadyCompliant {
+	if got["au-ok"].Outcome != audit.AlreadyCompliant {
 		t.Errorf("compliant record %+v", got["au-ok"])
 	}
-	if m := got["au-missing"]; m.Outcome != worker.DeadLettered || m.Reason != "not_found" || m.Code != "KMS.0207" || m.Error == "" {
+	if m := got["au-missing"]; m.Outcome != audit.DeadLettered || m.Reason != "not_found" || m.Code != "KMS.0207" || m.Error == "" {
 		t.Errorf("dead-letter record %+v", m)
 	}
 	raw, _ := json.Marshal(fix)
