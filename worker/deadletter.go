@@ -149,7 +149,7 @@ func (w *Worker) deadLetterMsg(ctx context.Context, o original, d audit.Decision
 	}
 	now := time.Now().UTC()
 	set(HeaderFailedAt, now.Format(time.RFC3339Nano))
-	set(HeaderFirstFailure, w.firstFailure(ctx, o.stream, o.seq, now).Format(time.RFC3339Nano))
+	set(HeaderFirstFailure, w.ledger.FirstFailure(ctx, o.stream, o.seq, now).Format(time.RFC3339Nano))
 	h[jetstream.MsgIDHeader] = []string{fmt.Sprintf("dlq:%s:%d", o.stream, o.seq)}
 	return &nats.Msg{Subject: w.cfg.DLQSubject + "." + string(fail.Reason), Header: h, Data: o.data}
 }

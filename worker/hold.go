@@ -13,6 +13,7 @@ import (
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/ledger"
 )
 
 // held is the ledger leases one rule's action runs under: the event's
@@ -26,7 +27,7 @@ type held struct {
 	// mu serialises the renewer's and the fence's compare-and-sets, which
 	// both advance the revisions.
 	mu      sync.Mutex
-	ev, res lease
+	ev, res ledger.Lease
 	until   time.Time     // both leases last at least until then
 	lost    *action.Error // set once a lease is known to be someone else's
 	stop    func()
@@ -41,16 +42,16 @@ type held struct {
 // delivery and answers as soon as the holder is done. Past that the event
 // is delayed as busy (a wait, not an attempt).
 func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope, in interest) (*held, ran, *action.Error) {
-	evKey := ledgerKey("e", env.Event.Source(), env.Event.ID(), mt.Rule.Name)
+	evKey := ledger.EventKey(env.Event.Source(), env.Event.ID(), mt.Rule.Name)
 	resKey := ""
 	if rp := mt.Rule.ResourceParam(); rp != "" && mt.Params[rp] != "" {
-		resKey = ledgerKey("r", mt.Rule.Action, mt.Params[rp])
+		resKey = ledger.ResourceKey(mt.Rule.Action, mt.Params[rp])
 	}
-	giveUp := w.ledger.now().Add(w.ledger.ttl)
+	giveUp := w.ledger.Now().Add(w.ledger.TTL())
 	poll := leasePollMin
 	for {
 		h, out, ferr := w.claimBoth(ctx, evKey, resKey)
-		if ferr == nil || ferr.Reason != audit.ReasonBusy || !w.ledger.now().Before(giveUp) {
+		if ferr == nil || ferr.Reason != audit.ReasonBusy || !w.ledger.Now().Before(giveUp) {
 			return h, out, ferr
 		}
 		// The holder may be another replica reading the resource: its read
@@ -62,7 +63,7 @@ func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope,
 		}
 		// Ask again when the holder may be done, and at the latest when its
 		// lease ends.
-		wait := min(poll, ferr.RetryAfter, giveUp.Sub(w.ledger.now()))
+		wait := min(poll, ferr.RetryAfter, giveUp.Sub(w.ledger.Now()))
 		what := "" // counted once per event, not per poll
 		if poll == leasePollMin {
 			what = "lease"
@@ -92,55 +93,55 @@ func timer(d time.Duration) <-chan struct{} {
 // claimBoth claims the event's and the resource's leases at once (one
 // round trip instead of two); if either is refused, neither is kept.
 func (w *Worker) claimBoth(ctx context.Context, evKey, resKey string) (*held, ran, *action.Error) {
-	until := w.ledger.now().Add(w.ledger.ttl)
-	var res lease
+	until := w.ledger.Now().Add(w.ledger.TTL())
+	var res ledger.Lease
 	var resErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if resKey != "" {
-			res, resErr = w.ledger.claim(ctx, resKey)
+			res, resErr = w.ledger.Claim(ctx, resKey)
 		}
 	}()
-	ev, err := w.ledger.claim(ctx, evKey)
+	ev, err := w.ledger.Claim(ctx, evKey)
 	<-done
 	if err != nil || resErr != nil {
 		rctx := context.WithoutCancel(ctx) // a lease claimed must be given back, even at shutdown
 		if err == nil {
-			w.ledger.release(rctx, ev)
+			w.ledger.Release(rctx, ev)
 		}
 		if resErr == nil && resKey != "" {
-			w.ledger.release(rctx, res)
+			w.ledger.Release(rctx, res)
 		}
 		if err != nil {
-			return nil, doneBefore(err), ledgerError(err, w.ledger.now())
+			return nil, doneBefore(err), ledgerError(err, w.ledger.Now())
 		}
-		return nil, ran{}, ledgerError(resErr, w.ledger.now())
+		return nil, ran{}, ledgerError(resErr, w.ledger.Now())
 	}
 	h := &held{w: w, ev: ev, res: res, hasRes: resKey != "", until: until}
-	h.stop = h.renewEvery(ctx, w.ledger.ttl/3)
+	h.stop = h.renewEvery(ctx, w.ledger.TTL()/3)
 	return h, ran{}, nil
 }
 
 // doneBefore turns a done record into the outcome it recorded.
 func doneBefore(err error) ran {
-	var de *doneError
+	var de *ledger.DoneError
 	if errors.As(err, &de) {
-		return ran{outcome: de.outcome, detail: "done by an earlier delivery (ledger): no cloud call"}
+		return ran{outcome: de.Outcome, detail: "done by an earlier delivery (ledger): no cloud call"}
 	}
 	return ran{}
 }
 
 func ledgerError(err error, now time.Time) *action.Error {
-	var de *doneError
-	var be *errBusy
+	var de *ledger.DoneError
+	var be *ledger.BusyError
 	switch {
 	case errors.As(err, &de):
 		return nil
 	case errors.As(err, &be):
 		e := &action.Error{Class: action.Retryable, Reason: audit.ReasonBusy, Msg: be.Error(),
-			RetryAfter: max(be.until.Sub(now), 10*time.Millisecond)}
-		e.WaitFull = be.stale
+			RetryAfter: max(be.Until.Sub(now), 10*time.Millisecond)}
+		e.WaitFull = be.Stale
 		return e
 	}
 	if errors.Is(err, context.Canceled) {
@@ -178,16 +179,16 @@ func (h *held) renew(ctx context.Context) *action.Error {
 	l := h.w.ledger
 	ctx, cancel := context.WithDeadline(ctx, h.until)
 	defer cancel()
-	until := l.now().Add(l.ttl)
+	until := l.Now().Add(l.TTL())
 	var resErr error
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if h.hasRes {
-			resErr = l.renew(ctx, &h.res)
+			resErr = l.Renew(ctx, &h.res)
 		}
 	}()
-	evErr := l.renew(ctx, &h.ev)
+	evErr := l.Renew(ctx, &h.ev)
 	<-done
 	switch {
 	case errors.Is(evErr, jetstream.ErrKeyRevisionMismatch):
@@ -217,7 +218,7 @@ func (h *held) fence(ctx context.Context) error {
 		return err
 	}
 	h.mu.Lock()
-	left := h.until.Sub(h.w.ledger.now())
+	left := h.until.Sub(h.w.ledger.Now())
 	h.mu.Unlock()
 	if need := h.w.cfg.CloudTimeout + h.w.cfg.fenceMargin(); left < need {
 		return &action.Error{Class: action.Retryable, Reason: action.ReasonUnavailable,
@@ -242,7 +243,7 @@ func (h *held) renewEvery(ctx context.Context, every time.Duration) func() {
 				// A failure is not fatal here: the fence before a write, and
 				// finish before the record, prove the leases again.
 				if err := h.renew(ctx); err != nil {
-					h.w.log.Warn("lease_renewal_failed", zap.String("key", h.ev.key), zap.String("reason", string(err.Reason)), zap.Error(err))
+					h.w.log.Warn("lease_renewal_failed", zap.String("key", h.ev.Key()), zap.String("reason", string(err.Reason)), zap.Error(err))
 				}
 			}
 		}
@@ -262,7 +263,7 @@ func (h *held) finish(ctx context.Context, out ran, fail *action.Error) *action.
 	go func() { // the resource release runs beside the event record
 		defer close(done)
 		if h.hasRes {
-			h.w.ledger.release(ctx, h.res)
+			h.w.ledger.Release(ctx, h.res)
 		}
 	}()
 	defer func() { <-done }()
@@ -275,14 +276,14 @@ func (h *held) finish(ctx context.Context, out ran, fail *action.Error) *action.
 		return h.lost
 	}
 	if fail != nil || (out.outcome != audit.Remediated && out.outcome != audit.AlreadyCompliant) {
-		if err := h.w.ledger.releaseOwned(ctx, h.ev); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		if err := h.w.ledger.ReleaseOwned(ctx, h.ev); errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return superseded("the event's lease was taken over by another delivery", err)
 		}
 		return nil
 	}
 	var err error
 	for range 2 { // one retry for a transient failure; a mismatch is final
-		if err = h.w.ledger.done(ctx, h.ev, out.outcome); err == nil || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		if err = h.w.ledger.Done(ctx, h.ev, out.outcome); err == nil || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			break
 		}
 	}
@@ -298,6 +299,6 @@ func (h *held) finish(ctx context.Context, out ran, fail *action.Error) *action.
 // unrecorded logs a write whose outcome this delivery cannot record: the
 // delivery that took the lease over finds the resource compliant.
 func (h *held) unrecorded(out ran, err error) {
-	h.w.log.Warn("remediated_unrecorded", zap.String("key", h.ev.key), zap.String("state_before", out.res.Before),
+	h.w.log.Warn("remediated_unrecorded", zap.String("key", h.ev.Key()), zap.String("state_before", out.res.Before),
 		zap.String("state_after", out.res.After), zap.Error(err))
 }

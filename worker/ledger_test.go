@@ -13,6 +13,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/ledger"
 )
 
 // TestRedeliveryAfterDoneMakesNoCall: the same event arriving again (here
@@ -46,7 +47,7 @@ func TestLiveLeaseDelaysThenExpiredLeaseIsTakenOver(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := ctsEvent("led-2", keyOff)
-	key := worker.LedgerKeyForTest("e", r.Source, r.ID, "huawei-kms-rotation-disabled-cts")
+	key := ledger.EventKey(r.Source, r.ID, "huawei-kms-rotation-disabled-cts")
 	val, _ := json.Marshal(map[string]any{"state": "leased", "owner": "crashed-replica", "until": time.Now().Add(1500 * time.Millisecond)})
 	if _, err := kv.Create(ctx, key, val); err != nil {
 		t.Fatal(err)

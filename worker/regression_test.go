@@ -25,6 +25,7 @@ import (
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 	"github.com/remediator/remediator/worker/huawei"
+	"github.com/remediator/remediator/worker/ledger"
 )
 
 const (
@@ -206,14 +207,14 @@ func TestFenceTransientErrorIsRetried(t *testing.T) {
 	fail.Store(1)
 	var fkv *flakyKV
 	r := rvSetup(t, "", nil, func(w *Worker) {
-		fkv = &flakyKV{KeyValue: w.ledger.kv}
+		fkv = &flakyKV{KeyValue: ledgerKV(w)}
 		fkv.updateHook = func(key string) (bool, error) {
 			if strings.HasPrefix(key, "e.") && fail.Add(-1) == 0 {
 				return false, nats.ErrTimeout
 			}
 			return false, nil
 		}
-		w.ledger.kv = fkv
+		w.ledger = ledger.New(fkv, w.cfg.AckWait)
 	})
 	start := time.Now()
 	r.publish(rvEvent("fence-1", rvKeyOff))
@@ -239,14 +240,14 @@ func TestRenewAppliedButAnswerLost(t *testing.T) {
 	var fail atomic.Int32
 	fail.Store(1)
 	r := rvSetup(t, "", nil, func(w *Worker) {
-		fkv := &flakyKV{KeyValue: w.ledger.kv}
+		fkv := &flakyKV{KeyValue: ledgerKV(w)}
 		fkv.updateHook = func(key string) (bool, error) {
 			if strings.HasPrefix(key, "e.") && fail.Add(-1) == 0 {
 				return true, nats.ErrTimeout // applied, answer lost
 			}
 			return false, nil
 		}
-		w.ledger.kv = fkv
+		w.ledger = ledger.New(fkv, w.cfg.AckWait)
 	})
 	start := time.Now()
 	r.publish(rvEvent("fence-2", rvKeyOff))
@@ -276,13 +277,13 @@ func TestWaitCountUnreadable(t *testing.T) {
 	meta.Sequence.Stream = 77
 	r.w.addWait(ctx, meta, delivery{waits: 7}, false) // 8 waits recorded
 	good := r.w.deliveryOf(ctx, meta)
-	fkv := &flakyKV{KeyValue: r.w.ledger.kv, getHook: func(key string) error {
+	fkv := &flakyKV{KeyValue: ledgerKV(r.w), getHook: func(key string) error {
 		if strings.HasPrefix(key, "w.") {
 			return context.DeadlineExceeded
 		}
 		return nil
 	}}
-	r.w.ledger.kv = fkv
+	r.w.ledger = ledger.New(fkv, r.w.cfg.AckWait)
 	bad := r.w.deliveryOf(ctx, meta)
 	t.Logf("waits readable: %+v; unreadable: %+v; MaxDeliver %d", good, bad, r.cfg.MaxDeliver)
 	if good.attempt != 2 || good.uncertain || !bad.uncertain {
@@ -336,7 +337,7 @@ func TestMultiRuleBusyAfterAWriteReadsTheLedger(t *testing.T) {
 			a = d
 		}
 	}
-	e, err := r.w.ledger.kv.Get(context.Background(), ledgerKey("e", "HC.KMS", "multi-1", "a-rotate"))
+	e, err := ledgerKV(r.w).Get(context.Background(), ledger.EventKey("HC.KMS", "multi-1", "a-rotate"))
 	if err == nil {
 		t.Logf("ledger for rule a: %s", e.Value())
 	}
@@ -368,4 +369,13 @@ func TestCircuitCloseDoesNotHoldGuards(t *testing.T) {
 	if d := time.Since(t0); d > time.Second {
 		t.Errorf("blocked() for an unrelated rule waited %s behind the limits reset of a closed circuit", d)
 	}
+}
+
+// ledgerKV is the worker's ledger bucket, for tests that wrap it.
+func ledgerKV(w *Worker) jetstream.KeyValue {
+	kv, err := w.js.KeyValue(context.Background(), w.cfg.LedgerBucket)
+	if err != nil {
+		panic(err)
+	}
+	return kv
 }

@@ -52,7 +52,7 @@ func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, dl deliver
 		w.addWait(ctx, meta, dl, len(v.decisions) > 0)
 		w.retry(ctx, m, v, dl)
 	case fail.Class == action.Retryable && (dl.attempt < w.cfg.MaxDeliver || dl.uncertain):
-		w.noteFailure(ctx, meta.Stream, meta.Sequence.Stream)
+		w.ledger.NoteFailure(ctx, meta.Stream, meta.Sequence.Stream)
 		w.retry(ctx, m, v, dl)
 	default:
 		if fail.Class == action.Retryable && fail.Reason != audit.ReasonCircuitOpen {

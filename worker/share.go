@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/remediator/remediator/rules"
+	"github.com/remediator/remediator/worker/ledger"
 )
 
 // Sharing observations between replicas. A replica whose read of a
@@ -41,7 +42,7 @@ type interest struct {
 func interestOf(mt rules.Match, obsKey string, seq uint64, answer bool) interest {
 	in := interest{obsKey: obsKey, seq: seq, answer: answer}
 	if rp := mt.Rule.ResourceParam(); rp != "" && mt.Params[rp] != "" {
-		in.key = ledgerKey("o", mt.Rule.Action, mt.Params[rp])
+		in.key = ledger.Key("o", mt.Rule.Action, mt.Params[rp])
 	}
 	return in
 }
@@ -61,7 +62,7 @@ func (w *Worker) share(in interest, ob observation) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_, _ = w.ledger.kv.Put(ctx, in.key, b)
+		_ = w.ledger.Put(ctx, in.key, b)
 	}()
 }
 
@@ -71,12 +72,12 @@ func (w *Worker) sharedCover(ctx context.Context, in interest) (observation, boo
 	if in.key == "" || !in.answer || w.obs.ttl <= 0 {
 		return observation{}, false
 	}
-	e, err := w.ledger.kv.Get(ctx, in.key)
+	v, err := w.ledger.Get(ctx, in.key)
 	if err != nil {
 		return observation{}, false
 	}
 	var s sharedObs
-	if json.Unmarshal(e.Value(), &s) != nil || s.Key != obsDigest(in.obsKey) || s.Mark < in.seq || w.obs.now().Sub(s.At) >= w.obs.ttl {
+	if json.Unmarshal(v, &s) != nil || s.Key != obsDigest(in.obsKey) || s.Mark < in.seq || w.obs.now().Sub(s.At) >= w.obs.ttl {
 		return observation{}, false
 	}
 	return observation{mark: s.Mark, at: s.At}, true

@@ -3,27 +3,14 @@ package worker
 import (
 	"context"
 	"errors"
-	"strconv"
-	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/ledger"
 )
-
-// Waits. The server counts every delivery of a message, but a delivery
-// that only found another delivery's lease held (busy), or that was handed
-// back at shutdown, was no attempt at the work: spending the attempts on
-// such waits dead-lettered valid events after a crash left leases behind.
-// So the worker counts them per message in the ledger bucket
-// (w.<hash(stream, sequence)>), subtracts them from the server's delivery
-// count, and gives the consumer MaxDeliver+MaxWaits deliveries.
-
-func waitsKey(stream string, seq uint64) string {
-	return ledgerKey("w", stream, strconv.FormatUint(seq, 10))
-}
 
 // deliveryOf reads where a delivery stands. A first delivery costs no
 // round trip: nothing can have waited before it.
@@ -32,31 +19,23 @@ func (w *Worker) deliveryOf(ctx context.Context, meta *jetstream.MsgMetadata) de
 	if n <= 1 {
 		return delivery{attempt: n}
 	}
-	e, err := w.ledger.kv.Get(ctx, waitsKey(meta.Stream, meta.Sequence.Stream))
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return delivery{attempt: n} // it never waited
-	}
-	if err != nil {
+	ws, err := w.ledger.Waits(ctx, meta.Stream, meta.Sequence.Stream)
+	if err != nil && !errors.Is(err, ledger.ErrMalformed) {
 		w.log.Warn("waits_unreadable", zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
 		return delivery{attempt: n, uncertain: true}
 	}
-	v, worked := strings.CutSuffix(string(e.Value()), "+")
-	waits, err := strconv.Atoi(v)
-	if err != nil || waits < 0 || waits >= n {
+	if err != nil || ws.Count >= n {
 		return delivery{attempt: n}
 	}
-	return delivery{attempt: n - waits, waits: waits, worked: worked}
+	return delivery{attempt: n - ws.Count, waits: ws.Count, worked: ws.Worked}
 }
 
 // addWait records that this delivery waited, and whether a rule did work
 // on it or an earlier one before the wait (worked): then the message's
 // redeliveries must read the ledger, not an observation, for those rules.
 func (w *Worker) addWait(ctx context.Context, meta *jetstream.MsgMetadata, dl delivery, worked bool) {
-	v := strconv.Itoa(dl.waits + 1)
-	if worked || dl.worked {
-		v += "+"
-	}
-	if _, err := w.ledger.kv.Put(ctx, waitsKey(meta.Stream, meta.Sequence.Stream), []byte(v)); err != nil {
+	ws := ledger.Waits{Count: dl.waits + 1, Worked: worked || dl.worked}
+	if err := w.ledger.SetWaits(ctx, meta.Stream, meta.Sequence.Stream, ws); err != nil {
 		w.log.Warn("wait_not_counted", zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
 	}
 }
@@ -64,7 +43,7 @@ func (w *Worker) addWait(ctx context.Context, meta *jetstream.MsgMetadata, dl de
 // forgetWaits drops a settled message's count.
 func (w *Worker) forgetWaits(ctx context.Context, meta *jetstream.MsgMetadata, dl delivery) {
 	if dl.waits > 0 {
-		_ = w.ledger.kv.Delete(ctx, waitsKey(meta.Stream, meta.Sequence.Stream))
+		w.ledger.ForgetWaits(ctx, meta.Stream, meta.Sequence.Stream)
 	}
 }
 

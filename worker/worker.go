@@ -19,6 +19,7 @@ import (
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/ledger"
 )
 
 // Worker pulls events from the shared durable consumer and handles them
@@ -35,7 +36,7 @@ type Worker struct {
 	counts   counters
 	limits   limiter
 	tracer   trace.Tracer
-	ledger   *ledger
+	ledger   records
 	circuits *circuits
 	global   *rules.Rule // the global write limit, as a pseudo-rule
 	metrics  *Metrics
@@ -95,7 +96,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
-	w.ledger = newLedger(kv, cfg.AckWait)
+	w.ledger = ledger.New(kv, cfg.AckWait)
 	ckv, err := d.JetStream.KeyValue(ctx, cfg.ControlBucket)
 	if err != nil {
 		return nil, fmt.Errorf("control bucket: %w", err)
