@@ -14,6 +14,7 @@ import (
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/coalesce"
 )
 
 // verdict is what handling one message produced: the decisions of the
@@ -87,9 +88,9 @@ type ran struct {
 	res     action.Result
 	detail  string
 	reason  action.Reason
-	shared  *observation // another replica's observation that answered the event
-	read    observed     // what the action's read found (for the observation)
-	wrote   bool         // the action wrote (for the write slot), even if the outcome was not recorded
+	shared  *coalesce.Observation // another replica's observation that answered the event
+	read    coalesce.Found        // what the action's read found (for the observation)
+	wrote   bool                  // the action wrote (for the write slot), even if the outcome was not recorded
 }
 
 // run executes one matched rule's action through the pipeline; d is the
@@ -102,30 +103,30 @@ func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, 
 // flight: too many wait already (it is delayed once, as a wait, not an
 // attempt), or the worker is stopping.
 func waitFailed(err error, delay time.Duration) *action.Error {
-	if errors.Is(err, errCrowded) {
+	if errors.Is(err, coalesce.ErrCrowded) {
 		return &action.Error{Class: action.Retryable, Reason: audit.ReasonBusy, RetryAfter: delay, Msg: err.Error()}
 	}
 	return action.Classify(err)
 }
 
 // coalesced is the outcome of an event answered by an observation.
-func coalesced(ob observation) ran {
+func coalesced(ob coalesce.Observation) ran {
 	return ran{outcome: audit.AlreadyCompliant, reason: audit.ReasonCoalesced,
 		detail: "found compliant by a read that began after this event was stored (intake sequence <= " +
-			strconv.FormatUint(ob.mark, 10) + "): no cloud call"}
+			strconv.FormatUint(ob.Mark, 10) + "): no cloud call"}
 }
 
 // found is what an action's run says about the state it reads.
-func found(out ran, ferr *action.Error) observed {
+func found(out ran, ferr *action.Error) coalesce.Found {
 	switch {
 	case ferr != nil:
-		return notRead
+		return coalesce.NotRead
 	case out.outcome == audit.AlreadyCompliant || out.outcome == audit.Remediated:
-		return compliant
+		return coalesce.Compliant
 	case out.outcome == audit.Planned:
-		return drifted
+		return coalesce.Drifted
 	}
-	return notRead
+	return coalesce.NotRead
 }
 
 // releaseSlot hands back write slots that were not used.

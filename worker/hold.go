@@ -13,6 +13,7 @@ import (
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/coalesce"
 	"github.com/remediator/remediator/worker/ledger"
 )
 
@@ -41,7 +42,7 @@ type held struct {
 // expires, for at most a lease's length: waiting in the process spends no
 // delivery and answers as soon as the holder is done. Past that the event
 // is delayed as busy (a wait, not an attempt).
-func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope, in interest) (*held, ran, *action.Error) {
+func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope, in coalesce.Interest) (*held, ran, *action.Error) {
 	evKey := ledger.EventKey(env.Event.Source(), env.Event.ID(), mt.Rule.Name)
 	resKey := ""
 	if rp := mt.Rule.ResourceParam(); rp != "" && mt.Params[rp] != "" {
@@ -56,7 +57,7 @@ func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope,
 		}
 		// The holder may be another replica reading the resource: its read
 		// may answer this event.
-		if ob, ok := w.sharedCover(ctx, in); ok {
+		if ob, ok := w.obs.SharedCover(ctx, w.ledger, in); ok {
 			out := coalesced(ob)
 			out.shared = &ob
 			return nil, out, nil
@@ -69,7 +70,7 @@ func (w *Worker) hold(ctx context.Context, mt rules.Match, env *events.Envelope,
 			what = "lease"
 		}
 		poll = min(2*poll, leasePollMax)
-		if err := w.obs.wait(ctx, timer(wait), what); err != nil {
+		if err := w.obs.Wait(ctx, timer(wait), what); err != nil {
 			return nil, ran{}, action.Classify(err)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/coalesce"
 )
 
 // The pipeline: one matched rule's action for one event goes down a chain
@@ -33,10 +34,10 @@ type job struct {
 	env    *events.Envelope
 	base   audit.Decision
 	act    action.Action
-	obsKey string   // the observation key: the action and its params
-	first  bool     // on its first attempt: may be answered by an observation
-	dry    bool     // plan only
-	in     interest // what another replica's read may answer
+	obsKey string            // the observation key: the action and its params
+	first  bool              // on its first attempt: may be answered by an observation
+	dry    bool              // plan only
+	in     coalesce.Interest // what another replica's read may answer
 }
 
 // step runs a job; a middleware wraps one.
@@ -88,9 +89,13 @@ func (w *Worker) prepare(next step) step {
 		// a rule did work on them first): one redelivered after an attempt
 		// may have been acted on by it, and its ledger record, not a newer
 		// read, says what that attempt did (so its audit record is the same).
-		j.act, j.obsKey = a, observationKey(mt.Rule.Action, mt.Params)
-		j.first, j.dry = j.base.Attempt <= 1 && !workedBefore(ctx), w.cfg.DryRun || mt.Rule.DryRun
-		j.in = interestOf(mt, j.obsKey, j.base.Sequence, j.first)
+		j.act, j.obsKey = a, coalesce.Key(mt.Rule.Action, mt.Params)
+		j.first, j.dry = j.base.Attempt <= 1 && !coalesce.WorkedBefore(ctx), w.cfg.DryRun || mt.Rule.DryRun
+		resource := ""
+		if rp := mt.Rule.ResourceParam(); rp != "" {
+			resource = mt.Params[rp]
+		}
+		j.in = coalesce.InterestIn(mt.Rule.Action, resource, j.obsKey, j.base.Sequence, j.first)
 		return next(ctx, j)
 	}
 }
@@ -101,7 +106,7 @@ func (w *Worker) prepare(next step) step {
 // chain, leases released.
 func (w *Worker) coalesce(next step) step {
 	return func(ctx context.Context, j *job) (ran, *action.Error) {
-		ob, covered, end, err := w.obs.start(ctx, j.obsKey, j.base.Sequence, j.first)
+		ob, covered, end, err := w.obs.Start(ctx, j.obsKey, j.base.Sequence, j.first)
 		if err != nil {
 			return ran{}, waitFailed(err, w.cfg.RetryBase)
 		}
@@ -110,10 +115,10 @@ func (w *Worker) coalesce(next step) step {
 		}
 		out, ferr := next(ctx, j)
 		if out.shared != nil {
-			w.obs.adopt(j.obsKey, *out.shared) // before the end: the events waiting here see it
+			w.obs.Adopt(j.obsKey, *out.shared) // before the end: the events waiting here see it
 		}
 		if seen, ok := end(out.read); ok && !j.dry {
-			w.share(j.in, seen)
+			w.obs.Share(w.ledger, j.in, seen)
 		}
 		return out, ferr
 	}

@@ -5,11 +5,12 @@ import (
 	"time"
 
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/coalesce"
 	"github.com/remediator/remediator/worker/ledger"
 )
 
-// What the worker keeps in the ledger (ledger.Ledger), by concern; a test
-// fakes any of them.
+// What the worker keeps in the ledger (ledger.Ledger), by concern, and
+// the coalescing of reads (coalesce.Table); a test fakes any of them.
 type (
 	// leaseStore holds the leases and done records of the work.
 	leaseStore interface {
@@ -34,6 +35,15 @@ type (
 	sharedStore interface {
 		Put(ctx context.Context, key string, value []byte) error
 		Get(ctx context.Context, key string) ([]byte, error)
+	}
+	// reads coalesces the reads of one resource (coalesce.Table).
+	reads interface {
+		Received(seq uint64)
+		Start(ctx context.Context, key string, seq uint64, answer bool) (coalesce.Observation, bool, func(coalesce.Found) (coalesce.Observation, bool), error)
+		Wait(ctx context.Context, done <-chan struct{}, what string) error
+		Adopt(key string, ob coalesce.Observation)
+		Share(st coalesce.Store, in coalesce.Interest, ob coalesce.Observation)
+		SharedCover(ctx context.Context, st coalesce.Store, in coalesce.Interest) (coalesce.Observation, bool)
 	}
 	records interface {
 		leaseStore

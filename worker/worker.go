@@ -19,6 +19,7 @@ import (
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/coalesce"
 	"github.com/remediator/remediator/worker/ledger"
 )
 
@@ -40,7 +41,8 @@ type Worker struct {
 	circuits *circuits
 	global   *rules.Rule // the global write limit, as a pseudo-rule
 	metrics  *Metrics
-	obs      *observations
+	obs      reads
+	handlers *handlers // the pool of handlers, while Run runs
 	ready    atomic.Bool
 	// advisories is the consumer of captured max-deliveries advisories.
 	advisories jetstream.Consumer
@@ -115,15 +117,22 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if cfg.GlobalWriteLimit > 0 {
 		w.global = &rules.Rule{Name: GlobalCircuit, Limit: &rules.Limit{Writes: cfg.GlobalWriteLimit, Per: cfg.GlobalWriteWindow}}
 	}
-	w.obs = newObservations(cfg.CoalesceFor, time.Now)
-	w.obs.waited = func(what string) { w.metrics.waits.WithLabelValues(what).Inc() }
-	w.obs.probe = func(ctx context.Context) (uint64, error) {
+	obs := coalesce.New(cfg.CoalesceFor, time.Now)
+	obs.Waited = func(what string) { w.metrics.waits.WithLabelValues(what).Inc() }
+	obs.Park = func() func() { // a waiting handler is replaced in the pool Run starts
+		if w.handlers == nil {
+			return func() {}
+		}
+		return w.handlers.park()
+	}
+	obs.Probe = func(ctx context.Context) (uint64, error) {
 		st, err := d.JetStream.Stream(ctx, cfg.Stream)
 		if err != nil {
 			return 0, err
 		}
 		return st.CachedInfo().State.LastSeq, nil
 	}
+	w.obs = obs
 	w.rules.Store(d.Rules)
 	w.pipeline = w.newPipeline()
 	return w, nil
@@ -179,7 +188,7 @@ func (w *Worker) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	w.obs.park = hs.park
+	w.handlers = hs
 	hs.start()
 	wg.Add(2)
 	go func() {
@@ -305,7 +314,7 @@ func (w *Worker) process(ctx context.Context, m jetstream.Msg, stopping *atomic.
 		_ = m.Term() // not a JetStream message: cannot be retried or dead-lettered
 		return
 	}
-	w.obs.received(meta.Sequence.Stream)
+	w.obs.Received(meta.Sequence.Stream)
 	stop := keepAlive(m, w.cfg.AckWait/3)
 	dl := w.deliveryOf(ctx, meta)
 	base := audit.Decision{Event: audit.Event{Subject: m.Subject(), Sequence: meta.Sequence.Stream, Attempt: dl.attempt, Arrived: meta.Timestamp}}
@@ -314,7 +323,7 @@ func (w *Worker) process(ctx context.Context, m jetstream.Msg, stopping *atomic.
 	}
 	var v verdict
 	if dl.waits > 0 {
-		ctx = withWaited(ctx, dl.worked)
+		ctx = coalesce.WithWaited(ctx, dl.worked)
 	}
 	if dl.attempt > w.cfg.MaxDeliver && !dl.uncertain {
 		v = verdict{failed: base, failure: unsettled(dl)}

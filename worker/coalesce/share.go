@@ -1,4 +1,4 @@
-package worker
+package coalesce
 
 import (
 	"context"
@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"time"
 
-	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/ledger"
 )
 
@@ -30,19 +29,26 @@ type sharedObs struct {
 	At   time.Time `json:"at"`
 }
 
-// interest is what an event waiting for a resource can be answered by.
-type interest struct {
+// Store keeps the observations shared between replicas (the ledger).
+type Store interface {
+	Put(ctx context.Context, key string, value []byte) error
+	Get(ctx context.Context, key string) ([]byte, error)
+}
+
+// Interest is what an event waiting for a resource can be answered by.
+type Interest struct {
 	key    string // the ledger key of the resource's observation ("" none)
 	obsKey string // the observation key (action and params)
 	seq    uint64 // the event's intake sequence
 	answer bool   // it may be answered by an observation
 }
 
-// interestOf is the interest of the event seq in the resource mt acts on.
-func interestOf(mt rules.Match, obsKey string, seq uint64, answer bool) interest {
-	in := interest{obsKey: obsKey, seq: seq, answer: answer}
-	if rp := mt.Rule.ResourceParam(); rp != "" && mt.Params[rp] != "" {
-		in.key = ledger.Key("o", mt.Rule.Action, mt.Params[rp])
+// InterestIn is the interest of the event seq in the resource an action
+// acts on ("": none), read as obsKey (Key).
+func InterestIn(action, resource, obsKey string, seq uint64, answer bool) Interest {
+	in := Interest{obsKey: obsKey, seq: seq, answer: answer}
+	if resource != "" {
+		in.key = ledger.Key("o", action, resource)
 	}
 	return in
 }
@@ -52,33 +58,33 @@ func obsDigest(obsKey string) string {
 	return hex.EncodeToString(h[:16])
 }
 
-// share writes a compliant observation for the other replicas, in the
+// Share writes a compliant observation for the other replicas, in the
 // background: nothing waits for it.
-func (w *Worker) share(in interest, ob observation) {
-	if in.key == "" || w.obs.ttl <= 0 {
+func (o *Table) Share(st Store, in Interest, ob Observation) {
+	if in.key == "" || o.ttl <= 0 {
 		return
 	}
-	b, _ := json.Marshal(sharedObs{Key: obsDigest(in.obsKey), Mark: ob.mark, At: ob.at.UTC()})
+	b, _ := json.Marshal(sharedObs{Key: obsDigest(in.obsKey), Mark: ob.Mark, At: ob.At.UTC()})
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = w.ledger.Put(ctx, in.key, b)
+		_ = st.Put(ctx, in.key, b)
 	}()
 }
 
-// sharedCover reads the resource's shared observation and reports whether
+// SharedCover reads the resource's shared observation and reports whether
 // it answers the event.
-func (w *Worker) sharedCover(ctx context.Context, in interest) (observation, bool) {
-	if in.key == "" || !in.answer || w.obs.ttl <= 0 {
-		return observation{}, false
+func (o *Table) SharedCover(ctx context.Context, st Store, in Interest) (Observation, bool) {
+	if in.key == "" || !in.answer || o.ttl <= 0 {
+		return Observation{}, false
 	}
-	v, err := w.ledger.Get(ctx, in.key)
+	v, err := st.Get(ctx, in.key)
 	if err != nil {
-		return observation{}, false
+		return Observation{}, false
 	}
 	var s sharedObs
-	if json.Unmarshal(v, &s) != nil || s.Key != obsDigest(in.obsKey) || s.Mark < in.seq || w.obs.now().Sub(s.At) >= w.obs.ttl {
-		return observation{}, false
+	if json.Unmarshal(v, &s) != nil || s.Key != obsDigest(in.obsKey) || s.Mark < in.seq || o.now().Sub(s.At) >= o.ttl {
+		return Observation{}, false
 	}
-	return observation{mark: s.Mark, at: s.At}, true
+	return Observation{Mark: s.Mark, At: s.At}, true
 }
