@@ -23,7 +23,7 @@ func TestRulesCommands(t *testing.T) {
 		t.Errorf("check invalid: exit %d\n%s", code, out)
 	}
 	code, out = runCmd("rules", "test", "../../testdata/rules/tests/builtin.yaml")
-	if code != 0 || !strings.Contains(out, "7 cases, 0 failed") || !strings.Contains(out, "plan: huawei-kms-rotation-disabled-cts -> huawei.kms.enable_key_rotation(") {
+	if code != 0 || !strings.Contains(out, "8 cases, 0 failed") || !strings.Contains(out, "plan: huawei-kms-rotation-disabled-cts -> huawei.kms.enable_key_rotation(") {
 		t.Errorf("test builtin: exit %d\n%s", code, out)
 	}
 	dir := t.TempDir()
