@@ -11,6 +11,7 @@ import (
 const (
 	DriftKeyRotationDisabled = "kms.key_rotation_disabled"
 	DriftKeyMustBeDisabled   = "kms.key_must_be_disabled"
+	DriftKeyPendingDeletion  = "kms.key_pending_deletion"
 	DriftDefaultDiskKey      = "disk.default_key_drifted"
 	DriftConfigNonCompliant  = "config.non_compliant"
 )

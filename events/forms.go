@@ -149,6 +149,7 @@ var ctsDrifts = map[string]string{
 	"disableKeyRotation":         DriftKeyRotationDisabled,
 	"enableKey":                  DriftKeyMustBeDisabled,
 	"cancelKeyDeletion":          DriftKeyMustBeDisabled,
+	"scheduleKeyDeletion":        DriftKeyPendingDeletion,
 	"updateDefaultEncryptionKey": DriftDefaultDiskKey,
 	"resetDefaultEncryptionKey":  DriftDefaultDiskKey,
 	"disableDefaultEncryption":   DriftDefaultDiskKey,

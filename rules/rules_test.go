@@ -30,6 +30,7 @@ var testCatalog = CatalogMap{
 	"huawei.kms.disable_key": {region, project, account, kmsKey,
 		{Name: "allowed_key_ids", Type: String, Required: true, Literal: true}},
 	"huawei.kms.enable_key_rotation": {region, project, account, kmsKey},
+	"huawei.kms.cancel_key_deletion": {region, project, account, kmsKey},
 	"test.noresource":                {region},
 	"huawei.evs.update_default_kms_key": {region, {Name: "project_id", Type: String, Required: true, Resource: true}, account,
 		{Name: "kms_key_id", Type: String, Required: true, Literal: true, Pattern: keyID}},

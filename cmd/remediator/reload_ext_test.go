@@ -72,7 +72,7 @@ func TestReloadRejectsAnEmptiedRuleFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := waitMatch(t, logs, `("msg":"rules_reloaded".*)`)
-	for _, want := range []string{`"rules":10`, `"added":["huawei-evs-default-key-finding-v2"]`,
+	for _, want := range []string{`"rules":12`, `"added":["huawei-evs-default-key-finding-v2"]`,
 		`"removed":["huawei-evs-default-key-finding"]`, `"changed":["huawei-kms-rotation-disabled-finding"]`} {
 		if !strings.Contains(line, want) {
 			t.Errorf("reload line lacks %s: %s", want, line)

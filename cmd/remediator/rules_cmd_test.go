@@ -15,7 +15,7 @@ func TestRulesCommands(t *testing.T) {
 		code := run(context.Background(), args, &out, &errb)
 		return code, out.String() + errb.String()
 	}
-	if code, out := runCmd("rules", "check", "../../rules/builtin"); code != 0 || !strings.Contains(out, "ok: 10 rules") {
+	if code, out := runCmd("rules", "check", "../../rules/builtin"); code != 0 || !strings.Contains(out, "ok: 12 rules") {
 		t.Errorf("check builtin: exit %d\n%s", code, out)
 	}
 	code, out := runCmd("rules", "check", "../../testdata/rules/invalid/several_at_once.yaml")
@@ -23,7 +23,7 @@ func TestRulesCommands(t *testing.T) {
 		t.Errorf("check invalid: exit %d\n%s", code, out)
 	}
 	code, out = runCmd("rules", "test", "../../testdata/rules/tests/builtin.yaml")
-	if code != 0 || !strings.Contains(out, "7 cases, 0 failed") || !strings.Contains(out, "plan: huawei-kms-rotation-disabled-cts -> huawei.kms.enable_key_rotation(") {
+	if code != 0 || !strings.Contains(out, "8 cases, 0 failed") || !strings.Contains(out, "plan: huawei-kms-rotation-disabled-cts -> huawei.kms.enable_key_rotation(") {
 		t.Errorf("test builtin: exit %d\n%s", code, out)
 	}
 	dir := t.TempDir()

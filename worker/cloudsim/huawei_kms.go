@@ -23,6 +23,7 @@ var kmsOps = map[string]bool{
 	"disable-key-rotation":    true,
 	"disable-key":             true,
 	"enable-key":              true,
+	"cancel-key-deletion":     true,
 }
 
 // kmsFailure is a KMS error answer.
@@ -125,6 +126,8 @@ func (s *Simulator) kmsOperation(pid, name, keyID string) (int, any, *kmsFailure
 		return http.StatusOK, map[string]any{"key_info": keyInfo(k, pid)}, nil
 	case "enable-key-rotation", "disable-key-rotation":
 		return setRotation(k, name == "enable-key-rotation")
+	case "cancel-key-deletion":
+		return cancelDeletion(k)
 	default:
 		return setEnabled(k, name == "enable-key")
 	}
@@ -203,6 +206,18 @@ func setEnabled(k *Key, on bool) (int, any, *kmsFailure) {
 		k.State = stateCodes["disabled"]
 	}
 	return http.StatusOK, map[string]any{"key_info": map[string]string{"key_id": k.ID, "key_state": k.State}}, nil
+}
+
+// cancelDeletion takes a key out of pending deletion: it becomes disabled.
+// (KMS leaves an imported key that never got material pending import; the
+// simulator keeps no material, so it does not model that.) The answer has
+// the key's id and state at the top level, not under key_info.
+func cancelDeletion(k *Key) (int, any, *kmsFailure) {
+	if k.State != stateCodes["pending_deletion"] {
+		return 0, nil, &kmsFailure{http.StatusBadRequest, "KMS.1501", "The key is not in the Pending deletion status."}
+	}
+	k.State = stateCodes["disabled"]
+	return http.StatusOK, map[string]string{"key_id": k.ID, "key_state": k.State}, nil
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

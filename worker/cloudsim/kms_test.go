@@ -20,6 +20,7 @@ const (
 	keyDefault  = "3d4e5f60-2222-4222-8222-000000000def"
 	keyImported = "4e5f6071-3333-4333-8333-0000000000aa"
 	keyDisabled = "5f607182-4444-4444-8444-0000000000bb"
+	keyDeleting = "7b8c9d0e-6666-4666-8666-0000000000dd"
 	keyMissing  = "9f9f9f9f-dead-4bee-8fee-000000000000"
 )
 
@@ -34,6 +35,7 @@ huawei:
         - {id: ` + keyDefault + `, alias: kms/default, state: enabled, default: true}
         - {id: ` + keyImported + `, state: enabled, origin: external}
         - {id: ` + keyDisabled + `, state: disabled}
+        - {id: ` + keyDeleting + `, state: pending_deletion}
 `
 
 type fixture struct {
@@ -231,6 +233,37 @@ func TestDisableKey(t *testing.T) {
 	wantCode(t, err, 400, "KMS.1301")
 	_, err = f.kms.DisableKey(&model.DisableKeyRequest{Body: body(keyDefault)})
 	wantCode(t, err, 400, "KMS.0211")
+}
+
+// TestCancelKeyDeletion: a key pending deletion becomes disabled, and the
+// answer is key_id and key_state at the top level, as the SDK's model
+// reads them; cancelling again is refused with KMS.1501, and a missing key
+// with KMS.0207. Faults reach the operation like any other.
+func TestCancelKeyDeletion(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	cancel := func(id string) (*model.CancelKeyDeletionResponse, error) {
+		return f.kms.CancelKeyDeletion(&model.CancelKeyDeletionRequest{Body: body(id)})
+	}
+	f.sim.Inject(Fault{Op: "kms.cancel-key-deletion", Status: 429, Code: "APIGW.0308"})
+	_, err := cancel(keyDeleting)
+	wantCode(t, err, 429, "APIGW.0308")
+	r, err := cancel(keyDeleting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.KeyId == nil || *r.KeyId != keyDeleting || r.KeyState == nil || *r.KeyState != "3" {
+		t.Errorf("response %v, want key %s in state 3", r, keyDeleting)
+	}
+	_, err = cancel(keyDeleting)
+	wantCode(t, err, 400, "KMS.1501")
+	_, err = cancel(keyOn)
+	wantCode(t, err, 400, "KMS.1501")
+	_, err = cancel(keyMissing)
+	wantCode(t, err, 404, "KMS.0207")
+	if n := f.sim.Writes("kms.cancel-key-deletion"); n != 1 {
+		t.Errorf("successful writes = %d, want 1", n)
+	}
 }
 
 func TestInFlightCallsAreLogged(t *testing.T) {

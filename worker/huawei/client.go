@@ -105,7 +105,7 @@ func New(cfg Config) *Provider {
 
 // Actions returns the Huawei actions backed by this provider.
 func (p *Provider) Actions() []action.Action {
-	return []action.Action{&EnableKeyRotation{p: p}, &DisableKey{p: p}, &UpdateDefaultKey{p: p}}
+	return []action.Action{&EnableKeyRotation{p: p}, &DisableKey{p: p}, &CancelKeyDeletion{p: p}, &UpdateDefaultKey{p: p}}
 }
 
 func (p *Provider) endpoint(service, region string) string {

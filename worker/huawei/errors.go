@@ -26,6 +26,7 @@ var errorTable = map[string]decision{
 	"KMS.0211":   {action.Permanent, action.ReasonKeyNotUsable},     // default key: operation not supported
 	"KMS.0306":   {action.Permanent, action.ReasonPermissionDenied}, // no permission
 	"KMS.1301":   {action.AlreadyDone, action.ReasonAlreadyDone},    // key not enabled: already disabled
+	"KMS.1501":   {action.AlreadyDone, action.ReasonAlreadyDone},    // key not pending deletion: deletion already cancelled
 	"KMS.2901":   {action.AlreadyDone, action.ReasonAlreadyDone},    // rotation already enabled
 
 	opEnableKeyRotation + "/KMS.0211": {action.Permanent, action.ReasonNotRotatable}, // default keys cannot rotate

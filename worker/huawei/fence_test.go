@@ -30,6 +30,10 @@ func TestWritesAreFenced(t *testing.T) {
 			_, err := b.action(t, "huawei.kms.disable_key").Ensure(ctx, action.Request{Params: params(keyOn)})
 			return err
 		}, func() int { return b.sim.Writes("kms.disable-key") }},
+		{"huawei.kms.cancel_key_deletion", func(ctx context.Context) error {
+			_, err := b.action(t, "huawei.kms.cancel_key_deletion").Ensure(ctx, action.Request{Params: params(keyDeleting)})
+			return err
+		}, func() int { return b.sim.Writes("kms.cancel-key-deletion") }},
 		{"huawei.evs.update_default_kms_key", func(ctx context.Context) error {
 			_, err := evs.Ensure(ctx, action.Request{Params: map[string]string{"region": "cn-north-4", "project_id": evsProject, "kms_key_id": evsApproved}})
 			return err

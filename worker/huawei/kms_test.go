@@ -112,6 +112,11 @@ func TestKMSActions(t *testing.T) {
 		{"disable pending deletion", "huawei.kms.disable_key", keyDeleting, false, failed, action.ReasonRefused, 0},
 		{"disable not allowed", "huawei.kms.disable_key", keyImported, false, failed, action.ReasonRefused, 0},
 		{"disable missing key", "huawei.kms.disable_key", keyMissing, false, failed, action.ReasonNotFound, 0},
+		{"cancel deletion drifted", "huawei.kms.cancel_key_deletion", keyDeleting, false, changed, "", 1},
+		{"cancel deletion compliant enabled", "huawei.kms.cancel_key_deletion", keyOn, false, compliant, "", 0},
+		{"cancel deletion compliant disabled", "huawei.kms.cancel_key_deletion", keyOffState, false, compliant, "", 0},
+		{"cancel deletion dry run", "huawei.kms.cancel_key_deletion", keyDeleting, true, planned, "", 0},
+		{"cancel deletion missing key", "huawei.kms.cancel_key_deletion", keyMissing, false, failed, action.ReasonNotFound, 0},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -247,4 +252,63 @@ func TestRateLimiterPacesCalls(t *testing.T) {
 	if n := len(b.sim.Calls()); n != 3 {
 		t.Errorf("%d calls, want 3 (describe, status, enable; the second status read waits for a token)", n)
 	}
+}
+
+// TestCancelKeyDeletion: the key reads back disabled; a write the API
+// refuses for want of permission is permanent and changes nothing; a
+// deletion cancelled by someone else between the read and the write
+// (KMS.1501) counts as done, not as a change.
+func TestCancelKeyDeletion(t *testing.T) {
+	t.Parallel()
+	const name = "huawei.kms.cancel_key_deletion"
+	t.Run("reads back disabled", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		res, err := b.action(t, name).Ensure(context.Background(), action.Request{Params: params(keyDeleting)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Changed || res.Before != "key pending deletion" || res.After != "key disabled" {
+			t.Errorf("result %+v", res)
+		}
+		if k, _ := b.sim.Key(project, keyDeleting); k.State != "3" {
+			t.Errorf("simulator key_state = %s, want 3", k.State)
+		}
+	})
+	t.Run("permission denied", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		b.sim.Inject(cloudsim.Fault{Op: "kms.cancel-key-deletion", Status: 403, Code: "KMS.0306", Message: "No permission."})
+		_, err := b.action(t, name).Ensure(context.Background(), action.Request{Params: params(keyDeleting)})
+		wantErr(t, err, action.Permanent, action.ReasonPermissionDenied)
+		if k, _ := b.sim.Key(project, keyDeleting); k.State != "4" {
+			t.Errorf("simulator key_state = %s after a refused write, want 4", k.State)
+		}
+	})
+	t.Run("cancelled meanwhile", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, nil)
+		a := b.action(t, name)
+		// The fence runs right before the write: another worker cancels first.
+		ctx := action.WithFence(context.Background(), func(context.Context) error {
+			_, err := a.Ensure(context.Background(), action.Request{Params: params(keyDeleting)})
+			return err
+		})
+		res, err := a.Ensure(ctx, action.Request{Params: params(keyDeleting)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Changed || res.After != "key disabled" {
+			t.Errorf("result %+v, want not changed, key disabled", res)
+		}
+		var refused int
+		for _, c := range b.sim.Calls() {
+			if c.Op == "kms.cancel-key-deletion" && c.Code == "KMS.1501" {
+				refused++
+			}
+		}
+		if n := b.sim.Writes("kms.cancel-key-deletion"); n != 1 || refused != 1 {
+			t.Errorf("%d writes and %d KMS.1501 answers, want 1 and 1", n, refused)
+		}
+	})
 }
