@@ -70,9 +70,8 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base audit.Decisio
 			v.decisions = append(v.decisions, d)
 			continue
 		}
-		start := time.Now()
 		out, err := w.run(ctx, mt, env, d)
-		d.Duration = time.Since(start)
+		d.Duration = out.took
 		if err != nil {
 			v.failed, v.failure = d, err
 			return v
@@ -91,6 +90,7 @@ type ran struct {
 	shared  *coalesce.Observation // another replica's observation that answered the event
 	read    coalesce.Found        // what the action's read found (for the observation)
 	wrote   bool                  // the action wrote (for the write slot), even if the outcome was not recorded
+	took    time.Duration         // how long the chain ran (measure)
 }
 
 // run executes one matched rule's action through the pipeline; d is the

@@ -65,9 +65,6 @@ func (m *Metrics) observe(d audit.Decision, arrived time.Time) {
 	if d.Action != "" {
 		provider, _, _ := strings.Cut(d.Action, ".")
 		m.actions.WithLabelValues(provider, d.Action, string(d.Outcome), string(audit.Known(d.Reason))).Inc()
-		if d.Duration > 0 {
-			m.duration.WithLabelValues(d.Action).Observe(d.Duration.Seconds())
-		}
 	}
 	switch {
 	case d.Outcome == audit.Retrying:

@@ -16,6 +16,7 @@ import (
 // of middlewares to the action. Each middleware owns one concern and its
 // clean-up, around the rest of the chain:
 //
+//	measure   the action's duration: the decision's and the histogram's
 //	trace     the rule's span, continuing the event's traceparent
 //	prepare   the action and the job's facts; parameter errors stop here
 //	coalesce  answered by a read that began after the event was stored, or
@@ -55,7 +56,20 @@ func chain(last step, mws ...middleware) step {
 }
 
 func (w *Worker) newPipeline() step {
-	return chain(w.ensureStep, w.trace, w.prepare, w.coalesce, w.dryRun, w.slots, w.leases)
+	return chain(w.ensureStep, w.measure, w.trace, w.prepare, w.coalesce, w.dryRun, w.slots, w.leases)
+}
+
+// measure times the rest of the chain, for the decision (ran.took) and
+// the action_duration_seconds histogram. The outcome counters are the
+// decisions' (settle's), since only settle knows what became of a failure.
+func (w *Worker) measure(next step) step {
+	return func(ctx context.Context, j *job) (ran, *action.Error) {
+		start := time.Now()
+		out, ferr := next(ctx, j)
+		out.took = time.Since(start)
+		w.metrics.duration.WithLabelValues(j.mt.Rule.Action).Observe(out.took.Seconds())
+		return out, ferr
+	}
 }
 
 // trace opens the rule's span around the rest of the chain.
