@@ -76,7 +76,8 @@ type param struct {
 
 // check checks a computed value against the spec. Values repeat from event
 // to event (regions, projects, accounts, keys of a burst), and matching
-// the pattern again was a tenth of handling an event that needs no write.
+// the pattern again showed in the no-write path's profile (README,
+// Performance).
 func (p param) check(v string) error {
 	if p.valid != nil && p.valid.has(v) {
 		return nil

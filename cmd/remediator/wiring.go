@@ -114,9 +114,8 @@ func (c *natsConn) open() error {
 
 // openRecords opens a second connection for the worker's records (audit
 // events), so that their publishes, each waiting for the stream's ack,
-// share no socket, read loop or flusher with the pulls and acks. With one
-// connection the benchmark's no-write path ran at 12.4k events/s; with
-// two, 14k-17k (README, Performance).
+// share no socket, read loop or flusher with the pulls and acks (the
+// figures are in README, Performance).
 func (c *natsConn) openRecords() (jetstream.JetStream, error) {
 	nc, err := c.dial("remediator-records")
 	if err != nil {

@@ -121,7 +121,7 @@ func CallOp[T any](ctx context.Context, op string, classify func(op string, err 
 
 // SDK calls run on reused goroutines. A new goroutine starts with a small
 // stack and the SDKs' calls are deep: growing (copying) the stack on every
-// call took a tenth of the worker's CPU on the write path. A goroutine that
+// call showed in the write path's profile (README, Performance). A goroutine that
 // ran a call waits idleCaller for the next one, then exits, so the
 // goroutines are as many as the calls in flight at the busiest moment.
 const idleCaller = 10 * time.Second
