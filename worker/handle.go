@@ -25,29 +25,76 @@ type verdict struct {
 	failed    audit.Decision // the rule and action that failed
 }
 
-// handle decodes one message, evaluates the rules and runs the matching
+// The event's steps, in order, before the rules: each reads or checks the
+// event; one that returns a verdict ends the event's handling there (a
+// failure settles as a dead letter, a decision is acked). A new kind of
+// event check is one more step in newEventSteps.
+type (
+	eventJob struct {
+		m    jetstream.Msg
+		env  *events.Envelope
+		base audit.Decision
+	}
+	eventStep func(ctx context.Context, e *eventJob) *verdict
+)
+
+func (w *Worker) newEventSteps() []eventStep {
+	return []eventStep{w.checkSize, w.decode, w.normalize, w.trust}
+}
+
+// checkSize refuses an event over MaxEventBytes before reading it.
+func (w *Worker) checkSize(_ context.Context, e *eventJob) *verdict {
+	if n := msgSize(e.m); n > w.cfg.MaxEventBytes {
+		return &verdict{failed: e.base, failure: action.Errorf(action.Permanent, audit.ReasonTooLarge, "",
+			"event is %d bytes, the limit is %d", n, w.cfg.MaxEventBytes)}
+	}
+	return nil
+}
+
+// decode reads the CloudEvent, binary or structured.
+func (w *Worker) decode(ctx context.Context, e *eventJob) *verdict {
+	env, err := events.Decode(ctx, e.m.Headers(), e.m.Data())
+	if err != nil {
+		return &verdict{failed: e.base, failure: &action.Error{Class: action.Permanent, Reason: audit.ReasonInvalidEvent, Msg: err.Error(), Err: err}}
+	}
+	e.env = env
+	e.base.EventID, e.base.EventSource, e.base.EventType = env.Event.ID(), env.Event.Source(), env.Event.Type()
+	return nil
+}
+
+// normalize reads the event's form into the finding the rules see.
+func (w *Worker) normalize(_ context.Context, e *eventJob) *verdict {
+	f, err := (events.Normalizer{SelfPrincipals: w.cfg.SelfPrincipals}).Normalize(e.env)
+	if err != nil {
+		return &verdict{failed: e.base, failure: &action.Error{Class: action.Permanent, Reason: audit.ReasonInvalidEvent, Msg: err.Error(), Err: err}}
+	}
+	e.env.Finding, e.base.Finding = f, f
+	return nil
+}
+
+// trust keeps events from sources and accounts off the allowlists away
+// from the rules: an untrusted decision, acked.
+func (w *Worker) trust(_ context.Context, e *eventJob) *verdict {
+	if why := w.untrusted(e.env); why != "" {
+		d := e.base
+		d.Outcome, d.Reason, d.Detail = audit.Untrusted, audit.ReasonUntrusted, why
+		return &verdict{decisions: []audit.Decision{d}}
+	}
+	return nil
+}
+
+// handle runs the event's steps, evaluates the rules and runs the matching
 // actions in rule order. It stops at the first failure; rules that ran
 // before it are idempotent and simply find compliance on a retry.
 func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base audit.Decision) verdict {
-	if n := msgSize(m); n > w.cfg.MaxEventBytes {
-		return verdict{failed: base, failure: action.Errorf(action.Permanent, audit.ReasonTooLarge, "",
-			"event is %d bytes, the limit is %d", n, w.cfg.MaxEventBytes)}
+	e := &eventJob{m: m, base: base}
+	for _, step := range w.steps {
+		if v := step(ctx, e); v != nil {
+			return *v
+		}
 	}
-	env, err := events.Decode(ctx, m.Headers(), m.Data())
-	if err != nil {
-		return verdict{failed: base, failure: &action.Error{Class: action.Permanent, Reason: audit.ReasonInvalidEvent, Msg: err.Error(), Err: err}}
-	}
-	base.EventID, base.EventSource, base.EventType = env.Event.ID(), env.Event.Source(), env.Event.Type()
-	if env.Finding, err = (events.Normalizer{SelfPrincipals: w.cfg.SelfPrincipals}).Normalize(env); err != nil {
-		return verdict{failed: base, failure: &action.Error{Class: action.Permanent, Reason: audit.ReasonInvalidEvent, Msg: err.Error(), Err: err}}
-	}
-	base.Finding = env.Finding
+	env, base := e.env, e.base
 	ctx = eventContext(ctx, env)
-	if why := w.untrusted(env); why != "" {
-		d := base
-		d.Outcome, d.Reason, d.Detail = audit.Untrusted, audit.ReasonUntrusted, why
-		return verdict{decisions: []audit.Decision{d}}
-	}
 	matches := w.rules.Load().Evaluate(env)
 	if len(matches) == 0 {
 		d := base

@@ -46,6 +46,8 @@ type Worker struct {
 	ready    atomic.Bool
 	// advisories is the consumer of captured max-deliveries advisories.
 	advisories jetstream.Consumer
+	// steps read and check each event before the rules (handle.go).
+	steps []eventStep
 	// pipeline runs one matched rule's action (pipeline.go).
 	pipeline step
 	// acks feeds the goroutines that DoubleAck recorded messages while
@@ -134,7 +136,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	}
 	w.obs = obs
 	w.rules.Store(d.Rules)
-	w.pipeline = w.newPipeline()
+	w.steps, w.pipeline = w.newEventSteps(), w.newPipeline()
 	return w, nil
 }
 
