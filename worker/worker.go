@@ -19,28 +19,27 @@ import (
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/guard"
 )
 
 // Worker pulls events from the shared durable consumer and handles them
 // with a bounded pool.
 type Worker struct {
-	cfg      Config
-	js       jetstream.JetStream
-	cons     jetstream.Consumer
-	rules    atomic.Pointer[rules.Set]
-	actions  *action.Registry
-	rec      audit.Recorder
-	log      *zap.Logger
-	rnd      func(int64) int64
-	counts   counters
-	limits   limiter
-	tracer   trace.Tracer
-	ledger   *ledger
-	circuits *circuits
-	global   *rules.Rule // the global write limit, as a pseudo-rule
-	metrics  *Metrics
-	obs      *observations
-	ready    atomic.Bool
+	cfg     Config
+	js      jetstream.JetStream
+	cons    jetstream.Consumer
+	rules   atomic.Pointer[rules.Set]
+	actions *action.Registry
+	rec     audit.Recorder
+	log     *zap.Logger
+	rnd     func(int64) int64
+	counts  counters
+	guard   writeGuard // the blast-radius guard (worker/guard)
+	tracer  trace.Tracer
+	ledger  *ledger
+	metrics *Metrics
+	obs     *observations
+	ready   atomic.Bool
 	// advisories is the consumer of captured max-deliveries advisories.
 	advisories jetstream.Consumer
 	// pipeline runs one matched rule's action (pipeline.go).
@@ -104,16 +103,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("limits bucket: %w", err)
 	}
-	w.limits.init(lkv, cfg.AckWait, w.log)
-	w.circuits = &circuits{kv: ckv, open: map[string]circuitState{}, closed: func(rule string, rev uint64) {
-		// An operator's resume starts a fresh window, for every replica.
-		if err := w.limits.reset(rule, rev); err != nil {
-			w.log.Error("limit_reset_failed", zap.String("rule", rule), zap.Error(err))
-		}
-	}}
-	if cfg.GlobalWriteLimit > 0 {
-		w.global = &rules.Rule{Name: GlobalCircuit, Limit: &rules.Limit{Writes: cfg.GlobalWriteLimit, Per: cfg.GlobalWriteWindow}}
-	}
+	w.guard = guard.New(ckv, lkv, guard.Config{SlotTTL: cfg.AckWait, Cooldown: cfg.CircuitCooldown,
+		GlobalWrites: cfg.GlobalWriteLimit, GlobalPer: cfg.GlobalWriteWindow}, w.log)
 	w.obs = newObservations(cfg.CoalesceFor, time.Now)
 	w.obs.waited = func(what string) { w.metrics.waits.WithLabelValues(what).Inc() }
 	w.obs.probe = func(ctx context.Context) (uint64, error) {
@@ -187,7 +178,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		w.circuits.watch(ctx, w.log)
+		w.guard.Watch(ctx)
 	}()
 	w.logIntakeLimit()
 	w.ready.Store(true)
