@@ -11,6 +11,7 @@ import (
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/guard"
 )
 
 // TestCircuitOpensAndOperatorResumes: a rule limited to one write per hour
@@ -55,7 +56,7 @@ func TestCircuitOpensAndOperatorResumes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := kv.Delete(context.Background(), worker.CircuitKey("limited")); err != nil {
+	if err := kv.Delete(context.Background(), guard.CircuitKey("limited")); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.mem.Wait(ctx, func([]audit.Decision) bool { return len(b.mem.Final()["c-2"]) == 1 }); err != nil {

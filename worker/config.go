@@ -70,7 +70,7 @@ type Config struct {
 	CircuitCooldown   time.Duration
 	ControlBucket     string // KV bucket of the circuits
 	// LimitsBucket holds the write windows of the limited rules and of the
-	// global limit, shared by every replica (see limit.go).
+	// global limit, shared by every replica (see worker/guard).
 	LimitsBucket string
 }
 

@@ -176,22 +176,6 @@ func found(out ran, ferr *action.Error) coalesce.Found {
 	return coalesce.NotRead
 }
 
-// releaseSlot hands back write slots that were not used.
-func (w *Worker) releaseSlot(slots []*slot) {
-	for _, s := range slots {
-		w.limits.release(s)
-	}
-}
-
-// confirmSlot counts the slots as writes made now (after the write, so a
-// write never leaves the window before it should).
-func (w *Worker) confirmSlot(slots []*slot) {
-	now := time.Now()
-	for _, s := range slots {
-		w.limits.confirm(s, now)
-	}
-}
-
 // ensure calls the action and turns its result into an outcome.
 func (w *Worker) ensure(ctx context.Context, a action.Action, mt rules.Match, env *events.Envelope, dry bool) (ran, *action.Error) {
 	provider, _, _ := strings.Cut(mt.Rule.Action, ".")

@@ -150,19 +150,19 @@ func (w *Worker) dryRun(next step) step {
 }
 
 // slots checks the circuits and takes the write slots of the rule's (and
-// the global) limits; a slot becomes a write if the action wrote, and is
-// handed back otherwise.
+// the global) limits (see slots.go); a slot becomes a write if the action
+// wrote, and is handed back otherwise.
 func (w *Worker) slots(next step) step {
 	return func(ctx context.Context, j *job) (ran, *action.Error) {
-		slots, ferr := w.guard(ctx, j.mt.Rule, j.base, time.Now())
-		if ferr != nil {
-			return ran{}, ferr
+		slots, refused := w.guard.Take(ctx, j.mt.Rule, time.Now())
+		if refused != nil {
+			return ran{}, w.refused(ctx, j.base, refused)
 		}
 		out, ferr := next(ctx, j)
 		if out.wrote {
-			w.confirmSlot(slots)
+			slots.Confirm(time.Now()) // after the write: it never leaves the window too early
 		} else {
-			w.releaseSlot(slots)
+			slots.Release()
 		}
 		return out, ferr
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded/embeddedtest"
+	"github.com/remediator/remediator/worker/guard"
 	"github.com/remediator/remediator/worker/huawei"
 	"github.com/remediator/remediator/worker/ledger"
 )
@@ -313,8 +314,12 @@ func TestMultiRuleBusyAfterAWriteReadsTheLedger(t *testing.T) {
 `
 	r := rvSetup(t, ruleYAML, nil, func(w *Worker) {
 		// Another replica's event holds rule b's only write slot for 400 ms.
-		b, _ := json.Marshal(window{Held: []reservation{{ID: "other-replica-1", Until: time.Now().Add(400 * time.Millisecond).UnixNano()}}})
-		if _, err := w.limits.kv.Put(context.Background(), LimitKey("b-limited"), b); err != nil {
+		kv, err := w.js.KeyValue(context.Background(), w.cfg.LimitsBucket)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := fmt.Appendf(nil, `{"held":[{"id":"other-replica-1","until":%d}]}`, time.Now().Add(400*time.Millisecond).UnixNano())
+		if _, err := kv.Put(context.Background(), guard.LimitKey("b-limited"), b); err != nil {
 			t.Fatal(err)
 		}
 	})
@@ -343,31 +348,6 @@ func TestMultiRuleBusyAfterAWriteReadsTheLedger(t *testing.T) {
 	}
 	if a.Outcome != audit.Remediated {
 		t.Errorf("rule a's final audit outcome is %s/%s, but its first delivery wrote (%d writes) and the ledger says remediated", a.Outcome, a.Reason, writes)
-	}
-}
-
-// TestCircuitCloseDoesNotHoldGuards: closing a circuit resets the shared
-// write window (KV round trips); it must not hold the circuits' lock,
-// which every event's guard reads.
-func TestCircuitCloseDoesNotHoldGuards(t *testing.T) {
-	r := rvSetup(t, "", nil, nil)
-	slow := &flakyKV{KeyValue: r.w.limits.kv, getHook: func(key string) error {
-		time.Sleep(2 * time.Second)
-		return nil
-	}}
-	r.w.limits.kv = slow
-	ctx := context.Background()
-	ckv, _ := r.js.KeyValue(ctx, r.cfg.ControlBucket)
-	r.w.circuits.trip(ctx, "x", "test", time.Now(), time.Minute)
-	time.Sleep(300 * time.Millisecond)
-	if err := ckv.Delete(ctx, CircuitKey("x")); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(300 * time.Millisecond)
-	t0 := time.Now()
-	r.w.circuits.blocked("some-other-rule", time.Now())
-	if d := time.Since(t0); d > time.Second {
-		t.Errorf("blocked() for an unrelated rule waited %s behind the limits reset of a closed circuit", d)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/coalesce"
+	"github.com/remediator/remediator/worker/guard"
 	"github.com/remediator/remediator/worker/ledger"
 )
 
@@ -35,11 +36,9 @@ type Worker struct {
 	log      *zap.Logger
 	rnd      func(int64) int64
 	counts   counters
-	limits   limiter
+	guard    writeGuard // the blast-radius guard (worker/guard)
 	tracer   trace.Tracer
 	ledger   records
-	circuits *circuits
-	global   *rules.Rule // the global write limit, as a pseudo-rule
 	metrics  *Metrics
 	obs      reads
 	handlers *handlers // the pool of handlers, while Run runs
@@ -109,16 +108,8 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("limits bucket: %w", err)
 	}
-	w.limits.init(lkv, cfg.AckWait, w.log)
-	w.circuits = &circuits{kv: ckv, open: map[string]circuitState{}, closed: func(rule string, rev uint64) {
-		// An operator's resume starts a fresh window, for every replica.
-		if err := w.limits.reset(rule, rev); err != nil {
-			w.log.Error("limit_reset_failed", zap.String("rule", rule), zap.Error(err))
-		}
-	}}
-	if cfg.GlobalWriteLimit > 0 {
-		w.global = &rules.Rule{Name: GlobalCircuit, Limit: &rules.Limit{Writes: cfg.GlobalWriteLimit, Per: cfg.GlobalWriteWindow}}
-	}
+	w.guard = guard.New(ckv, lkv, guard.Config{SlotTTL: cfg.AckWait, Cooldown: cfg.CircuitCooldown,
+		GlobalWrites: cfg.GlobalWriteLimit, GlobalPer: cfg.GlobalWriteWindow}, w.log)
 	obs := coalesce.New(cfg.CoalesceFor, time.Now)
 	obs.Waited = func(what string) { w.metrics.waits.WithLabelValues(what).Inc() }
 	obs.Park = func() func() { // a waiting handler is replaced in the pool Run starts
@@ -199,7 +190,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}()
 	go func() {
 		defer wg.Done()
-		w.circuits.watch(ctx, w.log)
+		w.guard.Watch(ctx)
 	}()
 	w.logIntakeLimit()
 	w.ready.Store(true)

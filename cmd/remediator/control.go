@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/guard"
 )
 
 // newControlCmd pauses and resumes remediation for every replica at once,
@@ -40,7 +41,7 @@ func newControlCmd(stdout io.Writer) *cobra.Command {
 	}
 	pause.Flags().DurationVar(&dur, "for", 0, "resume on its own after this long")
 	resume := &cobra.Command{
-		Use: "resume [RULE]", Short: "Resume handing events to the replicas, or close a rule's circuit (" + worker.GlobalCircuit + " for the global one)",
+		Use: "resume [RULE]", Short: "Resume handing events to the replicas, or close a rule's circuit (" + guard.GlobalCircuit + " for the global one)",
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return withConn(&cf, connLogger(cmd), func(c *natsConn) error {
@@ -91,10 +92,10 @@ func resumeCircuit(cmd *cobra.Command, w io.Writer, c *natsConn, cfg worker.Conf
 	if err != nil {
 		return err
 	}
-	if _, err := kv.Get(cmd.Context(), worker.CircuitKey(rule)); err != nil {
+	if _, err := kv.Get(cmd.Context(), guard.CircuitKey(rule)); err != nil {
 		return fmt.Errorf("no open circuit for %s: %w", rule, err)
 	}
-	if err := kv.Delete(cmd.Context(), worker.CircuitKey(rule)); err != nil {
+	if err := kv.Delete(cmd.Context(), guard.CircuitKey(rule)); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "circuit of %s closed\n", rule)

@@ -14,6 +14,7 @@ import (
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded"
+	"github.com/remediator/remediator/worker/guard"
 )
 
 // TestPauseAndResume: a paused consumer hands no event to the worker, the
@@ -74,7 +75,7 @@ func TestPauseAndResume(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kv.Create(ctx, worker.CircuitKey("some-rule"), []byte(`{"rule":"some-rule"}`)); err != nil {
+	if _, err := kv.Create(ctx, guard.CircuitKey("some-rule"), []byte(`{"rule":"some-rule"}`)); err != nil {
 		t.Fatal(err)
 	}
 	if out := cli("control", "circuits"); !strings.Contains(out, "1 open circuits") || !strings.Contains(out, "some-rule") {
@@ -83,7 +84,7 @@ func TestPauseAndResume(t *testing.T) {
 	if out := cli("control", "resume", "some-rule"); !strings.Contains(out, "circuit of some-rule closed") {
 		t.Errorf("resume rule: %s", out)
 	}
-	if _, err := kv.Get(ctx, worker.CircuitKey("some-rule")); err == nil {
+	if _, err := kv.Get(ctx, guard.CircuitKey("some-rule")); err == nil {
 		t.Error("the circuit key is still there")
 	}
 }

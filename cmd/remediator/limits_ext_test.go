@@ -16,6 +16,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/guard"
 )
 
 // TestWriteLimitAcrossReplicas: three worker processes share one
@@ -40,7 +41,7 @@ func TestWriteLimitAcrossReplicas(t *testing.T) {
 		name, circuit string
 		args          func(t *testing.T) []string
 	}{
-		{"global", worker.GlobalCircuit, func(*testing.T) []string {
+		{"global", guard.GlobalCircuit, func(*testing.T) []string {
 			return []string{"--global-write-limit", fmt.Sprint(limit), "--global-write-window", "1h"}
 		}},
 		{"rule", "limited", func(t *testing.T) []string {
@@ -93,7 +94,7 @@ func TestWriteLimitAcrossReplicas(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := kv.Get(context.Background(), worker.CircuitKey(tc.circuit)); err != nil {
+			if _, err := kv.Get(context.Background(), guard.CircuitKey(tc.circuit)); err != nil {
 				t.Errorf("the circuit of %s is not open: %v", tc.circuit, err)
 			}
 		})

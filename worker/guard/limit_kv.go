@@ -1,4 +1,4 @@
-package worker
+package guard
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mathrand "math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -262,7 +263,7 @@ func (l *limiter) commit(key string, batch []*limitOp) error {
 		}
 		// Lost to another replica: back off a little, growing and jittered,
 		// so the replicas do not collide in step.
-		time.Sleep(time.Duration(try+1) * time.Duration(jitter(int64(time.Millisecond))+1))
+		time.Sleep(time.Duration(try+1) * time.Duration(mathrand.Int64N(int64(time.Millisecond))+1))
 	}
 	return errLimitContended
 }

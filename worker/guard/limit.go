@@ -1,24 +1,13 @@
-package worker
+package guard
 
 import (
 	"slices"
 	"time"
 )
 
-// The write limits (a rule's `limits: {writes: N, per: D}` and the global
-// write limit) hold for the whole deployment, not per process: each
-// limited rule's window is one key of the limits bucket, which every
-// replica reads and changes with compare-and-set (see limit_kv.go). This
-// file is the window itself: what a key holds and the pure changes made
-// to it, re-applied to the fresh value when a compare-and-set loses.
-//
-// An event takes a slot before it reads (so concurrent events cannot
-// overshoot the limit, even on different replicas); the slot becomes a
-// write when the event wrote (confirm), or is handed back when it did not
-// (release). Only writes count against the limit: slots held by events
-// still in flight make others wait (busy), not trip the circuit. A slot
-// expires unless its holder renews it, so a crashed replica's slots free
-// themselves.
+// The window itself: what a limit key holds and the pure changes made to
+// it, re-applied to the fresh value when a compare-and-set loses (see
+// limit_kv.go).
 
 // window is the value of a limit key. Times are Unix nanoseconds of the
 // replicas' clocks.

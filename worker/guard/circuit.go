@@ -1,4 +1,4 @@
-package worker
+package guard
 
 import (
 	"context"
@@ -10,19 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
-
-	"github.com/remediator/remediator/rules"
-	"github.com/remediator/remediator/worker/action"
-	"github.com/remediator/remediator/worker/audit"
 )
-
-// The blast-radius guard. When a rule exceeds its `limits`, or all rules
-// together exceed the global write limit, a circuit opens: a key in the
-// control bucket that every replica watches. While it is open the rule's
-// events (or every event, for the global circuit) are not acted on and
-// wait for a retry; an audit event with outcome circuit_open says so. The
-// circuit closes when an operator resumes it (`remediator control resume
-// RULE`, which deletes the key) or when the cool-down passes.
 
 // GlobalCircuit is the circuit name of the global write limit.
 const GlobalCircuit = "_global"
@@ -125,45 +113,4 @@ func (c *circuits) trip(ctx context.Context, rule, reason string, now time.Time,
 	c.open[CircuitKey(rule)] = st
 	c.mu.Unlock()
 	return true
-}
-
-// guard checks the circuits and the limits before a write; it opens a
-// circuit when a limit is exceeded. It returns the slots the event holds
-// (for releaseSlot or confirmSlot) when the rule may write. When the
-// shared windows cannot be read it fails closed: a limited rule waits.
-func (w *Worker) guard(ctx context.Context, r *rules.Rule, base audit.Decision, now time.Time) ([]*slot, *action.Error) {
-	if wait := w.circuits.blocked(r.Name, now); wait > 0 {
-		return nil, &action.Error{Class: action.Retryable, Reason: audit.ReasonCircuitOpen, RetryAfter: wait,
-			Msg: "the circuit of rule " + r.Name + " (or the global one) is open: waiting for `remediator control resume` or the cool-down"}
-	}
-	name := r.Name
-	s, wait, busy, err := w.limits.take(r, now)
-	var g *slot
-	if err == nil && wait == 0 && !busy && w.global != nil {
-		if g, wait, busy, err = w.limits.take(w.global, now); err != nil || wait > 0 || busy {
-			name = GlobalCircuit
-			w.releaseSlot([]*slot{s})
-		}
-	}
-	switch {
-	case err != nil:
-		return nil, &action.Error{Class: action.Retryable, Reason: action.ReasonUnavailable, RetryAfter: w.cfg.RetryBase, Err: err,
-			Msg: "the write window of rule " + name + " cannot be read: no write until it can"}
-	case busy:
-		return nil, &action.Error{Class: action.Retryable, Reason: audit.ReasonBusy, RetryAfter: w.cfg.RetryBase,
-			Msg: "the write slots of rule " + name + " are held by events in flight"}
-	case wait == 0:
-		return []*slot{s, g}, nil
-	}
-	if w.circuits.trip(ctx, name, "write limit exceeded", now, w.cfg.CircuitCooldown) {
-		d := base
-		d.Rule, d.Action, d.Outcome, d.Final = name, "", audit.CircuitOpen, true
-		d.Detail = "write limit exceeded: rule " + name + " paused until resumed or " + w.cfg.CircuitCooldown.String() + " pass"
-		if err := w.rec.Record(ctx, d); err != nil {
-			w.log.Error("record_failed", zap.Error(err))
-		}
-		w.logDecision(d)
-	}
-	return nil, &action.Error{Class: action.Retryable, Reason: audit.ReasonCircuitOpen, RetryAfter: min(wait, w.cfg.CircuitCooldown),
-		Msg: "rule " + name + " exceeded its write limit: its circuit is open"}
 }
