@@ -25,6 +25,7 @@ import (
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 	"github.com/remediator/remediator/worker/huawei"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 const (
@@ -164,7 +165,7 @@ func rvEvent(id, key string) events.Raw {
 
 func (r *rv) publish(e events.Raw) {
 	r.t.Helper()
-	if _, err := Publish(context.Background(), r.js, r.cfg, e, events.Structured); err != nil {
+	if _, err := streams.Publish(context.Background(), r.js, r.cfg.Streams(), e, events.Structured); err != nil {
 		r.t.Fatal(err)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // Worker pulls events from the shared durable consumer and handles them
@@ -43,6 +44,8 @@ type Worker struct {
 	ready    atomic.Bool
 	// advisories is the consumer of captured max-deliveries advisories.
 	advisories jetstream.Consumer
+	// dead makes the dead letters (streams.DeadLetterer).
+	dead deadLetters
 	// pipeline runs one matched rule's action (pipeline.go).
 	pipeline step
 	// acks feeds the goroutines that DoubleAck recorded messages while
@@ -69,7 +72,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 		return nil, errors.New("worker: JetStream, Rules and Actions are required")
 	}
 	cfg = cfg.withDefaults()
-	cons, err := EnsureTopology(ctx, d.JetStream, cfg)
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cons, err := streams.EnsureTopology(ctx, d.JetStream, cfg.Streams())
 	if err != nil {
 		return nil, err
 	}
@@ -80,6 +86,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if w.log == nil {
 		w.log = zap.NewNop()
 	}
+	w.dead = streams.NewDeadLetterer(cfg.Streams(), streams.DeadLetterDeps{JetStream: d.JetStream, Recorder: w.rec, Logger: w.log,
+		FirstFailure: func(ctx context.Context, stream string, seq uint64) time.Time {
+			return w.firstFailure(ctx, stream, seq, time.Time{}) // zero: not known
+		}})
 	tp := d.Tracer
 	if tp == nil {
 		tp = noop.NewTracerProvider()

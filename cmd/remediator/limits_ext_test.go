@@ -16,6 +16,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // TestWriteLimitAcrossReplicas: three worker processes share one
@@ -107,7 +108,7 @@ func publishLimitEvents(t *testing.T, nc *nats.Conn, keys []string) {
 	cfg := worker.DefaultConfig()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := worker.EnsureTopology(ctx, js, cfg); err != nil {
+	if _, err := streams.EnsureTopology(ctx, js, cfg.Streams()); err != nil {
 		t.Fatal(err)
 	}
 	for i, key := range keys {
@@ -115,7 +116,7 @@ func publishLimitEvents(t *testing.T, nc *nats.Conn, keys []string) {
 		body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "HC.KMS",
 			"type": "KMS:CloudTrace:ApiCall", "data": map[string]any{"trace_name": "disableKeyRotation", "code": "200",
 				"resource_id": key, "project_id": crashProject, "region_id": "cn-north-4"}})
-		if _, err := worker.Publish(ctx, js, cfg, events.Raw{Body: body, Source: "HC.KMS", ID: id}, events.Structured); err != nil {
+		if _, err := streams.Publish(ctx, js, cfg.Streams(), events.Raw{Body: body, Source: "HC.KMS", ID: id}, events.Structured); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -160,7 +161,7 @@ func deadLetterReasons(t *testing.T, nc *nats.Conn) map[string]int {
 		}
 		n := 0
 		for m := range b.Messages() {
-			out[m.Headers().Get(worker.HeaderReason)]++
+			out[m.Headers().Get(streams.HeaderReason)]++
 			n++
 		}
 		if n == 0 {
