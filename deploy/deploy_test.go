@@ -21,6 +21,7 @@ import (
 
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/embedded/embeddedtest"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // serviceMonitor is the part of the Prometheus operator's type the
@@ -125,7 +126,7 @@ func checkDeployment(t *testing.T, overlay string, d *appsv1.Deployment) {
 func TestJetStreamDefinitions(t *testing.T) {
 	_, _, js := embeddedtest.Start(t)
 	ctx := context.Background()
-	if _, err := worker.EnsureTopology(ctx, js, worker.DefaultConfig()); err != nil {
+	if _, err := streams.EnsureTopology(ctx, js, worker.DefaultConfig().Streams()); err != nil {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join("jetstream", "*.json"))

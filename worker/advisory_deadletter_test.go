@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // crashLoop delivers the n messages in the intake MaxDeliver (2) times
@@ -80,7 +81,7 @@ func TestCrashLoopUndecodableEachAudited(t *testing.T) {
 		t.Fatalf("want %d dead letters and %d audit records, got %d and %d", events, events, len(dl), len(audits))
 	}
 	for _, m := range dl {
-		if r := m.Headers().Get(worker.HeaderReason); r != "max_deliveries" {
+		if r := m.Headers().Get(streams.HeaderReason); r != "max_deliveries" {
 			t.Errorf("dead letter reason %q", r)
 		}
 	}
@@ -116,14 +117,14 @@ func TestCrashLoopTooLargeIsStubbed(t *testing.T) {
 		t.Fatalf("%d dead letters", len(dl))
 	}
 	h := dl[0].Headers()
-	var stub worker.DeadLetterStub
+	var stub streams.DeadLetterStub
 	if err := json.Unmarshal(dl[0].Data(), &stub); err != nil {
 		t.Fatalf("not a stub: %v", err)
 	}
 	t.Logf("a %d-byte crash-looped event: dead letter of %d bytes, %s=%s, %s=%s", len(body), len(dl[0].Data()),
-		worker.HeaderReason, h.Get(worker.HeaderReason), worker.HeaderOriginalReason, h.Get(worker.HeaderOriginalReason))
-	if stub.Size != len(body) || stub.OriginalReason != "max_deliveries" || h.Get(worker.HeaderReason) != "too_large" ||
-		h.Get(worker.HeaderBody) != worker.BodyStub || h.Get("X-Trace") != "t-1" {
+		streams.HeaderReason, h.Get(streams.HeaderReason), streams.HeaderOriginalReason, h.Get(streams.HeaderOriginalReason))
+	if stub.Size != len(body) || stub.OriginalReason != "max_deliveries" || h.Get(streams.HeaderReason) != "too_large" ||
+		h.Get(streams.HeaderBody) != streams.BodyStub || h.Get("X-Trace") != "t-1" {
 		t.Errorf("stub %+v, headers %v", stub, h)
 	}
 	if audits := b.waitStream(b.cfg.AuditStream, 1); len(audits) != 1 {

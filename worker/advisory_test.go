@@ -10,6 +10,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // TestCrashLoopIsDeadLettered: a message delivered MaxDeliver times to a
@@ -47,7 +48,7 @@ func TestCrashLoopIsDeadLettered(t *testing.T) {
 		t.Fatalf("final %+v", ds[0])
 	}
 	dl := b.deadLetters()
-	if len(dl) != 1 || dl[0].Headers().Get(worker.HeaderReason) != "max_deliveries" || dl[0].Headers().Get("ce-id") != "crash-loop" {
+	if len(dl) != 1 || dl[0].Headers().Get(streams.HeaderReason) != "max_deliveries" || dl[0].Headers().Get("ce-id") != "crash-loop" {
 		t.Fatalf("dead letters: %d", len(dl))
 	}
 	b.assertDrained()

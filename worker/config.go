@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // Config holds the names and limits of the intake, the dead-letter stream
@@ -195,4 +196,21 @@ func (c Config) fenceMargin() time.Duration { return c.AckWait / 4 }
 func (c Config) AuditConfig() audit.StreamConfig {
 	c = c.withDefaults()
 	return audit.StreamConfig{Subject: c.AuditSubject, IntakeStream: c.Stream}
+}
+
+// Streams is the configuration of the streams, buckets and consumer
+// (streams.EnsureTopology, the dead letters, the intake subjects).
+func (c Config) Streams() streams.Config {
+	c = c.withDefaults()
+	return streams.Config{
+		Stream: c.Stream, Subject: c.Subject, Consumer: c.Consumer,
+		DLQStream: c.DLQStream, DLQSubject: c.DLQSubject,
+		AuditStream: c.AuditStream, AuditSubject: c.AuditSubject, AuditMaxAge: c.AuditMaxAge,
+		AdvisoryStream: c.AdvisoryStream,
+		LedgerBucket:   c.LedgerBucket, LedgerTTL: c.LedgerTTL, ControlBucket: c.ControlBucket, LimitsBucket: c.LimitsBucket,
+		Duplicates: c.Duplicates, MaxMsgSize: c.MaxMsgSize, Replicas: c.Replicas,
+		AckWait:       c.AckWait,
+		MaxDeliver:    c.MaxDeliver + c.MaxWaits, // waits are not attempts (settle counts them)
+		MaxAckPending: c.MaxAckPending,
+	}
 }

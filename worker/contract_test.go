@@ -13,6 +13,7 @@ import (
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 func TestBinaryAndStructuredEachOneWrite(t *testing.T) {
@@ -103,7 +104,7 @@ func TestKeyNotFoundIsDeadLetteredUnchanged(t *testing.T) {
 		hdr[k] = v
 	}
 	hdr.Set("Nats-Msg-Id", events.DedupID(raw.Source, raw.ID))
-	subject := b.cfg.IntakeSubject(raw.Source)
+	subject := b.cfg.Streams().IntakeSubject(raw.Source)
 	b.publishRaw(subject, hdr, body)
 	ds := b.waitFinal(1)
 	if ds[0].Outcome != audit.DeadLettered || ds[0].Reason != "not_found" || ds[0].Code != "KMS.0207" {
@@ -123,10 +124,10 @@ func TestKeyNotFoundIsDeadLetteredUnchanged(t *testing.T) {
 		}
 	}
 	want := map[string]string{
-		worker.HeaderReason: "not_found", worker.HeaderErrorCode: "KMS.0207",
-		worker.HeaderRule: "huawei-kms-rotation-disabled-cts", worker.HeaderAction: "huawei.kms.enable_key_rotation",
-		worker.HeaderAttempts: "1", worker.HeaderOriginalSubject: subject, worker.HeaderOriginalStream: b.cfg.Stream,
-		worker.HeaderOriginalSequence: "1", worker.HeaderOriginalMsgID: events.DedupID(raw.Source, raw.ID),
+		streams.HeaderReason: "not_found", streams.HeaderErrorCode: "KMS.0207",
+		streams.HeaderRule: "huawei-kms-rotation-disabled-cts", streams.HeaderAction: "huawei.kms.enable_key_rotation",
+		streams.HeaderAttempts: "1", streams.HeaderOriginalSubject: subject, streams.HeaderOriginalStream: b.cfg.Stream,
+		streams.HeaderOriginalSequence: "1", streams.HeaderOriginalMsgID: events.DedupID(raw.Source, raw.ID),
 	}
 	for k, v := range want {
 		if got := m.Headers().Get(k); got != v {
@@ -146,7 +147,7 @@ func TestBadInputIsDeadLetteredAndWorkerGoesOn(t *testing.T) {
 	t.Parallel()
 	b := setup(t, func(c *worker.Config) { c.MaxEventBytes = 4096 })
 	ce := nats.Header{"Content-Type": {events.StructuredContentType}}
-	subj := b.cfg.IntakeSubject("test")
+	subj := b.cfg.Streams().IntakeSubject("test")
 	cases := []struct {
 		h      nats.Header
 		body   string
@@ -166,7 +167,7 @@ func TestBadInputIsDeadLetteredAndWorkerGoesOn(t *testing.T) {
 	b.waitFinal(len(cases) + 1)
 	got := map[string]int{}
 	for _, m := range b.deadLetters() {
-		got[m.Headers().Get(worker.HeaderReason)]++
+		got[m.Headers().Get(streams.HeaderReason)]++
 	}
 	if got["invalid_event"] != 5 || got["too_large"] != 1 || len(got) != 2 {
 		t.Errorf("dead-letter reasons = %v, want 5 invalid_event and 1 too_large", got)
@@ -193,7 +194,7 @@ func TestInvalidParamsMakeNoCloudCall(t *testing.T) {
 	if calls := b.sim.Calls(); len(calls) != 0 {
 		t.Errorf("cloud calls were made: %+v", calls)
 	}
-	if dl := b.deadLetters(); len(dl) != 1 || dl[0].Headers().Get(worker.HeaderReason) != "invalid_params" {
+	if dl := b.deadLetters(); len(dl) != 1 || dl[0].Headers().Get(streams.HeaderReason) != "invalid_params" {
 		t.Errorf("want one invalid_params dead letter, got %d", len(dl))
 	}
 	b.assertDrained()
@@ -209,11 +210,11 @@ func TestRetriesExhaustedAreDeadLettered(t *testing.T) {
 		t.Fatalf("final %+v, want dead_lettered exhausted on attempt %d", ds[0], b.cfg.MaxDeliver)
 	}
 	dl := b.deadLetters()
-	if len(dl) != 1 || dl[0].Headers().Get(worker.HeaderAttempts) != "4" || dl[0].Headers().Get(worker.HeaderErrorCode) != "KMS.0001" {
+	if len(dl) != 1 || dl[0].Headers().Get(streams.HeaderAttempts) != "4" || dl[0].Headers().Get(streams.HeaderErrorCode) != "KMS.0001" {
 		t.Fatalf("dead letters %d, want 1 with attempts 4 and code KMS.0001", len(dl))
 	}
-	first, err1 := time.Parse(time.RFC3339Nano, dl[0].Headers().Get(worker.HeaderFirstFailure))
-	last, err2 := time.Parse(time.RFC3339Nano, dl[0].Headers().Get(worker.HeaderFailedAt))
+	first, err1 := time.Parse(time.RFC3339Nano, dl[0].Headers().Get(streams.HeaderFirstFailure))
+	last, err2 := time.Parse(time.RFC3339Nano, dl[0].Headers().Get(streams.HeaderFailedAt))
 	if err1 != nil || err2 != nil || !first.Before(last) {
 		t.Errorf("first failure %v, last %v: the first must come before the last", first, last)
 	}
@@ -238,7 +239,7 @@ func TestReplayTwiceCreatesNoDuplicateWork(t *testing.T) {
 	b := setup(t)
 	r := ctsEvent("dup-1", keyOff)
 	for i := range 2 {
-		dup, err := worker.Publish(context.Background(), b.js, b.cfg, r, events.Structured)
+		dup, err := streams.Publish(context.Background(), b.js, b.cfg.Streams(), r, events.Structured)
 		if err != nil || dup != (i == 1) {
 			t.Fatalf("publish %d: dup=%v err=%v", i, dup, err)
 		}

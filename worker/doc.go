@@ -14,8 +14,9 @@
 //   - Permanent (invalid event, too large, invalid params, a provider error
 //     documented as permanent) or attempts exhausted (the delivery count has
 //     reached MaxDeliver): the original message, body and headers byte for
-//     byte, is published to the dead-letter stream with headers saying why;
-//     only once that publish is acknowledged is the original Termed. If the
+//     byte, is published to the dead-letter stream with headers saying why
+//     (streams.DeadLetterer, the one place a dead letter is made); only
+//     once that publish is acknowledged is the original Termed. If the
 //     dead-letter publish fails the message is Naked with a delay: nothing
 //     is dropped.
 //   - Shutdown: messages not yet started, and work cut off by the shutdown

@@ -9,6 +9,7 @@ import (
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // TestSlowCallIsKeptAlive: the three calls take longer together than
@@ -41,7 +42,7 @@ func TestDeadLetterOutageLosesNothing(t *testing.T) {
 	if err := b.js.DeleteStream(ctx, b.cfg.DLQStream); err != nil {
 		t.Fatal(err)
 	}
-	b.publishRaw(b.cfg.IntakeSubject("test"), nil, []byte("not an event"))
+	b.publishRaw(b.cfg.Streams().IntakeSubject("test"), nil, []byte("not an event"))
 	cons, err := b.js.Consumer(ctx, b.cfg.Stream, b.cfg.Consumer)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +64,7 @@ func TestDeadLetterOutageLosesNothing(t *testing.T) {
 	if len(b.mem.Final()) != 0 {
 		t.Fatal("a final decision was recorded although the dead-letter publish failed")
 	}
-	if _, err := worker.EnsureTopology(ctx, b.js, b.cfg); err != nil {
+	if _, err := streams.EnsureTopology(ctx, b.js, b.cfg.Streams()); err != nil {
 		t.Fatal(err)
 	}
 	ds := b.waitFinal(1)

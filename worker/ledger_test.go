@@ -25,7 +25,7 @@ func TestRedeliveryAfterDoneMakesNoCall(t *testing.T) {
 	b.publish(r, events.Structured)
 	b.waitFinal(1)
 	calls := len(b.sim.Calls())
-	b.publishRaw(b.cfg.IntakeSubject(r.Source), nats.Header{"Content-Type": {events.StructuredContentType}, "Nats-Msg-Id": {"another-id"}}, r.Body)
+	b.publishRaw(b.cfg.Streams().IntakeSubject(r.Source), nats.Header{"Content-Type": {events.StructuredContentType}, "Nats-Msg-Id": {"another-id"}}, r.Body)
 	ds := b.waitFinal(2)
 	if d := ds[1]; d.Outcome != audit.Remediated || d.Detail == "" {
 		t.Errorf("second delivery %+v, want the recorded outcome from the ledger", d)

@@ -27,6 +27,7 @@ import (
 	"github.com/remediator/remediator/worker/guard"
 	"github.com/remediator/remediator/worker/huawei"
 	"github.com/remediator/remediator/worker/ledger"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 const (
@@ -166,7 +167,7 @@ func rvEvent(id, key string) events.Raw {
 
 func (r *rv) publish(e events.Raw) {
 	r.t.Helper()
-	if _, err := Publish(context.Background(), r.js, r.cfg, e, events.Structured); err != nil {
+	if _, err := streams.Publish(context.Background(), r.js, r.cfg.Streams(), e, events.Structured); err != nil {
 		r.t.Fatal(err)
 	}
 }

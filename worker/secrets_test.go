@@ -21,6 +21,7 @@ import (
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 	"github.com/remediator/remediator/worker/huawei"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // TestSecretsNeverLeak runs failing calls of both providers with
@@ -57,7 +58,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range raws {
-		if _, err := worker.Publish(ctx, js, cfg, r, events.Binary); err != nil {
+		if _, err := streams.Publish(ctx, js, cfg.Streams(), r, events.Binary); err != nil {
 			t.Fatal(err)
 		}
 	}

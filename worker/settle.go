@@ -10,6 +10,7 @@ import (
 
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // settleTimeout bounds the acks and publishes that settle one message;
@@ -142,7 +143,8 @@ func (w *Worker) retry(ctx context.Context, m jetstream.Msg, v verdict, dl deliv
 // either fails the message is Naked: the dead-letter publish is
 // deduplicated, so the retry stores it once.
 func (w *Worker) kill(ctx context.Context, m jetstream.Msg, meta *jetstream.MsgMetadata, v verdict, fail *action.Error) {
-	d, err := w.deadLetter(ctx, w.delivered(ctx, m, meta), v.failed, fail, v.decisions)
+	o := streams.Original{Subject: m.Subject(), Header: m.Headers(), Data: m.Data(), Stream: meta.Stream, Seq: meta.Sequence.Stream}
+	d, err := w.dead.DeadLetter(ctx, o, v.failed, fail, v.decisions)
 	if err != nil {
 		w.log.Error("dead_letter_failed", zap.String("event_id", d.EventID), zap.Uint64("stream_seq", meta.Sequence.Stream), zap.Error(err))
 		w.nakDelay(m, w.cfg.backoff(d.Attempt, action.ReasonUnavailable, w.rnd))

@@ -22,6 +22,7 @@ import (
 	"github.com/remediator/remediator/worker/coalesce"
 	"github.com/remediator/remediator/worker/guard"
 	"github.com/remediator/remediator/worker/ledger"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // Worker pulls events from the shared durable consumer and handles them
@@ -47,6 +48,8 @@ type Worker struct {
 	advisories jetstream.Consumer
 	// steps read and check each event before the rules (handle.go).
 	steps []eventStep
+	// dead makes the dead letters (streams.DeadLetterer).
+	dead deadLetters
 	// pipeline runs one matched rule's action (pipeline.go).
 	pipeline step
 	// acks feeds the goroutines that DoubleAck recorded messages while
@@ -73,7 +76,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 		return nil, errors.New("worker: JetStream, Rules and Actions are required")
 	}
 	cfg = cfg.withDefaults()
-	cons, err := EnsureTopology(ctx, d.JetStream, cfg)
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	cons, err := streams.EnsureTopology(ctx, d.JetStream, cfg.Streams())
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +90,10 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	if w.log == nil {
 		w.log = zap.NewNop()
 	}
+	w.dead = streams.NewDeadLetterer(cfg.Streams(), streams.DeadLetterDeps{JetStream: d.JetStream, Recorder: w.rec, Logger: w.log,
+		FirstFailure: func(ctx context.Context, stream string, seq uint64) time.Time {
+			return w.ledger.FirstFailure(ctx, stream, seq, time.Time{}) // zero: not known
+		}})
 	tp := d.Tracer
 	if tp == nil {
 		tp = noop.NewTracerProvider()

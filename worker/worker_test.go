@@ -20,6 +20,7 @@ import (
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded/embeddedtest"
 	"github.com/remediator/remediator/worker/huawei"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 const (
@@ -140,7 +141,7 @@ func ctsEvent(id, key string) events.Raw {
 
 func (b *bundle) publish(r events.Raw, mode events.Mode) {
 	b.t.Helper()
-	if _, err := worker.Publish(context.Background(), b.js, b.cfg, r, mode); err != nil {
+	if _, err := streams.Publish(context.Background(), b.js, b.cfg.Streams(), r, mode); err != nil {
 		b.t.Fatal(err)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/remediator/remediator/worker/action"
 	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 type benchResult struct {
@@ -157,7 +158,7 @@ func benchWorker(ctx context.Context, o benchOptions, r workerRun) (benchResult,
 	cfg.Concurrency = o.concurrency
 	// The backlog is published first, as for the ceiling: the run measures
 	// draining it.
-	if _, err := worker.EnsureTopology(ctx, env.js, cfg); err != nil {
+	if _, err := streams.EnsureTopology(ctx, env.js, cfg.Streams()); err != nil {
 		return benchResult{}, err
 	}
 	raws := make([]events.Raw, r.n)
@@ -226,7 +227,7 @@ func benchLatency(ctx context.Context, o benchOptions) (benchResult, error) {
 	defer tick.Stop()
 	for i := range total {
 		<-tick.C
-		if _, err := worker.Publish(ctx, env.js, cfg, benchEvent(i, env.keys[i%len(env.keys)]), events.Structured); err != nil {
+		if _, err := streams.Publish(ctx, env.js, cfg.Streams(), benchEvent(i, env.keys[i%len(env.keys)]), events.Structured); err != nil {
 			return benchResult{}, err
 		}
 	}

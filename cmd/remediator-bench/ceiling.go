@@ -14,6 +14,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // benchCeiling consumes with DoubleAck only, at the same concurrency. With
@@ -29,7 +30,7 @@ func benchCeiling(ctx context.Context, o benchOptions, record bool) (benchResult
 	cfg := worker.DefaultConfig()
 	cfg.Stream, cfg.Subject, cfg.Consumer = "BENCH_CEILING", "bench.ceiling.>", "ceiling"
 	cfg.MaxAckPending = max(cfg.MaxAckPending, o.concurrency)
-	cons, err := worker.EnsureTopology(ctx, env.js, cfg)
+	cons, err := streams.EnsureTopology(ctx, env.js, cfg.Streams())
 	if err != nil {
 		return benchResult{}, err
 	}

@@ -116,10 +116,11 @@ func benchEvent(i int, key string) events.Raw {
 
 // publishAll publishes events asynchronously and waits for every ack.
 func publishAll(ctx context.Context, js jetstream.JetStream, cfg worker.Config, raws []events.Raw) error {
+	sc := cfg.Streams()
 	for chunk := range slices.Chunk(raws, 1000) {
 		var futures []jetstream.PubAckFuture
 		for _, r := range chunk {
-			msg := &nats.Msg{Subject: cfg.IntakeSubject(r.Source), Data: r.Body,
+			msg := &nats.Msg{Subject: sc.IntakeSubject(r.Source), Data: r.Body,
 				Header: nats.Header{"Content-Type": {events.StructuredContentType}, jetstream.MsgIDHeader: {events.DedupID(r.Source, r.ID)}}}
 			f, err := js.PublishMsgAsync(msg)
 			if err != nil {

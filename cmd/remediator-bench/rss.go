@@ -16,6 +16,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/embedded"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // benchRSS measures the worker alone: a backlog of n compliant events is
@@ -49,7 +50,7 @@ func benchRSS(ctx context.Context, o benchOptions, n int) (string, time.Duration
 	defer nc.Close()
 	js, _ := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4000))
 	cfg := worker.DefaultConfig()
-	if _, err := worker.EnsureTopology(ctx, js, cfg); err != nil {
+	if _, err := streams.EnsureTopology(ctx, js, cfg.Streams()); err != nil {
 		return "", 0, err
 	}
 	raws := make([]events.Raw, n)

@@ -16,6 +16,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // celMemoryRule concatenates event strings once per list element: before
@@ -77,7 +78,7 @@ func publishBigEvents(t *testing.T, js jetstream.JetStream, n int) {
 	cfg := worker.DefaultConfig()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := worker.EnsureTopology(ctx, js, cfg); err != nil {
+	if _, err := streams.EnsureTopology(ctx, js, cfg.Streams()); err != nil {
 		t.Fatal(err)
 	}
 	items := make([]int, 100)
@@ -86,7 +87,7 @@ func publishBigEvents(t *testing.T, js jetstream.JetStream, n int) {
 		body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "HC.KMS",
 			"type": "com.example.big", "data": map[string]any{
 				"s": strings.Repeat("a", 200_000), "items": items}})
-		if _, err := worker.Publish(ctx, js, cfg, events.Raw{Body: body, Source: "HC.KMS", ID: id}, events.Structured); err != nil {
+		if _, err := streams.Publish(ctx, js, cfg.Streams(), events.Raw{Body: body, Source: "HC.KMS", ID: id}, events.Structured); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded"
 	"github.com/remediator/remediator/worker/guard"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // TestPauseAndResume: a paused consumer hands no event to the worker, the
@@ -53,7 +54,7 @@ func TestPauseAndResume(t *testing.T) {
 		t.Fatalf("pause: %s", out)
 	}
 	raws, _ := events.ReadFixtures("../../testdata/events/01-huawei-cts-rotation-disabled.json")
-	if _, err := worker.Publish(ctx, js, cfg, raws[0], events.Structured); err != nil {
+	if _, err := streams.Publish(ctx, js, cfg.Streams(), raws[0], events.Structured); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(700 * time.Millisecond)

@@ -18,6 +18,7 @@ import (
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 const (
@@ -151,7 +152,7 @@ func publishCrashEventsConn(t *testing.T, nc *nats.Conn, keys []string, replicas
 	cfg.Replicas = replicas
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := worker.EnsureTopology(ctx, js, cfg); err != nil {
+	if _, err := streams.EnsureTopology(ctx, js, cfg.Streams()); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the intake stream's leader", func() bool {
@@ -168,7 +169,7 @@ func publishCrashEventsConn(t *testing.T, nc *nats.Conn, keys []string, replicas
 			"type": "KMS:CloudTrace:ApiCall", "data": map[string]any{"trace_name": "disableKeyRotation", "code": "200",
 				"resource_id": key, "project_id": crashProject, "region_id": "cn-north-4"}})
 		raw := events.Raw{Body: body, Source: "HC.KMS", ID: fmt.Sprintf("crash-%05d", i)}
-		if _, err := worker.Publish(context.Background(), js, cfg, raw, events.Structured); err != nil {
+		if _, err := streams.Publish(context.Background(), js, cfg.Streams(), raw, events.Structured); err != nil {
 			t.Fatal(err)
 		}
 	}

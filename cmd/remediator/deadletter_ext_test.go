@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // These tests run `remediator run` as a process against nats-server as a
@@ -157,10 +157,10 @@ func TestEventNearMaxPayloadSettles(t *testing.T) {
 		t.Fatalf("%d stored events: %s\n%s", stored, f, tail(logs.String(), 3000))
 	}
 	for _, m := range streamMessages(t, js, "REMEDIATION_DLQ") {
-		if len(m.Data) == largest && m.Header.Get(worker.HeaderBody) == "" {
+		if len(m.Data) == largest && m.Header.Get(streams.HeaderBody) == "" {
 			continue
 		}
-		t.Errorf("dead letter %d: %d bytes, body %q: want the original of %d bytes, whole", m.Sequence, len(m.Data), m.Header.Get(worker.HeaderBody), largest)
+		t.Errorf("dead letter %d: %d bytes, body %q: want the original of %d bytes, whole", m.Sequence, len(m.Data), m.Header.Get(streams.HeaderBody), largest)
 	}
 	if !strings.Contains(logs.String(), `"intake_size_limit"`) {
 		t.Error("no intake_size_limit log line")
@@ -214,8 +214,8 @@ func TestDeadLetterStubEndToEnd(t *testing.T) {
 		if stub.Size != len(body) || stub.SHA256 != hex.EncodeToString(sum[:]) || !strings.HasPrefix(string(body), stub.Head) || stub.Head == "" {
 			t.Errorf("dead letter %d: stub %+v does not describe the original", m.Sequence, stub)
 		}
-		if m.Header.Get(worker.HeaderReason) != "too_large" || m.Header.Get(worker.HeaderOriginalReason) != "invalid_event" {
-			t.Errorf("dead letter %d: reason %q, original reason %q", m.Sequence, m.Header.Get(worker.HeaderReason), m.Header.Get(worker.HeaderOriginalReason))
+		if m.Header.Get(streams.HeaderReason) != "too_large" || m.Header.Get(streams.HeaderOriginalReason) != "invalid_event" {
+			t.Errorf("dead letter %d: reason %q, original reason %q", m.Sequence, m.Header.Get(streams.HeaderReason), m.Header.Get(streams.HeaderOriginalReason))
 		}
 	}
 	dlqShowsStub(t, ns, 1)
@@ -228,7 +228,7 @@ func dlqShowsStub(t *testing.T, ns *natsProc, seq int) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("dlq show: %v\n%s", err, out.String())
 	}
-	for _, want := range []string{worker.HeaderBody + ": stub", `"sha256":`, "body: a stub"} {
+	for _, want := range []string{streams.HeaderBody + ": stub", `"sha256":`, "body: a stub"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("dlq show %d: no %q in\n%s", seq, want, out.String())
 		}

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // hpubRaw publishes one message with the header block hdr as written, over
@@ -67,7 +67,7 @@ func TestDeadLetterKeepsHeadersOfBadHeaderBlock(t *testing.T) {
 			t.Errorf("dead letter header %s = %q, want %q", k, got, want)
 		}
 	}
-	raw, err := base64.StdEncoding.DecodeString(m.Header.Get(worker.HeaderOriginalHeaderBlock))
+	raw, err := base64.StdEncoding.DecodeString(m.Header.Get(streams.HeaderOriginalHeaderBlock))
 	if err != nil || string(raw) != hdr {
 		t.Errorf("raw header block %q (%v), want %q", raw, err, hdr)
 	}

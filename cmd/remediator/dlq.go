@@ -15,6 +15,7 @@ import (
 
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // clientFlags are the connection flags of the tool commands.
@@ -55,7 +56,7 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 				return fmt.Errorf("--since: %w", err)
 			}
 			return withConn(&cf, connLogger(cmd), func(c *natsConn) error {
-				dls, err := worker.ListDeadLetters(cmd.Context(), c.js, cf.cfg, worker.DeadLetterFilter{Reason: action.Reason(reason), Since: t})
+				dls, err := streams.ListDeadLetters(cmd.Context(), c.js, cf.cfg.Streams(), streams.DeadLetterFilter{Reason: action.Reason(reason), Since: t})
 				if err != nil {
 					return err
 				}
@@ -74,7 +75,7 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 				return fmt.Errorf("SEQ: %w", err)
 			}
 			return withConn(&cf, connLogger(cmd), func(c *natsConn) error {
-				d, err := worker.ShowDeadLetter(cmd.Context(), c.js, cf.cfg, seq)
+				d, err := streams.ShowDeadLetter(cmd.Context(), c.js, cf.cfg.Streams(), seq)
 				if err != nil {
 					return err
 				}
@@ -102,7 +103,7 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 	return cmd
 }
 
-func printDeadLetters(w io.Writer, dls []worker.DeadLetter) {
+func printDeadLetters(w io.Writer, dls []streams.DeadLetter) {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SEQ\tSTORED\tREASON\tCODE\tRULE\tATTEMPTS\tEVENT ID\tORIGINAL SUBJECT")
 	for _, d := range dls {
@@ -118,7 +119,7 @@ func printDeadLetters(w io.Writer, dls []worker.DeadLetter) {
 }
 
 // printDeadLetter prints one dead letter: its headers, then its body.
-func printDeadLetter(w io.Writer, d worker.DeadLetter) {
+func printDeadLetter(w io.Writer, d streams.DeadLetter) {
 	fmt.Fprintf(w, "sequence: %d\nsubject: %s\nstored: %s\n", d.Sequence, d.Subject, d.Stored.UTC().Format(time.RFC3339))
 	for _, k := range sortedKeys(d.Header) {
 		fmt.Fprintf(w, "%s: %s\n", k, strings.Join(d.Header[k], ", "))
@@ -131,7 +132,7 @@ func printDeadLetter(w io.Writer, d worker.DeadLetter) {
 
 // runRedrive runs dlq redrive and prints what became of each dead letter.
 func runRedrive(ctx context.Context, w io.Writer, js jetstream.JetStream, cfg worker.Config, reason string, dry bool) error {
-	rs, err := worker.RedriveDeadLetters(ctx, js, cfg, worker.DeadLetterFilter{Reason: action.Reason(reason)}, dry)
+	rs, err := streams.RedriveDeadLetters(ctx, js, cfg.Streams(), streams.DeadLetterFilter{Reason: action.Reason(reason)}, dry)
 	n := 0
 	for _, r := range rs {
 		switch {
@@ -154,7 +155,7 @@ func runRedrive(ctx context.Context, w io.Writer, js jetstream.JetStream, cfg wo
 
 // runPurge runs dlq purge.
 func runPurge(ctx context.Context, w io.Writer, js jetstream.JetStream, cfg worker.Config, reason string) error {
-	n, err := worker.PurgeDeadLetters(ctx, js, cfg, worker.DeadLetterFilter{Reason: action.Reason(reason)})
+	n, err := streams.PurgeDeadLetters(ctx, js, cfg.Streams(), streams.DeadLetterFilter{Reason: action.Reason(reason)})
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // TestDLQAndAuditCommands drives dlq list/show/redrive/purge and audit
@@ -62,7 +63,7 @@ func TestDLQAndAuditCommands(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := worker.Publish(ctx, js, cfg, raws[0], events.Structured); err != nil {
+	if _, err := streams.Publish(ctx, js, cfg.Streams(), raws[0], events.Structured); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := js.PublishMsg(ctx, &nats.Msg{Subject: "remediation.events.bad", Data: []byte("not json")}); err != nil {

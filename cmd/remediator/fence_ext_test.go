@@ -17,6 +17,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // Fencing, from outside: a worker that stalls past its ack wait in the
@@ -254,14 +255,14 @@ func publishBodies(t *testing.T, nc *nats.Conn, bodies [][]byte) {
 	cfg := worker.DefaultConfig()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if _, err := worker.EnsureTopology(ctx, js, cfg); err != nil {
+	if _, err := streams.EnsureTopology(ctx, js, cfg.Streams()); err != nil {
 		t.Fatal(err)
 	}
 	for _, body := range bodies {
 		var ev struct{ ID, Source string }
 		_ = json.Unmarshal(body, &ev)
 		raw := events.Raw{Body: body, Source: ev.Source, ID: ev.ID}
-		if _, err := worker.Publish(ctx, js, cfg, raw, events.Structured); err != nil {
+		if _, err := streams.Publish(ctx, js, cfg.Streams(), raw, events.Structured); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/ingest"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // sourcesFile is the --sources file of `ingest`: who may send what.
@@ -89,14 +90,14 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return withConn(&clientFlags{natsURL: natsURL, auth: auth}, log, func(c *natsConn) error {
-				if _, err := worker.EnsureTopology(ctx, c.js, cfg); err != nil {
+				if _, err := streams.EnsureTopology(ctx, c.js, cfg.Streams()); err != nil {
 					return err
 				}
 				maxMsg, err := intakeMaxMsgBytes(ctx, c, cfg)
 				if err != nil {
 					return err
 				}
-				h, err := ingest.New(c.js, ingest.Config{Sources: sources, AllowedTypes: types, MaxBodyBytes: maxBody, Intake: cfg, MaxMsgBytes: maxMsg,
+				h, err := ingest.New(c.js, ingest.Config{Sources: sources, AllowedTypes: types, MaxBodyBytes: maxBody, Intake: cfg.Streams(), MaxMsgBytes: maxMsg,
 					SignatureWindow: lim.signatureWindow, MaxUnauthenticated: lim.maxUnauthenticated, Metrics: worker.NewIngestMetrics(reg)})
 				if err != nil {
 					return err

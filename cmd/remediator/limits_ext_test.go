@@ -17,6 +17,7 @@ import (
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/guard"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // TestWriteLimitAcrossReplicas: three worker processes share one
@@ -108,7 +109,7 @@ func publishLimitEvents(t *testing.T, nc *nats.Conn, keys []string) {
 	cfg := worker.DefaultConfig()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := worker.EnsureTopology(ctx, js, cfg); err != nil {
+	if _, err := streams.EnsureTopology(ctx, js, cfg.Streams()); err != nil {
 		t.Fatal(err)
 	}
 	for i, key := range keys {
@@ -116,7 +117,7 @@ func publishLimitEvents(t *testing.T, nc *nats.Conn, keys []string) {
 		body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "HC.KMS",
 			"type": "KMS:CloudTrace:ApiCall", "data": map[string]any{"trace_name": "disableKeyRotation", "code": "200",
 				"resource_id": key, "project_id": crashProject, "region_id": "cn-north-4"}})
-		if _, err := worker.Publish(ctx, js, cfg, events.Raw{Body: body, Source: "HC.KMS", ID: id}, events.Structured); err != nil {
+		if _, err := streams.Publish(ctx, js, cfg.Streams(), events.Raw{Body: body, Source: "HC.KMS", ID: id}, events.Structured); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -161,7 +162,7 @@ func deadLetterReasons(t *testing.T, nc *nats.Conn) map[string]int {
 		}
 		n := 0
 		for m := range b.Messages() {
-			out[m.Headers().Get(worker.HeaderReason)]++
+			out[m.Headers().Get(streams.HeaderReason)]++
 			n++
 		}
 		if n == 0 {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // TestRunLogStaysJSONThroughNATSTrouble: a message whose headers nats.go
@@ -28,7 +29,7 @@ func TestRunLogStaysJSONThroughNATSTrouble(t *testing.T) {
 	ns := startNATSProcess(t, natsProcOptions{})
 	_, logs := startChild(t, "run", "--nats-url", ns.URL(), "--cloud-endpoint", "http://127.0.0.1:1", "--shutdown-timeout", "1s")
 	waitFor(t, "worker_started", func() bool { return strings.Contains(logs.String(), "worker_started") })
-	publishBadHeaders(t, ns.Addr, worker.DefaultConfig().IntakeSubject("HC.KMS"))
+	publishBadHeaders(t, ns.Addr, worker.DefaultConfig().Streams().IntakeSubject("HC.KMS"))
 	waitFor(t, "the async error", func() bool {
 		return strings.Contains(logs.String(), "nats_async_error") || strings.Contains(logs.String(), "could not decode headers")
 	})
@@ -188,7 +189,7 @@ func TestConflictingCEIDIsDeadLettered(t *testing.T) {
 	cfg := worker.DefaultConfig()
 	data, _ := json.Marshal(map[string]any{"trace_name": "disableKeyRotation", "code": "200",
 		"resource_id": keys[0], "project_id": crashProject, "region_id": "cn-north-4"})
-	msg := &nats.Msg{Subject: cfg.IntakeSubject("HC.KMS"), Data: data, Header: nats.Header{
+	msg := &nats.Msg{Subject: cfg.Streams().IntakeSubject("HC.KMS"), Data: data, Header: nats.Header{
 		"ce-specversion": {"1.0"}, "ce-source": {"HC.KMS"}, "ce-type": {"KMS:CloudTrace:ApiCall"},
 		"content-type": {"application/json"}, "ce-id": {"dup-a"}, "CE-ID": {"dup-b"}}}
 	if _, err := js.PublishMsg(context.Background(), msg); err != nil {
@@ -200,7 +201,7 @@ func TestConflictingCEIDIsDeadLettered(t *testing.T) {
 		if st, err := js.Stream(ctx, cfg.DLQStream); err == nil {
 			if info, err := st.Info(ctx); err == nil && info.State.Msgs > 0 {
 				if m, err := st.GetMsg(ctx, info.State.FirstSeq); err == nil {
-					reason = m.Header.Get(worker.HeaderReason)
+					reason = m.Header.Get(streams.HeaderReason)
 					return true
 				}
 			}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // TestReloadRejectsAnEmptiedRuleFile runs `remediator run` with the
@@ -99,7 +100,7 @@ func publishDrift(t *testing.T, nc *nats.Conn, keys []string, prefix string) []s
 		body, _ := json.Marshal(map[string]any{"specversion": "1.0", "id": id, "source": "HC.KMS",
 			"type": "KMS:CloudTrace:ApiCall", "data": map[string]any{"trace_name": "disableKeyRotation", "code": "200",
 				"resource_id": key, "project_id": crashProject, "region_id": "cn-north-4"}})
-		if _, err := worker.Publish(context.Background(), js, worker.DefaultConfig(), events.Raw{Body: body, Source: "HC.KMS", ID: id}, events.Structured); err != nil {
+		if _, err := streams.Publish(context.Background(), js, worker.DefaultConfig().Streams(), events.Raw{Body: body, Source: "HC.KMS", ID: id}, events.Structured); err != nil {
 			t.Fatal(err)
 		}
 		ids = append(ids, id)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // replayCounts are what a replay did.
@@ -51,7 +52,7 @@ func newReplayCmd(stdout io.Writer) *cobra.Command {
 				return err
 			}
 			defer conn.close()
-			if _, err := worker.EnsureTopology(cmd.Context(), conn.js, cfg); err != nil {
+			if _, err := streams.EnsureTopology(cmd.Context(), conn.js, cfg.Streams()); err != nil {
 				return err
 			}
 			raws, readErr := events.ReadFixtures(args...)
@@ -93,6 +94,7 @@ func replay(ctx context.Context, conn *natsConn, cfg worker.Config, raws []event
 // progress line (count, rate, time left) to w every interval.
 func replayWithProgress(ctx context.Context, w io.Writer, every time.Duration, conn *natsConn, cfg worker.Config, raws []events.Raw, mode events.Mode) (replayCounts, error) {
 	var n replayCounts
+	sc := cfg.Streams()
 	start, last := time.Now(), time.Now()
 	for i, r := range raws {
 		if i > 0 && time.Since(last) >= every {
@@ -101,7 +103,7 @@ func replayWithProgress(ctx context.Context, w io.Writer, every time.Duration, c
 			left := time.Duration(float64(len(raws)-i)/rate) * time.Second
 			fmt.Fprintf(w, "replay: %d/%d events, %.0f/s, about %s left\n", i, len(raws), rate, left.Round(time.Second))
 		}
-		dup, err := worker.Publish(ctx, conn.js, cfg, r, mode)
+		dup, err := streams.Publish(ctx, conn.js, sc, r, mode)
 		var inv *events.InvalidError
 		switch {
 		case errors.As(err, &inv):

@@ -12,6 +12,7 @@ import (
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/embedded"
 	"github.com/remediator/remediator/worker/embedded/embeddedtest"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 func TestReplayTwiceIsDeduplicated(t *testing.T) {
@@ -75,7 +76,7 @@ func TestReplayProgress(t *testing.T) {
 	t.Parallel()
 	_, nc, js := embeddedtest.Start(t)
 	cfg := worker.DefaultConfig()
-	if _, err := worker.EnsureTopology(context.Background(), js, cfg); err != nil {
+	if _, err := streams.EnsureTopology(context.Background(), js, cfg.Streams()); err != nil {
 		t.Fatal(err)
 	}
 	raws, err := events.ReadFixtures("../../testdata/events")

@@ -16,6 +16,7 @@ import (
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 const (
@@ -70,7 +71,7 @@ func TestRunSIGTERMWithCallInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := worker.Publish(context.Background(), js, worker.DefaultConfig(), raws[0], events.Binary); err != nil {
+	if _, err := streams.Publish(context.Background(), js, worker.DefaultConfig().Streams(), raws[0], events.Binary); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the write call in flight", func() bool {

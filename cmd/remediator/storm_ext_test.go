@@ -16,6 +16,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/audit"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // A storm about one resource, from outside: events about one KMS key
@@ -89,7 +90,7 @@ func runStorm(t *testing.T, c stormCase) {
 		id := fmt.Sprintf("storm-%05d", i)
 		raw := events.Raw{Body: ctsRotationEvent(id, key), Source: "HC.KMS", ID: id}
 		published[id] = time.Now()
-		if _, err := worker.Publish(context.Background(), js, cfg, raw, events.Structured); err != nil {
+		if _, err := streams.Publish(context.Background(), js, cfg.Streams(), raw, events.Structured); err != nil {
 			t.Fatal(err)
 		}
 	}

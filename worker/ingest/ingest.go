@@ -30,6 +30,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // Source says how events from matching sources authenticate. Pattern is
@@ -46,7 +47,8 @@ type Config struct {
 	Sources      []Source // events from other sources are rejected
 	AllowedTypes []string // globs (rules.MatchGlob); empty allows every type
 	MaxBodyBytes int64    // default 1 MiB
-	Intake       worker.Config
+	// Intake is where events are published (worker.Config.Streams).
+	Intake streams.Config
 	// MaxMsgBytes is the intake's limit on one stored message, headers
 	// and body (its MaxMsgSize, at most the server's max_payload); an
 	// event over it once encoded is refused with 413. 0: not checked.

@@ -17,6 +17,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/embedded/embeddedtest"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 const structured = `{"specversion":"1.0","id":"ev-1","source":"acs.ecs","type":"ecs:ActionTrail:ApiCall","data":{"eventName":"ModifyDiskDefaultKMSKeyId"}}`
@@ -25,14 +26,14 @@ type fixture struct {
 	js  jetstream.JetStream
 	url string
 	h   *Handler
-	cfg worker.Config
+	cfg streams.Config
 }
 
 func setup(t *testing.T) fixture {
 	t.Helper()
 	_, _, js := embeddedtest.Start(t)
-	cfg := worker.DefaultConfig()
-	if _, err := worker.EnsureTopology(context.Background(), js, cfg); err != nil {
+	cfg := worker.DefaultConfig().Streams()
+	if _, err := streams.EnsureTopology(context.Background(), js, cfg); err != nil {
 		t.Fatal(err)
 	}
 	h, err := New(js, Config{

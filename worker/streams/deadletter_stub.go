@@ -1,4 +1,4 @@
-package worker
+package streams
 
 import (
 	"crypto/sha256"
@@ -63,7 +63,7 @@ func isTooLarge(err error) bool {
 // reason too_large. keepHeaders keeps the original's headers; without it
 // only the worker's are kept, for originals whose headers alone do not
 // fit.
-func stubbed(whole *nats.Msg, o original, fail *action.Error, dlqSubject string, keepHeaders bool) *nats.Msg {
+func stubbed(whole *nats.Msg, o Original, fail *action.Error, dlqSubject string, keepHeaders bool) *nats.Msg {
 	h := nats.Header{}
 	for k, vs := range whole.Header {
 		if !keepHeaders && (!isRemediatorHeader(k) && k != jetstream.MsgIDHeader || k == HeaderOriginalHeaderBlock) {
@@ -74,17 +74,17 @@ func stubbed(whole *nats.Msg, o original, fail *action.Error, dlqSubject string,
 	h[HeaderReason] = []string{string(audit.ReasonTooLarge)}
 	h[HeaderOriginalReason] = []string{string(fail.Reason)}
 	h[HeaderBody] = []string{BodyStub}
-	sum := sha256.Sum256(o.data)
+	sum := sha256.Sum256(o.Data)
 	s := DeadLetterStub{Stub: 1, Reason: string(audit.ReasonTooLarge), OriginalReason: string(fail.Reason),
-		Size: len(o.data), HeaderBytes: headerBytes(o.header), SHA256: hex.EncodeToString(sum[:]), HeadersDropped: !keepHeaders}
-	head := o.data[:min(len(o.data), stubHeadBytes)]
+		Size: len(o.Data), HeaderBytes: headerBytes(o.Header), SHA256: hex.EncodeToString(sum[:]), HeadersDropped: !keepHeaders}
+	head := o.Data[:min(len(o.Data), stubHeadBytes)]
 	for n := 0; n < utf8.UTFMax && len(head) > 0 && !utf8.Valid(head); n++ {
 		head = head[:len(head)-1] // a rune cut at the end
 	}
 	if utf8.Valid(head) {
 		s.Head = string(head)
 	} else {
-		s.HeadBase64 = base64.StdEncoding.EncodeToString(o.data[:min(len(o.data), stubHeadBytes)])
+		s.HeadBase64 = base64.StdEncoding.EncodeToString(o.Data[:min(len(o.Data), stubHeadBytes)])
 	}
 	body, _ := json.Marshal(s) // plain fields: cannot fail
 	return &nats.Msg{Subject: dlqSubject + "." + string(audit.ReasonTooLarge), Header: h, Data: body}

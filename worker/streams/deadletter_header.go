@@ -1,4 +1,4 @@
-package worker
+package streams
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 // nats.go (1.55) decodes a header block all or nothing: one line without a
 // colon and a delivered message has a nil Header (the async error handler
 // gets ErrBadHeaderMsg), and Stream.GetMsg fails with that error. The raw
-// block is not kept anywhere a jetstream.Msg exposes. So the worker reads
+// block is not kept anywhere a jetstream.Msg exposes. So the dead letterer reads
 // the stored message through the stream's message-get API itself and
 // parses the block leniently, to carry the original headers into the dead
 // letter.
@@ -31,8 +31,8 @@ type storedMsg struct {
 }
 
 // original is s as the message to dead-letter, sequence seq of stream.
-func (s storedMsg) original(stream string, seq uint64) original {
-	return original{subject: s.subject, header: s.header, data: s.data, stream: stream, seq: seq, headerBlock: s.block}
+func (s storedMsg) original(stream string, seq uint64) Original {
+	return Original{Subject: s.subject, Header: s.header, Data: s.data, Stream: stream, Seq: seq, headerBlock: s.block}
 }
 
 // getTimeout bounds reading a stored message when the caller's context
@@ -41,19 +41,19 @@ const getTimeout = 5 * time.Second
 
 // getStored reads one message of a stream, its headers parsed leniently.
 // A missing message is jetstream.ErrMsgNotFound.
-func (w *Worker) getStored(ctx context.Context, stream string, seq uint64) (storedMsg, error) {
+func (x *DeadLetterer) getStored(ctx context.Context, stream string, seq uint64) (storedMsg, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, getTimeout)
 		defer cancel()
 	}
-	prefix := w.js.Options().APIPrefix // set only by NewWithAPIPrefix
+	prefix := x.js.Options().APIPrefix // set only by NewWithAPIPrefix
 	if prefix == "" {
 		prefix = jetstream.DefaultAPIPrefix
 	}
 	prefix = strings.TrimSuffix(prefix, ".") + "."
 	req := []byte(`{"seq":` + strconv.FormatUint(seq, 10) + `}`)
-	resp, err := w.js.Conn().RequestWithContext(ctx, prefix+"STREAM.MSG.GET."+stream, req)
+	resp, err := x.js.Conn().RequestWithContext(ctx, prefix+"STREAM.MSG.GET."+stream, req)
 	if err != nil {
 		return storedMsg{}, err
 	}
@@ -112,14 +112,14 @@ func parseHeaderBlock(b []byte) (h nats.Header, lossy bool) {
 // any: usually it had none, but a block nats.go could not parse arrives
 // the same way. A failed read is logged and the dead letter goes without
 // them rather than not at all.
-func (w *Worker) recoverHeaders(ctx context.Context, stream string, seq uint64) (nats.Header, []byte) {
-	s, err := w.getStored(ctx, stream, seq)
+func (x *DeadLetterer) recoverHeaders(ctx context.Context, stream string, seq uint64) (nats.Header, []byte) {
+	s, err := x.getStored(ctx, stream, seq)
 	if err != nil {
-		w.log.Warn("header_recovery_failed", zap.String("stream", stream), zap.Uint64("stream_seq", seq), zap.Error(err))
+		x.log.Warn("header_recovery_failed", zap.String("stream", stream), zap.Uint64("stream_seq", seq), zap.Error(err))
 		return nil, nil
 	}
 	if s.block != nil {
-		w.log.Warn("header_block_unparsable", zap.String("stream", stream), zap.Uint64("stream_seq", seq),
+		x.log.Warn("header_block_unparsable", zap.String("stream", stream), zap.Uint64("stream_seq", seq),
 			zap.Int("headers_recovered", len(s.header)))
 	}
 	return s.header, s.block

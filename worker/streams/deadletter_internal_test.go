@@ -1,4 +1,4 @@
-package worker
+package streams
 
 import (
 	"strings"
@@ -44,14 +44,14 @@ func TestIntakeMaxMsgSizeLeavesRoomForDeadLetterHeaders(t *testing.T) {
 		configured int32
 		want       int32
 	}{
-		{1 << 20, 1 << 20, 1<<20 - deadLetterRoom},
-		{64 << 10, 1 << 20, 64<<10 - deadLetterRoom},
+		{1 << 20, 1 << 20, 1<<20 - DeadLetterRoom},
+		{64 << 10, 1 << 20, 64<<10 - DeadLetterRoom},
 		{8 << 20, 1 << 20, 1 << 20},
 		{0, 1 << 20, 1 << 20},        // not connected: as configured
 		{10 << 10, 1 << 20, 5 << 10}, // tiny max_payload: half of it
 	} {
-		if got := intakeMaxMsgSize(tc.maxPayload, tc.configured); got != tc.want {
-			t.Errorf("intakeMaxMsgSize(%d, %d) = %d, want %d", tc.maxPayload, tc.configured, got, tc.want)
+		if got := IntakeMaxMsgSize(tc.maxPayload, tc.configured); got != tc.want {
+			t.Errorf("IntakeMaxMsgSize(%d, %d) = %d, want %d", tc.maxPayload, tc.configured, got, tc.want)
 		}
 	}
 }
@@ -61,7 +61,7 @@ func TestIntakeMaxMsgSizeLeavesRoomForDeadLetterHeaders(t *testing.T) {
 // subject could get the connection closed.
 func TestRedriveOnlyToIntakeSubjects(t *testing.T) {
 	t.Parallel()
-	cfg := DefaultConfig()
+	cfg := testConfig()
 	for subject, want := range map[string]bool{
 		cfg.IntakeSubject("HC.KMS"):                       true,
 		cfg.IntakeSubject(strings.Repeat("a", 5000)):      true, // bounded by IntakeSubject
@@ -112,7 +112,7 @@ func TestParseDeadLetter(t *testing.T) {
 // its original headers only, with a Nats-Msg-Id of its own.
 func TestRedriveHeaderStripsWorkerAndServerHeaders(t *testing.T) {
 	t.Parallel()
-	cfg := DefaultConfig()
+	cfg := testConfig()
 	d := DeadLetter{Sequence: 9, Header: nats.Header{
 		"ce-id": {"e"}, "X-Trace": {"t"}, HeaderReason: {"exhausted"}, HeaderOriginalMsgID: {"m"}, "remediator-rule": {"r"},
 		jetstream.MsgIDHeader: {"dlq:REMEDIATION_EVENTS:3"}, "Nats-Expected-Stream": {"REMEDIATION_DLQ"},

@@ -1,4 +1,4 @@
-package worker
+package streams
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 // the intake prefix plus the source made into one bounded subject token
 // (SubjectToken), whatever the source.
 func (c Config) IntakeSubject(source string) string {
-	prefix := strings.TrimSuffix(strings.TrimSuffix(c.withDefaults().Subject, ">"), ".")
+	prefix := strings.TrimSuffix(strings.TrimSuffix(c.Subject, ">"), ".")
 	return prefix + "." + SubjectToken(source)
 }
 

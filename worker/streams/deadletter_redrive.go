@@ -1,4 +1,4 @@
-package worker
+package streams
 
 import (
 	"context"
@@ -40,7 +40,6 @@ type Redriven struct {
 // failed) or in both (if the delete failed; the intake's duplicate
 // window then drops a second redrive of it).
 func RedriveDeadLetters(ctx context.Context, js jetstream.JetStream, cfg Config, f DeadLetterFilter, dry bool) ([]Redriven, error) {
-	cfg = cfg.withDefaults()
 	dls, err := ListDeadLetters(ctx, js, cfg, f)
 	if err != nil {
 		return nil, err
@@ -100,7 +99,7 @@ func redriveHeader(cfg Config, d DeadLetter) nats.Header {
 // cover, with one bounded, safe token after the prefix, as
 // Config.IntakeSubject builds them.
 func intakeSubject(cfg Config, subject string) bool {
-	prefix := strings.TrimSuffix(strings.TrimSuffix(cfg.withDefaults().Subject, ">"), ".") + "."
+	prefix := strings.TrimSuffix(strings.TrimSuffix(cfg.Subject, ">"), ".") + "."
 	tok, ok := strings.CutPrefix(subject, prefix)
 	return ok && tok != "" && tok == SubjectToken(tok)
 }
@@ -108,7 +107,6 @@ func intakeSubject(cfg Config, subject string) bool {
 // PurgeDeadLetters deletes the dead letters f selects (with the zero
 // filter, it purges the stream) and returns how many it deleted.
 func PurgeDeadLetters(ctx context.Context, js jetstream.JetStream, cfg Config, f DeadLetterFilter) (int, error) {
-	cfg = cfg.withDefaults()
 	st, err := js.Stream(ctx, cfg.DLQStream)
 	if err != nil {
 		return 0, err

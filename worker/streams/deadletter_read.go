@@ -1,4 +1,4 @@
-package worker
+package streams
 
 import (
 	"context"
@@ -92,7 +92,7 @@ func (f DeadLetterFilter) match(d DeadLetter) bool {
 // ListDeadLetters reads cfg's dead-letter stream, oldest first, and returns
 // the dead letters f selects.
 func ListDeadLetters(ctx context.Context, js jetstream.JetStream, cfg Config, f DeadLetterFilter) ([]DeadLetter, error) {
-	st, err := js.Stream(ctx, cfg.withDefaults().DLQStream)
+	st, err := js.Stream(ctx, cfg.DLQStream)
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +119,7 @@ func ListDeadLetters(ctx context.Context, js jetstream.JetStream, cfg Config, f 
 // ShowDeadLetter reads the dead letter at sequence seq of cfg's
 // dead-letter stream.
 func ShowDeadLetter(ctx context.Context, js jetstream.JetStream, cfg Config, seq uint64) (DeadLetter, error) {
-	st, err := js.Stream(ctx, cfg.withDefaults().DLQStream)
+	st, err := js.Stream(ctx, cfg.DLQStream)
 	if err != nil {
 		return DeadLetter{}, err
 	}

@@ -1,4 +1,4 @@
-package worker
+package streams
 
 import (
 	"cmp"
@@ -11,14 +11,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// EnsureTopology creates or updates the intake stream, the dead-letter
-// stream and the durable consumer. It is idempotent: every replica calls it
-// at start-up.
+// EnsureTopology creates or updates the intake, dead-letter, audit and
+// advisory streams, the ledger, control and limits buckets and the durable
+// consumer. It is idempotent: every replica calls it at start-up.
 func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Consumer, error) {
-	cfg = cfg.withDefaults()
-	if err := cfg.validate(); err != nil {
-		return nil, err
-	}
 	err := ensureStream(ctx, js, jetstream.StreamConfig{
 		Name:        cfg.Stream,
 		Description: "remediator intake: CloudEvents to evaluate",
@@ -26,7 +22,7 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		Duplicates:  cfg.Duplicates,
-		MaxMsgSize:  intakeMaxMsgSize(js.Conn().MaxPayload(), cfg.MaxMsgSize),
+		MaxMsgSize:  IntakeMaxMsgSize(js.Conn().MaxPayload(), cfg.MaxMsgSize),
 		Replicas:    cfg.Replicas,
 		Discard:     jetstream.DiscardNew,
 	})
@@ -96,7 +92,7 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 		DeliverPolicy: jetstream.DeliverAllPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       cfg.AckWait,
-		MaxDeliver:    cfg.MaxDeliver + cfg.MaxWaits, // waits are not attempts (settle counts them)
+		MaxDeliver:    cfg.MaxDeliver,
 		MaxAckPending: cfg.MaxAckPending,
 		Replicas:      cfg.Replicas,
 	})
