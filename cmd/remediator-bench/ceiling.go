@@ -41,14 +41,14 @@ func benchCeiling(ctx context.Context, o benchOptions, record bool) (benchResult
 	if err := publishAll(ctx, env.js, cfg, raws); err != nil {
 		return benchResult{}, err
 	}
-	it, err := cons.Messages(worker.PullOptions(o.concurrency)...)
+	it, err := cons.Messages(streams.PullOptions(o.concurrency)...)
 	if err != nil {
 		return benchResult{}, err
 	}
 	defer it.Stop()
 	// One reader hands messages to the goroutines, as the worker does.
 	msgs := make(chan jetstream.Msg)
-	go worker.Feed(it, msgs, nil)
+	go streams.Feed(it, msgs, nil)
 	var n atomic.Int64
 	start, use0 := time.Now(), usageNow()
 	var wg sync.WaitGroup
