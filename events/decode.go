@@ -127,15 +127,17 @@ func checkStructured(body []byte) error {
 	return nil
 }
 
-// parseData parses JSON data. Data with a non-JSON content type is left
-// for rules to ignore; JSON data that does not parse makes the event invalid.
+// parseData parses JSON data as encoding/json does into an any: invalid
+// UTF-8 becomes U+FFFD, the last of duplicate keys wins, nesting deeper
+// than 10000 is an error. Data with a non-JSON content type is left for
+// rules to ignore; JSON data that does not parse makes the event invalid.
 func parseData(e *event.Event) (any, error) {
 	raw := e.Data()
 	if len(raw) == 0 || !isJSON(e.DataMediaType()) {
 		return nil, nil
 	}
-	v, err := parseJSON(raw)
-	if err != nil {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, invalid("data is not valid JSON", err)
 	}
 	return v, nil
