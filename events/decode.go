@@ -13,7 +13,6 @@ import (
 	"github.com/cloudevents/sdk-go/v2/binding/format"
 	"github.com/cloudevents/sdk-go/v2/binding/spec"
 	"github.com/cloudevents/sdk-go/v2/event"
-	"github.com/cloudevents/sdk-go/v2/types"
 )
 
 // Mode is the CloudEvents content mode a message arrived in.
@@ -80,20 +79,12 @@ func Decode(ctx context.Context, header map[string][]string, body []byte) (*Enve
 	if m.mode == Binary && m.specVersion != SpecVersion {
 		return nil, invalid(fmt.Sprintf("unsupported specversion %q (want %q)", m.specVersion, SpecVersion), nil)
 	}
-	if m.mode == Structured {
-		if e, data, ok := structuredFast(body); ok {
-			return &Envelope{Event: *e, Data: data, Mode: Structured}, nil
-		}
-	}
-	var e *event.Event
-	var err error
-	if m.mode == Structured {
-		e, err = decodeStructured(body)
-	} else if e, err = binding.ToEvent(ctx, m); err != nil {
-		err = invalid("cannot decode binary-mode event", err)
-	}
+	e, err := binding.ToEvent(ctx, m)
 	if err != nil {
-		return nil, err
+		return nil, readError(m.mode, body, err)
+	}
+	if v := e.SpecVersion(); v != SpecVersion { // structured mode: the body named it
+		return nil, invalid(fmt.Sprintf("unsupported specversion %q (want %q)", v, SpecVersion), nil)
 	}
 	if err := e.Validate(); err != nil {
 		return nil, invalid("not a valid CloudEvent", err)
@@ -105,164 +96,17 @@ func Decode(ctx context.Context, header map[string][]string, body []byte) (*Enve
 	return env, nil
 }
 
-// decodeStructured reads a structured-mode JSON event. It is what the
-// SDK's JSON format does (encoding/json checks the body, then the event's
-// own UnmarshalJSON reads it) without the SDK's buffering; on failure the
-// body is checked again for a clearer message.
-func decodeStructured(body []byte) (*event.Event, error) {
-	e := &event.Event{}
-	if !json.Valid(body) {
-		return nil, checkStructured(body)
+// readError is the InvalidError for a message the SDK could not read. For
+// a structured body, it says first whether the body is a JSON object with
+// specversion 1.0, more clearly than the SDK's error does.
+func readError(mode Mode, body []byte, err error) error {
+	if mode == Binary {
+		return invalid("cannot decode binary-mode event", err)
 	}
-	if err := e.UnmarshalJSON(body); err != nil {
-		if cerr := checkStructured(body); cerr != nil {
-			return nil, cerr
-		}
-		return nil, invalid("cannot decode structured-mode event", err)
+	if cerr := checkStructured(body); cerr != nil {
+		return cerr
 	}
-	if v := e.SpecVersion(); v != SpecVersion {
-		return nil, invalid(fmt.Sprintf("unsupported specversion %q (want %q)", v, SpecVersion), nil)
-	}
-	return e, nil
-}
-
-// structuredFast reads a structured-mode event the way the SDK's JSON
-// format does, in one strict pass that also parses the data: the SDK's
-// reader goes over the data twice (skipping it, then our parse) after
-// json.Valid has gone over all of it once. It handles the common shape:
-// specversion 1.0, string attributes and extensions, JSON data (or none),
-// no key twice, valid UTF-8. Anything else (data_base64, dataschema, non-JSON data,
-// non-string extensions, anything the SDK would refuse) is not ok, and the
-// caller decodes it the SDK's way, for the SDK's result or error.
-// TestStructuredFastAgreesWithTheSDK and FuzzStructuredFast hold the two
-// to the same events.
-func structuredFast(body []byte) (*event.Event, any, bool) {
-	p := getParser(body)
-	defer putParser(p)
-	v, err := p.value(0)
-	// The SDK keeps invalid UTF-8 in attributes as it is; the parser
-	// replaces it, so such events go the SDK's way.
-	if p.skipSpace(); err != nil || p.i != len(body) || p.topDup || p.replaced {
-		return nil, nil, false
-	}
-	obj, ok := v.(map[string]any)
-	if !ok || obj["specversion"] != SpecVersion {
-		return nil, nil, false
-	}
-	ec, ok := contextFast(obj)
-	if !ok {
-		return nil, nil, false
-	}
-	if !validFast(ec) {
-		return nil, nil, false
-	}
-	e := &event.Event{Context: ec}
-	if p.dataStart < 0 {
-		return e, nil, true
-	}
-	switch mt, _ := ec.GetDataMediaType(); mt {
-	case "", event.ApplicationJSON, event.TextJSON:
-	default:
-		return nil, nil, false
-	}
-	e.DataEncoded = body[p.dataStart:p.dataEnd:p.dataEnd]
-	return e, obj["data"], true
-}
-
-// contextFast builds the event context from a parsed structured event's
-// members as the SDK's reader would, or reports that it cannot (then the
-// SDK reads it).
-func contextFast(obj map[string]any) (*event.EventContextV1, bool) {
-	ec := &event.EventContextV1{}
-	for k, val := range obj {
-		s, isString := val.(string)
-		if !isString && k != "data" {
-			return nil, false
-		}
-		switch k {
-		case "specversion", "data":
-		case "id":
-			ec.ID = s
-		case "type":
-			ec.Type = s
-		case "source":
-			u := types.ParseURIRef(s)
-			if u == nil {
-				return nil, false
-			}
-			ec.Source = *u
-		case "subject":
-			if s != "" {
-				ec.Subject = &s
-			}
-		case "time":
-			t, err := types.ParseTimestamp(s)
-			if err != nil {
-				return nil, false
-			}
-			ec.Time = t
-		case "datacontenttype":
-			if s == "" {
-				return nil, false // the SDK's reading depends on where it is
-			}
-			ec.DataContentType = &s
-		case "data_base64", "dataschema", "schemaurl", "datacontentencoding":
-			return nil, false
-		default:
-			if _, twice := ec.Extensions[strings.ToLower(k)]; twice {
-				return nil, false // Ext and ext: the SDK keeps the later one, a map has no order
-			}
-			if ec.SetExtension(k, s) != nil {
-				return nil, false
-			}
-		}
-	}
-	return ec, true
-}
-
-// validFast is the SDK's Validate for the contexts structuredFast builds
-// (no dataschema), without its allocations in the common case: a source
-// of letters, digits, dots, dashes and underscores is its own URI
-// reference, and a media type without parameters needs no parsing.
-func validFast(ec *event.EventContextV1) bool {
-	if strings.TrimSpace(ec.ID) == "" || strings.TrimSpace(ec.Type) == "" {
-		return false
-	}
-	if !plainSource(ec.Source) && strings.TrimSpace(ec.Source.String()) == "" {
-		return false
-	}
-	if ec.Subject != nil && strings.TrimSpace(*ec.Subject) == "" {
-		return false
-	}
-	if ct := ec.DataContentType; ct != nil {
-		switch *ct {
-		case event.ApplicationJSON, event.TextJSON, StructuredContentType:
-		default:
-			if strings.TrimSpace(*ct) == "" {
-				return false
-			}
-			if _, _, err := mime.ParseMediaType(strings.TrimSpace(*ct)); err != nil {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// plainSource reports whether the source is just a non-empty path of
-// letters, digits, dots, dashes and underscores (HC.KMS, acs.ecs).
-func plainSource(u types.URIRef) bool {
-	path := u.Path
-	if path == "" || u.Scheme != "" || u.Host != "" || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" || u.User != nil {
-		return false
-	}
-	for i := 0; i < len(path); i++ {
-		c := path[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
+	return invalid("cannot decode structured-mode event", err)
 }
 
 // checkStructured rejects bodies that are not a JSON object or that name a
@@ -283,15 +127,17 @@ func checkStructured(body []byte) error {
 	return nil
 }
 
-// parseData parses JSON data. Data with a non-JSON content type is left
-// for rules to ignore; JSON data that does not parse makes the event invalid.
+// parseData parses JSON data as encoding/json does into an any: invalid
+// UTF-8 becomes U+FFFD, the last of duplicate keys wins, nesting deeper
+// than 10000 is an error. Data with a non-JSON content type is left for
+// rules to ignore; JSON data that does not parse makes the event invalid.
 func parseData(e *event.Event) (any, error) {
 	raw := e.Data()
 	if len(raw) == 0 || !isJSON(e.DataMediaType()) {
 		return nil, nil
 	}
-	v, err := parseJSON(raw)
-	if err != nil {
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
 		return nil, invalid("data is not valid JSON", err)
 	}
 	return v, nil

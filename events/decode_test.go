@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -106,5 +107,82 @@ func TestDedupID(t *testing.T) {
 	}
 	if a != DedupID("s", "1") || len(a) != 64 {
 		t.Errorf("DedupID not stable or not hex sha256: %s", a)
+	}
+}
+
+// TestDecodeData pins how data is read (encoding/json into an any, in
+// either mode): what it accepts, what it turns into what, and what makes
+// the event invalid.
+func TestDecodeData(t *testing.T) {
+	t.Parallel()
+	bin := map[string][]string{"ce-specversion": {"1.0"}, "ce-id": {"1"}, "ce-source": {"s"}, "ce-type": {"t"}, "content-type": {"application/json"}}
+	ce := map[string][]string{"Content-Type": {StructuredContentType}}
+	structured := func(data string) string {
+		return `{"specversion":"1.0","id":"1","source":"s","type":"t","data":` + data + `}`
+	}
+	deep := func(n int) string { return strings.Repeat("[", n) + strings.Repeat("]", n) }
+	cases := []struct {
+		name string
+		data string
+		want any    // the data decoded, when accepted
+		err  string // what the error says, when not
+		// structuredErr is what it says in structured mode when that
+		// differs: there the SDK reads the body first, data included.
+		structuredErr string
+	}{
+		{"duplicate keys: the last wins", `{"a":1,"a":2}`, map[string]any{"a": float64(2)}, "", ""},
+		{"invalid UTF-8 becomes U+FFFD", "\"bad \xff byte\"", "bad \uFFFD byte", "", ""},
+		{"a lone surrogate escape becomes U+FFFD", `"\ud83d"`, "\uFFFD", "", ""},
+		{"a surrogate pair is one rune", `"\ud83d\ude00"`, "\U0001F600", "", ""},
+		{"numbers are float64", `[0,-1.5e3,123456789012345678901234567890]`, []any{float64(0), -1500.0, 1.2345678901234568e29}, "", ""},
+		{"nesting of 9999", deep(9999), nil, "", ""},
+		// In structured mode the limit is on the whole body: data is one deeper.
+		{"nesting of 10000", deep(10000), nil, "", "body is not a JSON object: invalid character '[' exceeded max depth"},
+		{"nesting deeper than 10000", deep(10001), nil, "data is not valid JSON: invalid character '[' exceeded max depth", "body is not a JSON object: invalid character '[' exceeded max depth"},
+		{"a number no float64 holds", `{"n":1e400}`, nil, "data is not valid JSON: json: cannot unmarshal number 1e400", "cannot decode structured-mode event: readNumberAsString: invalid number"},
+		{"a raw control character", "\"a\tb\"", nil, "invalid character", ""},
+		{"a trailing comma", `[1,]`, nil, "invalid character", ""},
+	}
+	for _, tc := range cases {
+		for _, mode := range []Mode{Binary, Structured} {
+			t.Run(tc.name+"/"+string(mode), func(t *testing.T) {
+				t.Parallel()
+				h, body, wantErr := bin, tc.data, tc.err
+				if mode == Structured {
+					h, body = ce, structured(tc.data)
+					if tc.structuredErr != "" {
+						wantErr = tc.structuredErr
+					}
+				}
+				env, err := Decode(context.Background(), h, []byte(body))
+				switch {
+				case wantErr == "" && err != nil:
+					t.Fatalf("err = %v, want the data accepted", err)
+				case wantErr == "":
+					if tc.want != nil && !reflect.DeepEqual(env.Data, tc.want) {
+						t.Errorf("data = %#v, want %#v", env.Data, tc.want)
+					}
+				case err == nil:
+					t.Fatalf("accepted, want an error containing %q", wantErr)
+				case !strings.Contains(err.Error(), wantErr):
+					t.Errorf("err = %q, want it to contain %q", err, wantErr)
+				}
+			})
+		}
+	}
+}
+
+// TestDecodeDuplicateAttributes pins the SDK's reading of a structured
+// body that names an attribute twice: the last id wins; specversion twice
+// is refused.
+func TestDecodeDuplicateAttributes(t *testing.T) {
+	t.Parallel()
+	env, err := Decode(context.Background(), nil, []byte(`{"specversion":"1.0","id":"1","id":"2","source":"s","type":"t"}`))
+	if err != nil || env.Event.ID() != "2" {
+		t.Errorf("id twice: %v, %v; want id 2", env, err)
+	}
+	_, err = Decode(context.Background(), nil, []byte(`{"specversion":"1.0","specversion":"1.0","id":"1","source":"s","type":"t"}`))
+	if err == nil || !strings.Contains(err.Error(), "specversion was already provided") {
+		t.Errorf("specversion twice: err = %v", err)
 	}
 }

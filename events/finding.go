@@ -149,7 +149,8 @@ func (o object) obj(key string) (object, error) {
 		if strings.TrimSpace(v) == "" {
 			return object{}, nil
 		}
-		parsed, err := parseJSON([]byte(v))
+		var parsed any
+		err := json.Unmarshal([]byte(v), &parsed)
 		m, isObject := parsed.(map[string]any)
 		if err != nil || !isObject && parsed != nil {
 			return nil, fmt.Errorf("%s is a string that is not a JSON object", key)
