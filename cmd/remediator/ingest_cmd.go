@@ -98,7 +98,7 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 					return err
 				}
 				h, err := ingest.New(c.js, ingest.Config{Sources: sources, AllowedTypes: types, MaxBodyBytes: maxBody, Intake: cfg.Streams(), MaxMsgBytes: maxMsg,
-					SignatureWindow: lim.signatureWindow, MaxUnauthenticated: lim.maxUnauthenticated, Metrics: worker.NewIngestMetrics(reg)})
+					SignatureWindow: lim.signatureWindow, MaxUnauthenticated: lim.maxUnauthenticated, Metrics: ingest.NewMetrics(reg)})
 				if err != nil {
 					return err
 				}

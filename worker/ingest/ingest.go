@@ -29,7 +29,6 @@ import (
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/rules"
-	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/streams"
 )
 
@@ -59,8 +58,8 @@ type Config struct {
 	// MaxUnauthenticated bounds the bodies read at once before their
 	// sender is authenticated; default DefaultMaxUnauthenticated.
 	MaxUnauthenticated int
-	Now                func() time.Time      // the clock; default time.Now
-	Metrics            *worker.IngestMetrics // optional
+	Now                func() time.Time // the clock; default time.Now
+	Metrics            *Metrics         // optional
 }
 
 // Handler is the HTTP receiver; safe for concurrent use.
