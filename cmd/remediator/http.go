@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,8 +38,15 @@ type opsServer struct {
 	addr string
 }
 
-func startOps(listen string, reg *prometheus.Registry, connected, ready func() bool, log *zap.Logger) (*opsServer, error) {
-	return serveOps(listen, reg, log, readyCheck{"not connected to NATS", connected}, readyCheck{"not consuming yet", ready})
+// opsOptions say where the ops server listens and whether it serves
+// Go's profiles (/debug/pprof/) beside the metrics.
+type opsOptions struct {
+	listen string
+	pprof  bool
+}
+
+func startOps(o opsOptions, reg *prometheus.Registry, connected, ready func() bool, log *zap.Logger) (*opsServer, error) {
+	return serveOps(o, reg, log, readyCheck{"not connected to NATS", connected}, readyCheck{"not consuming yet", ready})
 }
 
 // readyCheck is one condition of /readyz and what it answers when false.
@@ -49,8 +57,15 @@ type readyCheck struct {
 
 // serveOps serves /metrics, /healthz and /readyz (200 when every check
 // holds, else 503 with the first failing check's text) on listen.
-func serveOps(listen string, reg *prometheus.Registry, log *zap.Logger, checks ...readyCheck) (*opsServer, error) {
+func serveOps(o opsOptions, reg *prometheus.Registry, log *zap.Logger, checks ...readyCheck) (*opsServer, error) {
 	mux := http.NewServeMux()
+	if o.pprof {
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
@@ -62,18 +77,18 @@ func serveOps(listen string, reg *prometheus.Registry, log *zap.Logger, checks .
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	ln, err := net.Listen("tcp", listen)
+	ln, err := net.Listen("tcp", o.listen)
 	if err != nil {
 		return nil, err
 	}
-	o := &opsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr().String()}
+	srv := &opsServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, addr: ln.Addr().String()}
 	go func() {
-		if err := o.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		if err := srv.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("ops_server_failed", zap.Error(err))
 		}
 	}()
-	log.Info("ops_listening", zap.String("addr", o.addr))
-	return o, nil
+	log.Info("ops_listening", zap.String("addr", srv.addr), zap.Bool("pprof", o.pprof))
+	return srv, nil
 }
 
 func (o *opsServer) close() {

@@ -21,7 +21,7 @@ func startIngestOps(listen string, reg *prometheus.Registry, c *natsConn, log *z
 	if listen == "" {
 		return func() {}, nil
 	}
-	ops, err := serveOps(listen, reg, log, readyCheck{"not connected to NATS: cannot publish", c.connected})
+	ops, err := serveOps(opsOptions{listen: listen}, reg, log, readyCheck{"not connected to NATS: cannot publish", c.connected})
 	if err != nil {
 		return nil, err
 	}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"go.uber.org/zap"
 )
 
 // TestOpsEndpoints: run serves /healthz, /readyz and /metrics, and the
@@ -37,6 +39,9 @@ func TestOpsEndpoints(t *testing.T) {
 	}
 	if c, _ := get("/readyz"); c != 200 {
 		t.Errorf("readyz %d", c)
+	}
+	if c, _ := get("/debug/pprof/"); c != http.StatusNotFound {
+		t.Errorf("profiles served without --pprof: %d", c)
 	}
 	var rout, rerr syncBuffer
 	if c := run(context.Background(), []string{"replay", "--nats-url", natsURL, "../../testdata/events/04-huawei-cts-rotation-disable-failed.json"}, &rout, &rerr); c != 0 {
@@ -70,4 +75,25 @@ func waitMatch(t *testing.T, b *syncBuffer, pattern string) string {
 		return m != nil
 	})
 	return got
+}
+
+// TestOpsPprof: with --pprof the ops server serves Go's profiles.
+func TestOpsPprof(t *testing.T) {
+	t.Parallel()
+	ops, err := serveOps(opsOptions{listen: "127.0.0.1:0", pprof: true}, newBaseRegistry(), zap.NewNop())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ops.close()
+	for _, path := range []string{"/debug/pprof/", "/debug/pprof/heap?debug=1", "/debug/pprof/profile?seconds=1"} {
+		resp, err := http.Get("http://" + ops.addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(b) == 0 {
+			t.Errorf("%s: %d, %d bytes", path, resp.StatusCode, len(b))
+		}
+	}
 }

@@ -72,7 +72,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 		cloudEndpoint, logFormat string
 		accountsPath, opsListen  string
 		otelEndpoint             string
-		pacing                   bool
+		pacing, pprof            bool
 		rateFlags                []string
 	)
 	cmd := &cobra.Command{
@@ -110,7 +110,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 				return err
 			}
 			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint, accountsPath: accountsPath,
-				rates: rates, timeout: wf.cfg.WithDefaults().CloudTimeout}, opsListen, opts...)
+				rates: rates, timeout: wf.cfg.WithDefaults().CloudTimeout}, opsOptions{listen: opsListen, pprof: pprof}, opts...)
 		},
 	}
 	fs := cmd.Flags()
@@ -127,6 +127,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	fs.StringSliceVar(&rateFlags, "rate", nil, "API=PER_SECOND[:BURST] over the documented rates: an API (kms.describe-key), a service sharing one bucket (kms) or * for every other API; 0 turns a bucket off")
 	fs.StringVar(&otelEndpoint, "otel-endpoint", "", "export OpenTelemetry traces over OTLP/HTTP to this URL (e.g. http://127.0.0.1:4318); empty: off")
 	fs.StringVar(&opsListen, "http", "", "serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9464); empty: off")
+	fs.BoolVar(&pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on the --http address (CPU, heap, goroutines; for diagnosing, not for an address others can reach)")
 	return cmd
 }
 
@@ -134,7 +135,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 // while NATS cannot be reached at start-up, /healthz answers and /readyz
 // says not ready, and the connection is retried (a pod waits rather than
 // crash-looping); a signal meanwhile ends the wait with exit 0.
-func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, dataDir, listen string, pc providerConfig, opsListen string, opts ...nats.Option) error {
+func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, dataDir, listen string, pc providerConfig, oo opsOptions, opts ...nats.Option) error {
 	conn, err := newNATSConn(natsURL, dataDir, listen, log, opts...)
 	if err != nil {
 		return err
@@ -152,9 +153,9 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	promReg, metrics := newRegistry()
 	var cp atomic.Pointer[natsConn]
 	var wp atomic.Pointer[worker.Worker]
-	if opsListen != "" {
+	if oo.listen != "" {
 		connected := func() bool { c := cp.Load(); return c != nil && c.connected() }
-		ops, err := startOps(opsListen, promReg, connected, func() bool { w := wp.Load(); return w != nil && w.Ready() }, log)
+		ops, err := startOps(oo, promReg, connected, func() bool { w := wp.Load(); return w != nil && w.Ready() }, log)
 		if err != nil {
 			return err
 		}
