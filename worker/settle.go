@@ -37,8 +37,7 @@ func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, dl deliver
 	fail := v.failure
 	switch {
 	case fail == nil:
-		w.ack(ctx, m, v.decisions, dl.attempt)
-		w.forgetWaits(ctx, meta, dl)
+		w.ack(ctx, m, v.decisions, dl.attempt, func(ctx context.Context) { w.forgetWaits(ctx, meta, dl) })
 	case fail.Class == action.Superseded:
 		w.abandon(v)
 	case fail.Class == action.Retryable && stopping && fail.Reason == action.ReasonCanceled:
@@ -75,18 +74,22 @@ func (w *Worker) abandon(v verdict) {
 	w.logDecision(d)
 }
 
-// ack records the decisions, then DoubleAcks (see confirm).
-func (w *Worker) ack(ctx context.Context, m jetstream.Msg, ds []audit.Decision, attempt int) {
+// ack starts recording the decisions, then hands the message to confirm,
+// which waits for the records to be durable before it DoubleAcks.
+// Recording starts here, in the handler, but nothing waits for it here:
+// the handler takes its next message while the records and the ack are on
+// their way (README, Performance). after runs once the message is acked.
+func (w *Worker) ack(ctx context.Context, m jetstream.Msg, ds []audit.Decision, attempt int, after func(context.Context)) {
+	a := pendingAck{m: m, decisions: ds, attempt: attempt, after: after}
 	for i := range ds {
 		ds[i].Final = true
-		if err := w.rec.Record(ctx, ds[i]); err != nil {
-			w.log.Error("record_failed", zap.String("event_id", ds[i].EventID), zap.Error(err))
-			w.nakDelay(m, w.cfg.RetryBase)
+		p, err := audit.Start(ctx, w.rec, ds[i])
+		if err != nil {
+			w.recordFailed(m, ds[i], err)
 			return
 		}
-		w.logDecision(ds[i])
+		a.records = append(a.records, p)
 	}
-	a := pendingAck{m: m, eventID: first(ds).EventID, attempt: attempt}
 	if w.acks == nil {
 		w.confirm(a)
 		return
@@ -94,26 +97,50 @@ func (w *Worker) ack(ctx context.Context, m jetstream.Msg, ds []audit.Decision, 
 	w.acks <- a
 }
 
-// pendingAck is a message whose decisions are recorded, to be DoubleAcked.
+// pendingAck is a message whose decisions are being recorded, to be
+// DoubleAcked once they are.
 type pendingAck struct {
-	m       jetstream.Msg
-	eventID string
-	attempt int
+	m         jetstream.Msg
+	decisions []audit.Decision
+	records   []audit.Pending
+	attempt   int
+	after     func(context.Context) // once acked (nil: nothing)
 }
 
-// confirm DoubleAcks: it sends the ack and waits for the server to
-// confirm it. Run has a pool of goroutines do this, so that a handler
-// moves on to its next message while the confirmation is on its way (one
-// round trip per event off the handler's path; README, Performance).
-// Nothing waits on the outcome: a failed ack is only logged, and the
+// confirm waits for the message's records, logs its decisions, and
+// DoubleAcks: it sends the ack and waits for the server to confirm it. A
+// record that failed makes the message wait for a retry instead (the
+// records' ids make the retry's records replace, not repeat, those that
+// were stored). Run has a pool of goroutines do this, so that a handler
+// moves on to its next message meanwhile (README, Performance). Nothing
+// waits on the ack's outcome: a failed ack is only logged, and the
 // redelivery it causes finds the work done.
 func (w *Worker) confirm(a pendingAck) {
 	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
 	defer cancel()
+	for i, p := range a.records {
+		if err := p(ctx); err != nil {
+			w.recordFailed(a.m, a.decisions[i], err)
+			return
+		}
+	}
+	for _, d := range a.decisions {
+		w.logDecision(d)
+	}
 	if err := a.m.DoubleAck(ctx); err != nil {
 		// The work is done and idempotent: a redelivery finds it compliant.
-		w.log.Warn("ack_failed", zap.String("event_id", a.eventID), zap.Int("attempt", a.attempt), zap.Error(err))
+		w.log.Warn("ack_failed", zap.String("event_id", first(a.decisions).EventID), zap.Int("attempt", a.attempt), zap.Error(err))
+		return
 	}
+	if a.after != nil {
+		a.after(ctx)
+	}
+}
+
+// recordFailed hands back a message whose record could not be stored.
+func (w *Worker) recordFailed(m jetstream.Msg, d audit.Decision, err error) {
+	w.log.Error("record_failed", zap.String("event_id", d.EventID), zap.Error(err))
+	w.nakDelay(m, w.cfg.RetryBase)
 }
 
 // retry Naks with a backoff delay. A delivery that found the work busy

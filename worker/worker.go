@@ -222,13 +222,15 @@ func (w *Worker) Run(ctx context.Context) error {
 	return nil
 }
 
-// startAckers starts the goroutines that DoubleAck recorded messages
-// (see confirm) and returns the function that stops them once no handler
-// can send any more: it waits for the acks already handed over.
+// startAckers starts the goroutines that wait for messages' records and
+// DoubleAck them (see confirm), two per handler (each waits for two round
+// trips: the records, then the ack), and returns the function that stops
+// them once no handler can send any more: it waits for the acks already
+// handed over.
 func (w *Worker) startAckers() (stop func()) {
 	w.acks = make(chan pendingAck, w.cfg.Concurrency)
 	var ackers sync.WaitGroup
-	for range w.cfg.Concurrency {
+	for range 2 * w.cfg.Concurrency {
 		ackers.Add(1)
 		go func() {
 			defer ackers.Done()

@@ -119,6 +119,33 @@ type Recorder interface {
 	Record(ctx context.Context, d Decision) error
 }
 
+// Pending is a record on its way: it returns nil once the record is
+// durable, and the error otherwise (or when ctx ends first).
+type Pending func(ctx context.Context) error
+
+// Starter is a Recorder that can start a record without waiting for it,
+// so that a message's records and the next message's work overlap; the
+// worker waits for every Pending before it acks the message.
+type Starter interface {
+	Recorder
+	Start(ctx context.Context, d Decision) (Pending, error)
+}
+
+// Start starts recording d with rec: without waiting when rec is a
+// Starter, and completely otherwise (the Pending then has nothing left
+// to wait for).
+func Start(ctx context.Context, rec Recorder, d Decision) (Pending, error) {
+	if s, ok := rec.(Starter); ok {
+		return s.Start(ctx, d)
+	}
+	if err := rec.Record(ctx, d); err != nil {
+		return nil, err
+	}
+	return done, nil
+}
+
+func done(context.Context) error { return nil }
+
 // RecorderFunc adapts a function to Recorder.
 type RecorderFunc func(ctx context.Context, d Decision) error
 
@@ -182,14 +209,49 @@ func (m *Memory) Wait(ctx context.Context, cond func([]Decision) bool) error {
 }
 
 // Tee records each decision with every recorder in turn and stops at the
-// first error.
-func Tee(recs ...Recorder) Recorder {
-	return RecorderFunc(func(ctx context.Context, d Decision) error {
-		for _, r := range recs {
+// first error. It is a Starter: the recorders that are Starters start
+// theirs, and the others record when those are durable.
+func Tee(recs ...Recorder) Recorder { return tee(recs) }
+
+type tee []Recorder
+
+func (t tee) Record(ctx context.Context, d Decision) error {
+	for _, r := range t {
+		if err := r.Record(ctx, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Start starts the Starters' records; the others record once those are
+// durable, so that none of them holds a record the durable ones lack.
+func (t tee) Start(ctx context.Context, d Decision) (Pending, error) {
+	var waits []Pending
+	var later []Recorder
+	for _, r := range t {
+		s, ok := r.(Starter)
+		if !ok {
+			later = append(later, r)
+			continue
+		}
+		p, err := s.Start(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		waits = append(waits, p)
+	}
+	return func(ctx context.Context) error {
+		for _, p := range waits {
+			if err := p(ctx); err != nil {
+				return err
+			}
+		}
+		for _, r := range later {
 			if err := r.Record(ctx, d); err != nil {
 				return err
 			}
 		}
 		return nil
-	})
+	}, nil
 }

@@ -69,40 +69,67 @@ type Stream struct {
 	now func() time.Time
 }
 
-// NewStream returns an audit recorder; the stream is created with the
-// worker's topology.
+// NewStream returns an audit recorder publishing on js's connection; the
+// stream is created with the worker's topology.
 func NewStream(js jetstream.JetStream, cfg StreamConfig) *Stream {
-	return &Stream{js: js, cfg: cfg, now: time.Now}
+	a := &Stream{js: js, cfg: cfg, now: time.Now}
+	if js != nil {
+		// Its own context on the connection, so that an acknowledgement
+		// that never comes fails its publish after publishTimeout
+		// instead of holding its place among the pending ones forever.
+		if own, err := jetstream.New(js.Conn(), jetstream.WithPublishAsyncTimeout(publishTimeout)); err == nil {
+			a.js = own
+		}
+	}
+	return a
 }
 
-// publishTimeout bounds a record's publish when the caller's context has
-// no deadline, as jetstream's default API timeout does.
+// publishTimeout bounds the wait for a record's acknowledgement, as
+// jetstream's default API timeout does for a synchronous publish.
 const publishTimeout = 5 * time.Second
 
-// Record implements Recorder. Decisions that are not final, and events no
+// Record implements Recorder: it publishes the record and waits for the
+// stream's acknowledgement. Decisions that are not final, and events no
 // rule matched, have no audit record.
 func (a *Stream) Record(ctx context.Context, d Decision) error {
+	p, err := a.Start(ctx, d)
+	if err != nil {
+		return err
+	}
+	return p(ctx)
+}
+
+// Start implements Starter: it publishes the record and returns without
+// waiting for the stream's acknowledgement (jetstream.PublishMsgAsync,
+// which retries a no-responders answer as PublishMsg does). The Pending
+// waits for it, at most publishTimeout.
+func (a *Stream) Start(_ context.Context, d Decision) (Pending, error) {
 	if !d.Final || (d.Rule == "" && d.Outcome != Untrusted && d.Outcome != DeadLettered) {
-		return nil
+		return done, nil
 	}
 	body, id, err := a.event(d)
 	if err != nil {
-		return errors.New("audit record: " + err.Error())
-	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, publishTimeout)
-		defer cancel()
+		return nil, errors.New("audit record: " + err.Error())
 	}
 	msg := &nats.Msg{
 		Subject: a.cfg.Subject + "." + string(d.Outcome),
 		Header:  nats.Header{"Content-Type": {events.StructuredContentType}},
 		Data:    body,
 	}
-	if _, err := a.js.PublishMsg(ctx, msg, jetstream.WithMsgID(id)); err != nil {
-		return errors.New("audit publish: " + err.Error())
+	f, err := a.js.PublishMsgAsync(msg, jetstream.WithMsgID(id))
+	if err != nil {
+		return nil, errors.New("audit publish: " + err.Error())
 	}
-	return nil
+	return func(ctx context.Context) error {
+		select {
+		case <-f.Ok():
+			return nil
+		case err := <-f.Err():
+			return errors.New("audit publish: " + err.Error())
+		case <-ctx.Done():
+			return errors.New("audit publish: " + ctx.Err().Error())
+		}
+	}, nil
 }
 
 // event renders the decision as a structured CloudEvent.
