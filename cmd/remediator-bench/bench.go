@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -261,16 +260,5 @@ func labelled(name string, f func()) {
 	pprof.Do(context.Background(), pprof.Labels("part", name), func(context.Context) { f() })
 }
 
-// peakRSS reads VmHWM from /proc (Linux).
-func peakRSS() string {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
+// peakRSS is this process's VmHWM.
+func peakRSS() string { return vmHWM("self") }
