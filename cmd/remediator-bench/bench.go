@@ -92,6 +92,7 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 }
 
 func printBench(w io.Writer, o benchOptions, results []benchResult) {
+	fmt.Fprintln(w, "in-process: an embedded nats-server, the simulator and the worker in this process (for nats-server and remediator run as processes over TCP: remediator-bench external)")
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "run (%d events, concurrency %d)\tevents/s\tof ceiling\tCPU/event\tallocs/event\tp50 / p99\twrites\n", o.events, o.concurrency)
 	for _, r := range results {
