@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -93,6 +92,7 @@ func runBench(ctx context.Context, w io.Writer, o benchOptions) error {
 }
 
 func printBench(w io.Writer, o benchOptions, results []benchResult) {
+	fmt.Fprintln(w, "in-process: an embedded nats-server, the simulator and the worker in this process (for nats-server and remediator run as processes over TCP: remediator-bench external)")
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "run (%d events, concurrency %d)\tevents/s\tof ceiling\tCPU/event\tallocs/event\tp50 / p99\twrites\n", o.events, o.concurrency)
 	for _, r := range results {
@@ -261,16 +261,5 @@ func labelled(name string, f func()) {
 	pprof.Do(context.Background(), pprof.Labels("part", name), func(context.Context) { f() })
 }
 
-// peakRSS reads VmHWM from /proc (Linux).
-func peakRSS() string {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return "unknown"
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			return strings.TrimSpace(v)
-		}
-	}
-	return "unknown"
-}
+// peakRSS is this process's VmHWM.
+func peakRSS() string { return vmHWM("self") }

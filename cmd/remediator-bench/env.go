@@ -79,6 +79,18 @@ func newBenchEnv(resources, compliant int) (_ *benchEnv, _ func(), err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	sim, simSrv, keys, err := startBenchSim(resources, compliant)
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup = append(cleanup, func() { _ = simSrv.Close(context.Background()) })
+	return &benchEnv{js: js, records: records, sim: sim, url: simSrv.URL(), keys: keys, dir: dir}, done, nil
+}
+
+// startBenchSim serves a simulator on a loopback port holding resources
+// Huawei KMS keys, the first compliant of them with rotation on; keys are
+// their ids. Its goroutines carry the profile label part=simulator.
+func startBenchSim(resources, compliant int) (*cloudsim.Simulator, *cloudsim.Server, []string, error) {
 	var b strings.Builder
 	fmt.Fprintf(&b, "huawei:\n  projects:\n    %s:\n      region: cn-north-4\n      kms_keys:\n", benchProjectID)
 	keys := make([]string, resources)
@@ -88,16 +100,15 @@ func newBenchEnv(resources, compliant int) (_ *benchEnv, _ func(), err error) {
 	}
 	seed, err := cloudsim.ParseSeed([]byte(b.String()))
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sim := cloudsim.New(seed)
-	var simSrv *cloudsim.Server
-	labelled("simulator", func() { simSrv, err = cloudsim.Start("127.0.0.1:0", sim) })
+	var srv *cloudsim.Server
+	labelled("simulator", func() { srv, err = cloudsim.Start("127.0.0.1:0", sim) })
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	cleanup = append(cleanup, func() { _ = simSrv.Close(context.Background()) })
-	return &benchEnv{js: js, records: records, sim: sim, url: simSrv.URL(), keys: keys, dir: dir}, done, nil
+	return sim, srv, keys, nil
 }
 
 const benchProjectID = "0b5a7f3c2d8e4b1a9c6d5e4f3a2b1c0d"

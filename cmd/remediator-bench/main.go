@@ -1,7 +1,10 @@
-// Command remediator-bench measures the worker against JetStream itself,
-// in one run, in-process: an embedded nats-server, the cloud simulator and
-// the worker (README.md, Performance). It is kept out of the remediator
-// binary, which it runs as a child process only for --backlog.
+// Command remediator-bench measures the worker against JetStream itself.
+// By default in one run, in-process: an embedded nats-server, the cloud
+// simulator and the worker (README.md, Performance); it runs the
+// remediator binary as a child process only for --backlog. The external
+// subcommand measures the topology users run: nats-server and `remediator
+// run` as processes of their own over loopback TCP (external.go). Both
+// are kept out of the remediator binary.
 package main
 
 import (
@@ -83,6 +86,7 @@ func newBenchCmd(stdout io.Writer) *cobra.Command {
 	fs.StringSliceVar(&o.only, "only", nil, "run only these parts: ceiling, record, nowrite, write, latency, drift, throttle")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of the ceiling, record and no-write runs, taken in turn; each is reported at its median, its ratio as the median of the rounds' ratios")
 	fs.IntVar(&o.throttleEvents, "throttle-events", 500, "drift events of the throttling runs")
+	cmd.AddCommand(newExternalCmd(stdout))
 	fs.IntVar(&o.quota, "quota", 200, "the simulator's KMS quota (calls in one second per project) in the throttling runs; the paced run paces at 90% of it with a burst of the other 10%")
 	return cmd
 }

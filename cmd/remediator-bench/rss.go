@@ -1,13 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -79,16 +78,7 @@ func benchRSS(ctx context.Context, o benchOptions, n int) (string, time.Duration
 		time.Sleep(200 * time.Millisecond)
 	}
 	took := time.Since(start)
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
-	if err != nil {
-		return "unknown", took, nil
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			return strings.TrimSpace(v), took, nil
-		}
-	}
-	return "unknown", took, nil
+	return vmHWM(strconv.Itoa(cmd.Process.Pid)), took, nil
 }
 
 // buildRemediator builds the remediator command into dir with the go tool,
@@ -96,11 +86,5 @@ func benchRSS(ctx context.Context, o benchOptions, n int) (string, time.Duration
 // package is named by import path: the bench runs from within the module.
 func buildRemediator(ctx context.Context, dir string) (string, error) {
 	bin := filepath.Join(dir, "remediator")
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "github.com/remediator/remediator/cmd/remediator")
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go build remediator (run the bench from within the module): %w: %s", err, strings.TrimSpace(stderr.String()))
-	}
-	return bin, nil
+	return bin, goBuild(ctx, "-o", bin, "github.com/remediator/remediator/cmd/remediator")
 }

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// extOptions are the flags of `remediator-bench external`.
+type extOptions struct {
+	events, resources, rounds int
+	concurrency               []int
+	natsServer, remediator    string
+	natsCLI                   string
+	workerProfile             string
+	timeout                   time.Duration
+}
+
+func newExternalCmd(stdout io.Writer) *cobra.Command {
+	var o extOptions
+	cmd := &cobra.Command{
+		Use:   "external",
+		Short: "Measure `remediator run` as its own process against a nats-server process over TCP",
+		Long: "Starts nats-server as a process of its own on 127.0.0.1 (JetStream, file storage, default sync), a fresh one\n" +
+			"for every measurement, and the simulator in this process. Each round, at each concurrency in turn: the DoubleAck\n" +
+			"ceiling of a plain consumer over TCP in this process, reading as the worker does; `nats bench js consume\n" +
+			"--doubleack` if the nats CLI is found; `remediator run` draining a backlog of no-write events, timed from its\n" +
+			"/readyz answering to its consumer having nothing pending or unacknowledged.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runExternal(cmd.Context(), stdout, o) },
+	}
+	fs := cmd.Flags()
+	fs.IntVar(&o.events, "events", 20000, "events (and messages) per measurement")
+	fs.IntVar(&o.resources, "resources", 100, "compliant KMS keys the events are about")
+	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each reports every part at every concurrency, the table their medians and ranges")
+	fs.IntSliceVar(&o.concurrency, "concurrency-list", []int{4, 16}, "concurrencies (the worker's --concurrency, the ceiling's goroutines, nats bench's --clients)")
+	fs.StringVar(&o.natsServer, "nats-server", "", "nats-server binary (default: built from the module's nats-server version)")
+	fs.StringVar(&o.remediator, "remediator", "", "remediator binary (default: built from this module)")
+	fs.StringVar(&o.natsCLI, "nats-cli", "", "nats CLI binary for the nats bench column (default: nats on PATH, else go install natscli@"+natsCLIVersion+"; off: skip)")
+	fs.StringVar(&o.workerProfile, "worker-cpuprofile", "", "after the rounds, run a profiling build of the worker once per concurrency and write its CPU profile to FILE.c<concurrency>")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a measurement may take")
+	return cmd
+}
+
+const natsCLIVersion = "v0.5.1"
+
+// extTools are the binaries the external bench runs.
+type extTools struct {
+	natsServer, remediator, remediatorProf, natsCLI string
+	natsCLINote                                     string // why there is no nats bench column
+}
+
+func findTools(ctx context.Context, w io.Writer, o extOptions, dir string) (extTools, error) {
+	t := extTools{natsServer: o.natsServer, remediator: o.remediator}
+	if t.natsServer == "" {
+		t.natsServer = filepath.Join(dir, "nats-server")
+		if err := goBuild(ctx, "-o", t.natsServer, "github.com/nats-io/nats-server/v2"); err != nil {
+			return t, err
+		}
+	}
+	if t.remediator == "" {
+		var err error
+		if t.remediator, err = buildRemediator(ctx, dir); err != nil {
+			return t, err
+		}
+	}
+	if o.workerProfile != "" {
+		var err error
+		if t.remediatorProf, err = buildProfilingRemediator(ctx, dir); err != nil {
+			return t, err
+		}
+	}
+	switch o.natsCLI {
+	case "off":
+		t.natsCLINote = "skipped (--nats-cli off)"
+	case "":
+		if p, err := exec.LookPath("nats"); err == nil {
+			t.natsCLI = p
+			break
+		}
+		fmt.Fprintf(w, "no nats CLI on PATH: go install github.com/nats-io/natscli/nats@%s ...\n", natsCLIVersion)
+		install := exec.CommandContext(ctx, "go", "install", "github.com/nats-io/natscli/nats@"+natsCLIVersion)
+		install.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=-mod=mod")
+		if out, err := install.CombinedOutput(); err != nil {
+			t.natsCLINote = fmt.Sprintf("skipped: installing the nats CLI failed: %v: %s", err, lastLine(string(out)))
+			break
+		}
+		t.natsCLI = filepath.Join(dir, "nats")
+	default:
+		t.natsCLI = o.natsCLI
+	}
+	return t, nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}
+
+// extRound is one round's results at one concurrency.
+type extRound struct {
+	ceiling, natsBench, worker extResult
+}
+
+func runExternal(ctx context.Context, w io.Writer, o extOptions) error {
+	if o.events <= 0 || o.resources <= 0 || len(o.concurrency) == 0 || slices.Min(o.concurrency) <= 0 {
+		return errors.New("--events, --resources and every --concurrency-list entry must be positive")
+	}
+	dir, err := os.MkdirTemp("", "remediator-bench-external-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	t, err := findTools(ctx, w, o, dir)
+	if err != nil {
+		return err
+	}
+	_, sim, keys, err := startBenchSim(o.resources, o.resources)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sim.Close(context.Background()) }()
+	rounds := max(1, o.rounds)
+	got := make(map[int][]extRound)
+	for round := range rounds {
+		for _, c := range o.concurrency {
+			var r extRound
+			if r.ceiling, err = extCeiling(ctx, t, o, c, keys); err != nil {
+				return fmt.Errorf("ceiling, concurrency %d: %w", c, err)
+			}
+			if t.natsCLI != "" {
+				if r.natsBench, err = extNATSBench(ctx, t, o, c); err != nil {
+					return fmt.Errorf("nats bench, concurrency %d: %w", c, err)
+				}
+			}
+			if r.worker, err = extWorker(ctx, t, o, c, sim.URL(), keys, ""); err != nil {
+				return fmt.Errorf("worker, concurrency %d: %w", c, err)
+			}
+			got[c] = append(got[c], r)
+			nb := "-"
+			if r.natsBench.rate > 0 {
+				nb = fmt.Sprintf("%.0f/s", r.natsBench.rate)
+			}
+			fmt.Fprintf(w, "round %d/%d, concurrency %d: ceiling %.0f/s, nats bench %s, worker %.0f/s (%.0f%% of ceiling); worker settled %d events: %s\n",
+				round+1, rounds, c, r.ceiling.rate, nb, r.worker.rate, 100*r.worker.rate/r.ceiling.rate, o.events, r.worker.settled)
+		}
+	}
+	printExternal(w, o, t, got)
+	if o.workerProfile != "" {
+		for _, c := range o.concurrency {
+			path := o.workerProfile + ".c" + strconv.Itoa(c)
+			r, err := extWorker(ctx, t, o, c, sim.URL(), keys, path)
+			if err != nil {
+				return fmt.Errorf("profiled worker, concurrency %d: %w", c, err)
+			}
+			fmt.Fprintf(w, "worker CPU profile at concurrency %d (%.0f events/s while profiled): %s (go tool pprof -top %s)\n", c, r.rate, path, path)
+		}
+	}
+	return nil
+}
+
+func printExternal(w io.Writer, o extOptions, t extTools, got map[int][]extRound) {
+	fmt.Fprintf(w, "\nexternal: nats-server and remediator run as processes over loopback TCP; %d no-write events about %d compliant keys; %d round(s), median (min-max)\n",
+		o.events, o.resources, max(1, o.rounds))
+	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "concurrency\tceiling msg/s\tnats bench msg/s\tworker events/s\tworker/ceiling\tworker/nats bench\tworker CPU/event\tserver CPU/event (worker)\tceiling CPU/event\tserver CPU/event (ceiling)\tworker peak RSS")
+	for _, c := range o.concurrency {
+		rs := got[c]
+		pick := func(f func(extRound) float64) []float64 {
+			var v []float64
+			for _, r := range rs {
+				v = append(v, f(r))
+			}
+			return v
+		}
+		nb, nbRatio := "-", "-"
+		if t.natsCLI != "" {
+			nb = spread(pick(func(r extRound) float64 { return r.natsBench.rate }), "%.0f")
+			nbRatio = spread(pick(func(r extRound) float64 { return r.worker.rate / r.natsBench.rate }), "%.2f")
+		}
+		us := func(f func(extRound) time.Duration) string {
+			return spread(pick(func(r extRound) float64 { return float64(f(r)) / float64(time.Microsecond) }), "%.0fµs")
+		}
+		rss := slices.MaxFunc(rs, func(a, b extRound) int { return strings.Compare(pad(a.worker.rss), pad(b.worker.rss)) }).worker.rss
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c,
+			spread(pick(func(r extRound) float64 { return r.ceiling.rate }), "%.0f"), nb,
+			spread(pick(func(r extRound) float64 { return r.worker.rate }), "%.0f"),
+			spread(pick(func(r extRound) float64 { return r.worker.rate / r.ceiling.rate }), "%.2f"), nbRatio,
+			us(func(r extRound) time.Duration { return r.worker.cpu }), us(func(r extRound) time.Duration { return r.worker.serverCPU }),
+			us(func(r extRound) time.Duration { return r.ceiling.cpu }), us(func(r extRound) time.Duration { return r.ceiling.serverCPU }), rss)
+	}
+	_ = tw.Flush()
+	if t.natsCLINote != "" {
+		fmt.Fprintln(w, "nats bench:", t.natsCLINote)
+	}
+	fmt.Fprintln(w, "ratios are medians of the rounds' ratios; the ceiling's CPU is this process's (its consumer and the idle simulator), the worker's its process's, from /proc")
+}
+
+// spread is the median of v with its range, each printed with format.
+func spread(v []float64, format string) string {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	med := fmt.Sprintf(format, v[len(v)/2])
+	if len(v) == 1 {
+		return med
+	}
+	return med + " (" + fmt.Sprintf(format, v[0]) + "-" + fmt.Sprintf(format, v[len(v)-1]) + ")"
+}
+
+// pad right-aligns a VmHWM value ("12345 kB") so that strings compare as numbers.
+func pad(s string) string { return fmt.Sprintf("%20s", s) }

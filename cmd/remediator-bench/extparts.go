@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/remediator/remediator/events"
+	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/streams"
+)
+
+// extResult is one part of one round of the external bench.
+type extResult struct {
+	rate      float64
+	cpu       time.Duration // of the consumer (the bench process, or the worker process) per event
+	serverCPU time.Duration // of the nats-server process per event
+	rss       string        // the worker's peak RSS
+	settled   string        // how the worker settled the backlog
+}
+
+// extBacklog starts a fresh nats-server, creates the worker's topology at
+// concurrency c (streams.EnsureTopology, as `remediator run` does) and
+// publishes n no-write events about the keys over TCP. The connection
+// stays open for the caller's polling.
+func extBacklog(ctx context.Context, bin string, c, n int, keys []string) (*natsServer, *nats.Conn, jetstream.Consumer, error) {
+	srv, err := startNATSServer(ctx, bin)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	nc, err := nats.Connect(srv.url, nats.Name("remediator-bench"))
+	if err != nil {
+		srv.stop()
+		return nil, nil, nil, err
+	}
+	fail := func(err error) (*natsServer, *nats.Conn, jetstream.Consumer, error) {
+		nc.Close()
+		srv.stop()
+		return nil, nil, nil, err
+	}
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4000))
+	if err != nil {
+		return fail(err)
+	}
+	cfg := worker.DefaultConfig()
+	cfg.Concurrency = c
+	cons, err := streams.EnsureTopology(ctx, js, cfg.Streams())
+	if err != nil {
+		return fail(err)
+	}
+	raws := make([]events.Raw, n)
+	for i := range raws {
+		raws[i] = benchEvent(i, keys[i%len(keys)])
+	}
+	if err := publishAll(ctx, js, cfg, raws); err != nil {
+		return fail(err)
+	}
+	return srv, nc, cons, nil
+}
+
+// extCeiling drains the backlog from the bench process over TCP with a
+// plain consumer that only DoubleAcks, reading as the worker does: the
+// worker's pull options, one reader (streams.Feed) and c goroutines.
+func extCeiling(ctx context.Context, t extTools, o extOptions, c int, keys []string) (extResult, error) {
+	srv, nc, _, err := extBacklog(ctx, t.natsServer, c, o.events, keys)
+	if err != nil {
+		return extResult{}, err
+	}
+	defer srv.stop()
+	nc.Close()
+	// A connection of its own, as the worker's pulls and acks have.
+	cc, err := nats.Connect(srv.url, nats.Name("remediator-bench-ceiling"))
+	if err != nil {
+		return extResult{}, err
+	}
+	defer cc.Close()
+	js, err := jetstream.New(cc)
+	if err != nil {
+		return extResult{}, err
+	}
+	cfg := worker.DefaultConfig()
+	cons, err := js.Consumer(ctx, cfg.Stream, cfg.Consumer)
+	if err != nil {
+		return extResult{}, err
+	}
+	it, err := cons.Messages(streams.PullOptions(c)...)
+	if err != nil {
+		return extResult{}, err
+	}
+	defer it.Stop()
+	msgs := make(chan jetstream.Msg)
+	var n atomic.Int64
+	start, use0 := time.Now(), usageNow()
+	srv0, _ := procCPU(srv.pid())
+	go streams.Feed(it, msgs, nil)
+	var wg sync.WaitGroup
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for m := range msgs {
+				if m.DoubleAck(ctx) == nil {
+					n.Add(1)
+				}
+			}
+		}()
+	}
+	for n.Load() < int64(o.events) {
+		if time.Since(start) > o.timeout {
+			return extResult{}, fmt.Errorf("only %d of %d acknowledged", n.Load(), o.events)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	took := time.Since(start)
+	cpu, _ := usageNow().since(use0, o.events)
+	srv1, _ := procCPU(srv.pid())
+	it.Stop()
+	wg.Wait()
+	return extResult{rate: float64(o.events) / took.Seconds(), cpu: cpu, serverCPU: (srv1 - srv0) / time.Duration(o.events)}, nil
+}
+
+// extWorker drains the backlog with `remediator run` as a process of its
+// own: the time runs from its /readyz answering 200 to its durable
+// consumer having nothing pending and nothing waiting for an ack.
+func extWorker(ctx context.Context, t extTools, o extOptions, c int, simURL string, keys []string, profile string) (extResult, error) {
+	srv, nc, cons, err := extBacklog(ctx, t.natsServer, c, o.events, keys)
+	if err != nil {
+		return extResult{}, err
+	}
+	defer srv.stop()
+	defer nc.Close()
+	bin, env := t.remediator, workerEnv()
+	if profile != "" {
+		bin, env = t.remediatorProf, append(env, profileEnv+"="+profile)
+	}
+	w, err := startWorkerProc(bin, env, "run", "--nats-url", srv.url, "--cloud-endpoint", simURL,
+		"--concurrency", strconv.Itoa(c), "--pacing=false", "--http", "127.0.0.1:0", "--shutdown-timeout", "5s")
+	if err != nil {
+		return extResult{}, err
+	}
+	stopped := false
+	defer func() {
+		if !stopped {
+			_ = w.stop()
+		}
+	}()
+	if err := w.waitReady(ctx, 30*time.Second); err != nil {
+		return extResult{}, err
+	}
+	start := time.Now()
+	w0, _ := procCPU(w.pid())
+	srv0, _ := procCPU(srv.pid())
+	for {
+		info, err := cons.Info(ctx)
+		if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+			break
+		}
+		if time.Since(start) > o.timeout {
+			return extResult{}, fmt.Errorf("not drained after %s: %+v", o.timeout, info)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	took := time.Since(start)
+	w1, _ := procCPU(w.pid())
+	srv1, _ := procCPU(srv.pid())
+	res := extResult{rate: float64(o.events) / took.Seconds(), cpu: (w1 - w0) / time.Duration(o.events),
+		serverCPU: (srv1 - srv0) / time.Duration(o.events), rss: vmHWM(strconv.Itoa(w.pid()))}
+	if profile != "" {
+		if err := stopProfile(w, profile); err != nil {
+			return extResult{}, err
+		}
+	}
+	stopped = true
+	if err := w.stop(); err != nil {
+		return extResult{}, err
+	}
+	if res.settled, err = extSettled(ctx, nc, o.events); err != nil {
+		return extResult{}, err
+	}
+	return res, nil
+}
+
+// extSettled says how the backlog of n events was settled: the work queue
+// is empty, every event has an audit record, none was dead-lettered.
+func extSettled(ctx context.Context, nc *nats.Conn, n int) (string, error) {
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return "", err
+	}
+	cfg := worker.DefaultConfig()
+	count := func(name string) (uint64, error) {
+		st, err := js.Stream(ctx, name)
+		if err != nil {
+			return 0, err
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return info.State.Msgs, nil
+	}
+	var got [3]uint64
+	for i, name := range []string{cfg.Stream, cfg.AuditStream, cfg.DLQStream} {
+		if got[i], err = count(name); err != nil {
+			return "", fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	s := fmt.Sprintf("%d left, %d audit records, %d dead letters", got[0], got[1], got[2])
+	if got[0] != 0 || got[1] != uint64(n) || got[2] != 0 {
+		return "", fmt.Errorf("the worker did not settle every one of %d events: %s", n, s)
+	}
+	return s, nil
+}
+
+// extNATSBench runs `nats bench js consume --doubleack` with c clients on a
+// backlog of n messages of a bench event's size that `nats bench js pub
+// async` publishes to a stream of its own on a fresh server.
+func extNATSBench(ctx context.Context, t extTools, o extOptions, c int) (extResult, error) {
+	srv, err := startNATSServer(ctx, t.natsServer)
+	if err != nil {
+		return extResult{}, err
+	}
+	defer srv.stop()
+	payload := filepath.Join(srv.dir, "payload.json")
+	if err := os.WriteFile(payload, benchEvent(0, strings.Repeat("0", 36)).Body, 0o600); err != nil {
+		return extResult{}, err
+	}
+	common := []string{"--server", srv.url, "--no-context"}
+	n := strconv.Itoa(o.events)
+	if _, err := runNATSCLI(ctx, t.natsCLI, append(common, "bench", "js", "pub", "async", "bench.backlog", "--create", "--stream", "BENCH",
+		"--msgs", n, "--payload", payload, "--no-progress")...); err != nil {
+		return extResult{}, err
+	}
+	srv0, _ := procCPU(srv.pid())
+	out, err := runNATSCLI(ctx, t.natsCLI, append(common, "bench", "js", "consume", "--stream", "BENCH", "--msgs", n,
+		"--clients", strconv.Itoa(c), "--doubleack", "--no-progress")...)
+	if err != nil {
+		return extResult{}, err
+	}
+	srv1, _ := procCPU(srv.pid())
+	m := natsBenchRate.FindAllStringSubmatch(out, -1)
+	if m == nil {
+		return extResult{}, fmt.Errorf("no rate in the output of nats bench js consume:\n%s", out)
+	}
+	rate, _ := strconv.ParseFloat(strings.ReplaceAll(m[len(m)-1][1], ",", ""), 64)
+	return extResult{rate: rate, serverCPU: (srv1 - srv0) / time.Duration(o.events)}, nil
+}
+
+// natsBenchRate finds the (aggregated) rate nats bench prints last.
+var natsBenchRate = regexp.MustCompile(`stats: ([0-9,]+) msgs/sec`)
+
+func runNATSCLI(ctx context.Context, bin string, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = workerEnv()
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("nats %s: %w:\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out), nil
+}
+
+// profileEnv names the file the profiling build of remediator writes its
+// CPU profile to (see profile.go).
+const profileEnv = "REMEDIATOR_BENCH_CPUPROFILE"
+
+// stopProfile asks the profiling build to finish its profile (SIGUSR2)
+// and waits until it has.
+func stopProfile(w *workerProc, path string) error {
+	if err := w.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := os.Stat(path + ".done"); err == nil {
+			return os.Remove(path + ".done")
+		} else if !errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
+			return fmt.Errorf("the worker's CPU profile was not written: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
