@@ -29,7 +29,14 @@ type Config struct {
 	Replicas       int           // stream replicas (1 standalone, 3 in a cluster)
 
 	Concurrency int
-	AckWait     time.Duration
+	// Prefetch is how many messages the worker pulls ahead of its
+	// handlers (at least Concurrency). A message waits in that buffer
+	// with its ack wait running, so Prefetch divided by the slowest rate
+	// events are handled at must stay well under AckWait; a message whose
+	// ack wait ends there is delivered again (the ledger keeps the work to
+	// one delivery) and spends an attempt.
+	Prefetch int
+	AckWait  time.Duration
 	// MaxDeliver is how many attempts an event gets. Deliveries that only
 	// waited for another delivery's lease (busy) or were handed back at
 	// shutdown are not attempts; up to MaxWaits of them are allowed on
@@ -98,6 +105,7 @@ func DefaultConfig() Config {
 		MaxEventBytes:     256 << 10,
 		Replicas:          1,
 		Concurrency:       8,
+		Prefetch:          64,
 		AckWait:           30 * time.Second,
 		MaxDeliver:        8,
 		MaxWaits:          50,
@@ -152,6 +160,8 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxEventBytes, d.MaxEventBytes)
 	setInt(&c.Replicas, d.Replicas)
 	setInt(&c.Concurrency, d.Concurrency)
+	setInt(&c.Prefetch, d.Prefetch)
+	c.Prefetch = max(c.Prefetch, c.Concurrency)
 	setInt(&c.MaxDeliver, d.MaxDeliver)
 	setInt(&c.MaxWaits, d.MaxWaits)
 	if c.CloudTimeout <= 0 {
@@ -169,8 +179,8 @@ func (c Config) validate() error {
 	if c.MaxEventBytes > int(c.MaxMsgSize) {
 		errs = append(errs, fmt.Errorf("max event bytes %d exceeds the stream's max message size %d", c.MaxEventBytes, c.MaxMsgSize))
 	}
-	if c.MaxAckPending < c.Concurrency {
-		errs = append(errs, fmt.Errorf("max ack pending %d is below the concurrency %d", c.MaxAckPending, c.Concurrency))
+	if c.MaxAckPending < c.Prefetch {
+		errs = append(errs, fmt.Errorf("max ack pending %d is below the prefetch %d (at least the concurrency)", c.MaxAckPending, c.Prefetch))
 	}
 	if c.MaxDeliver < 2 {
 		errs = append(errs, errors.New("max deliver must be at least 2"))

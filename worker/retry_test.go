@@ -50,7 +50,7 @@ func TestConfigValidate(t *testing.T) {
 	if err == nil {
 		t.Fatal("want errors")
 	}
-	for _, want := range []string{"exceeds the stream's max message size", "below the concurrency", "at least 2"} {
+	for _, want := range []string{"exceeds the stream's max message size", "below the prefetch", "at least 2"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)
 		}

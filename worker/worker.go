@@ -156,7 +156,7 @@ func (w *Worker) SetRules(s *rules.Set) { w.rules.Store(s) }
 // unfinished and returns nil. It returns an error only if consuming cannot
 // start.
 func (w *Worker) Run(ctx context.Context) error {
-	it, err := w.cons.Messages(streams.PullOptions(w.cfg.Concurrency)...)
+	it, err := w.cons.Messages(streams.PullOptions(w.cfg.Prefetch)...)
 	if err != nil {
 		return fmt.Errorf("consume %s/%s: %w", w.cfg.Stream, w.cfg.Consumer, err)
 	}

@@ -96,7 +96,7 @@ func extCeiling(ctx context.Context, t extTools, o extOptions, c int, keys []str
 	if err != nil {
 		return extResult{}, err
 	}
-	it, err := cons.Messages(streams.PullOptions(c)...)
+	it, err := cons.Messages(streams.PullOptions(max(c, worker.DefaultConfig().Prefetch))...)
 	if err != nil {
 		return extResult{}, err
 	}

@@ -26,10 +26,12 @@ const (
 	maxStallWait  = 64 * time.Millisecond
 )
 
-// PullOptions are the options the worker pulls with at the given
-// concurrency (the benchmark's ceiling consumer pulls with them too).
-func PullOptions(concurrency int) []jetstream.PullMessagesOpt {
-	return []jetstream.PullMessagesOpt{jetstream.PullMaxMessages(concurrency), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat)}
+// PullOptions are the options the worker pulls with, prefetch messages
+// ahead of its handlers (the benchmark's ceiling consumer pulls with them
+// too). The iterator asks for more when half of them are taken: a pull
+// request per prefetch/2 messages.
+func PullOptions(prefetch int) []jetstream.PullMessagesOpt {
+	return []jetstream.PullMessagesOpt{jetstream.PullMaxMessages(prefetch), jetstream.PullExpiry(pullExpiry), jetstream.PullHeartbeat(pullHeartbeat)}
 }
 
 // Feed reads messages from it and sends each to out, until the iterator
