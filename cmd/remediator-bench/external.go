@@ -48,7 +48,7 @@ func newExternalCmd(stdout io.Writer) *cobra.Command {
 	fs.StringVar(&o.natsServer, "nats-server", "", "nats-server binary (default: built from the module's nats-server version)")
 	fs.StringVar(&o.remediator, "remediator", "", "remediator binary (default: built from this module)")
 	fs.StringVar(&o.natsCLI, "nats-cli", "", "nats CLI binary for the nats bench column (default: nats on PATH, else go install natscli@"+natsCLIVersion+"; off: skip)")
-	fs.StringVar(&o.workerProfile, "worker-cpuprofile", "", "after the rounds, run a profiling build of the worker once per concurrency and write its CPU profile to FILE.c<concurrency>")
+	fs.StringVar(&o.workerProfile, "worker-cpuprofile", "", "after the rounds, drain once more per concurrency with the worker's --pprof on, and write its CPU profile of the drain to FILE.c<concurrency>")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a measurement may take")
 	return cmd
 }
@@ -57,8 +57,8 @@ const natsCLIVersion = "v0.5.1"
 
 // extTools are the binaries the external bench runs.
 type extTools struct {
-	natsServer, remediator, remediatorProf, natsCLI string
-	natsCLINote                                     string // why there is no nats bench column
+	natsServer, remediator, natsCLI string
+	natsCLINote                     string // why there is no nats bench column
 }
 
 func findTools(ctx context.Context, w io.Writer, o extOptions, dir string) (extTools, error) {
@@ -72,12 +72,6 @@ func findTools(ctx context.Context, w io.Writer, o extOptions, dir string) (extT
 	if t.remediator == "" {
 		var err error
 		if t.remediator, err = buildRemediator(ctx, dir); err != nil {
-			return t, err
-		}
-	}
-	if o.workerProfile != "" {
-		var err error
-		if t.remediatorProf, err = buildProfilingRemediator(ctx, dir); err != nil {
 			return t, err
 		}
 	}
@@ -144,7 +138,7 @@ func runExternal(ctx context.Context, w io.Writer, o extOptions) error {
 					return fmt.Errorf("nats bench, concurrency %d: %w", c, err)
 				}
 			}
-			if r.worker, err = extWorker(ctx, t, o, c, sim.URL(), keys, ""); err != nil {
+			if r.worker, err = extWorker(ctx, t, o, c, sim.URL(), keys, "", 0); err != nil {
 				return fmt.Errorf("worker, concurrency %d: %w", c, err)
 			}
 			got[c] = append(got[c], r)
@@ -160,7 +154,15 @@ func runExternal(ctx context.Context, w io.Writer, o extOptions) error {
 	if o.workerProfile != "" {
 		for _, c := range o.concurrency {
 			path := o.workerProfile + ".c" + strconv.Itoa(c)
-			r, err := extWorker(ctx, t, o, c, sim.URL(), keys, path)
+			// The profile covers most of the drain, as long as the
+			// measured rounds took (their median rate).
+			rates := make([]float64, 0, len(got[c]))
+			for _, r := range got[c] {
+				rates = append(rates, r.worker.rate)
+			}
+			slices.Sort(rates)
+			drain := time.Duration(float64(o.events) / rates[len(rates)/2] * float64(time.Second))
+			r, err := extWorker(ctx, t, o, c, sim.URL(), keys, path, drain*9/10)
 			if err != nil {
 				return fmt.Errorf("profiled worker, concurrency %d: %w", c, err)
 			}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -135,19 +133,21 @@ func extCeiling(ctx context.Context, t extTools, o extOptions, c int, keys []str
 // extWorker drains the backlog with `remediator run` as a process of its
 // own: the time runs from its /readyz answering 200 to its durable
 // consumer having nothing pending and nothing waiting for an ack.
-func extWorker(ctx context.Context, t extTools, o extOptions, c int, simURL string, keys []string, profile string) (extResult, error) {
+// With a profile path it also profiles the worker's CPU for profileFor
+// from the start of the drain (through its --pprof endpoint).
+func extWorker(ctx context.Context, t extTools, o extOptions, c int, simURL string, keys []string, profile string, profileFor time.Duration) (extResult, error) {
 	srv, nc, cons, err := extBacklog(ctx, t.natsServer, c, o.events, keys)
 	if err != nil {
 		return extResult{}, err
 	}
 	defer srv.stop()
 	defer nc.Close()
-	bin, env := t.remediator, workerEnv()
+	args := []string{"run", "--nats-url", srv.url, "--cloud-endpoint", simURL,
+		"--concurrency", strconv.Itoa(c), "--pacing=false", "--http", "127.0.0.1:0", "--shutdown-timeout", "5s"}
 	if profile != "" {
-		bin, env = t.remediatorProf, append(env, profileEnv+"="+profile)
+		args = append(args, "--pprof")
 	}
-	w, err := startWorkerProc(bin, env, "run", "--nats-url", srv.url, "--cloud-endpoint", simURL,
-		"--concurrency", strconv.Itoa(c), "--pacing=false", "--http", "127.0.0.1:0", "--shutdown-timeout", "5s")
+	w, err := startWorkerProc(t.remediator, workerEnv(), args...)
 	if err != nil {
 		return extResult{}, err
 	}
@@ -161,6 +161,10 @@ func extWorker(ctx context.Context, t extTools, o extOptions, c int, simURL stri
 		return extResult{}, err
 	}
 	start := time.Now()
+	profiled := make(chan error, 1)
+	if profile != "" {
+		go func() { profiled <- w.cpuProfile(ctx, profileFor, profile) }()
+	}
 	w0, _ := procCPU(w.pid())
 	srv0, _ := procCPU(srv.pid())
 	for {
@@ -179,8 +183,8 @@ func extWorker(ctx context.Context, t extTools, o extOptions, c int, simURL stri
 	res := extResult{rate: float64(o.events) / took.Seconds(), cpu: (w1 - w0) / time.Duration(o.events),
 		serverCPU: (srv1 - srv0) / time.Duration(o.events), rss: vmHWM(strconv.Itoa(w.pid()))}
 	if profile != "" {
-		if err := stopProfile(w, profile); err != nil {
-			return extResult{}, err
+		if err := <-profiled; err != nil {
+			return extResult{}, fmt.Errorf("the worker's CPU profile: %w", err)
 		}
 	}
 	stopped = true
@@ -270,25 +274,4 @@ func runNATSCLI(ctx context.Context, bin string, args ...string) (string, error)
 		return "", fmt.Errorf("nats %s: %w:\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
-}
-
-// profileEnv names the file the profiling build of remediator writes its
-// CPU profile to (see profile.go).
-const profileEnv = "REMEDIATOR_BENCH_CPUPROFILE"
-
-// stopProfile asks the profiling build to finish its profile (SIGUSR2)
-// and waits until it has.
-func stopProfile(w *workerProc, path string) error {
-	if err := w.cmd.Process.Signal(syscall.SIGUSR2); err != nil {
-		return err
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(path + ".done"); err == nil {
-			return os.Remove(path + ".done")
-		} else if !errors.Is(err, os.ErrNotExist) || time.Now().After(deadline) {
-			return fmt.Errorf("the worker's CPU profile was not written: %v", err)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

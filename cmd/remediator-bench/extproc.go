@@ -129,6 +129,7 @@ func stopProcess(cmd *exec.Cmd, limit time.Duration) error {
 type workerProc struct {
 	cmd    *exec.Cmd
 	ops    chan string // the ops server's address, once logged
+	addr   string      // the ops server's address, once waitReady saw it
 	out    *capped     // the start of the log, for errors
 	read   chan struct{}
 	logged int64 // bytes of log read, valid once read is closed
@@ -182,6 +183,7 @@ func (w *workerProc) waitReady(ctx context.Context, limit time.Duration) error {
 	var addr string
 	select {
 	case addr = <-w.ops:
+		w.addr = addr
 	case <-w.read:
 		return fmt.Errorf("remediator run exited before serving /readyz:\n%s", w.out)
 	case <-deadline:
@@ -253,4 +255,31 @@ func (c *capped) String() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.b.String()
+}
+
+// cpuProfile fetches a CPU profile of the next d from the worker's
+// /debug/pprof/profile (it runs with --pprof) into path.
+func (w *workerProc) cpuProfile(ctx context.Context, d time.Duration, path string) error {
+	secs := max(1, int(d.Round(time.Second)/time.Second))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", w.addr, secs), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
