@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/cloudsim"
 	"github.com/remediator/remediator/worker/embedded"
+	"github.com/remediator/remediator/worker/streams"
 )
 
 // benchEnv is one embedded server, one simulator and the events' keys.
@@ -127,13 +127,19 @@ func benchEvent(i int, key string) events.Raw {
 
 // publishAll publishes events asynchronously and waits for every ack.
 func publishAll(ctx context.Context, js jetstream.JetStream, cfg worker.Config, raws []events.Raw) error {
+	return publishEach(ctx, js, cfg, len(raws), func(i int) events.Raw { return raws[i] })
+}
+
+// publishEach publishes the n events event(0) ... event(n-1)
+// asynchronously, a thousand at a time, each thousand's acks awaited
+// before the next: a bounded window, and no backlog held in memory.
+func publishEach(ctx context.Context, js jetstream.JetStream, cfg worker.Config, n int, event func(int) events.Raw) error {
 	sc := cfg.Streams()
-	for chunk := range slices.Chunk(raws, 1000) {
-		var futures []jetstream.PubAckFuture
-		for _, r := range chunk {
-			msg := &nats.Msg{Subject: sc.IntakeSubject(r.Source), Data: r.Body,
-				Header: nats.Header{"Content-Type": {events.StructuredContentType}, jetstream.MsgIDHeader: {events.DedupID(r.Source, r.ID)}}}
-			f, err := js.PublishMsgAsync(msg)
+	futures := make([]jetstream.PubAckFuture, 0, 1000)
+	for from := 0; from < n; from += 1000 {
+		futures = futures[:0]
+		for i := from; i < min(n, from+1000); i++ {
+			f, err := js.PublishMsgAsync(intakeMsg(sc, event(i)))
 			if err != nil {
 				return err
 			}
@@ -150,4 +156,11 @@ func publishAll(ctx context.Context, js jetstream.JetStream, cfg worker.Config, 
 		}
 	}
 	return nil
+}
+
+// intakeMsg is the message an event is published as: structured, with the
+// Nats-Msg-Id the worker's publishers give it.
+func intakeMsg(sc streams.Config, r events.Raw) *nats.Msg {
+	return &nats.Msg{Subject: sc.IntakeSubject(r.Source), Data: r.Body,
+		Header: nats.Header{"Content-Type": {events.StructuredContentType}, jetstream.MsgIDHeader: {events.DedupID(r.Source, r.ID)}}}
 }

@@ -30,54 +30,54 @@ type extResult struct {
 	settled   string        // how the worker settled the backlog
 }
 
-// extBacklog starts a fresh nats-server, creates the worker's topology at
-// concurrency c (streams.EnsureTopology, as `remediator run` does) and
-// publishes n no-write events about the keys over TCP. The connection
-// stays open for the caller's polling.
-func extBacklog(ctx context.Context, bin string, c, n int, keys []string) (*natsServer, *nats.Conn, jetstream.Consumer, error) {
-	srv, err := startNATSServer(ctx, bin)
+// extBacklog creates the worker's topology as `remediator run` with cfg
+// does (streams.EnsureTopology) on the nodes and publishes n no-write
+// events about the keys over TCP. The connection stays open for the
+// caller's polling.
+func extBacklog(ctx context.Context, nodes natsNodes, cfg worker.Config, n int, keys []string) (*nats.Conn, jetstream.Consumer, error) {
+	nc, err := nats.Connect(nodes.url(), nats.Name("remediator-bench"))
 	if err != nil {
-		return nil, nil, nil, err
-	}
-	nc, err := nats.Connect(srv.url, nats.Name("remediator-bench"))
-	if err != nil {
-		srv.stop()
-		return nil, nil, nil, err
-	}
-	fail := func(err error) (*natsServer, *nats.Conn, jetstream.Consumer, error) {
-		nc.Close()
-		srv.stop()
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4000))
 	if err != nil {
-		return fail(err)
+		nc.Close()
+		return nil, nil, err
 	}
-	cfg := worker.DefaultConfig()
-	cfg.Concurrency = c
 	cons, err := streams.EnsureTopology(ctx, js, cfg.Streams())
+	if err == nil {
+		err = publishEach(ctx, js, cfg, n, func(i int) events.Raw { return benchEvent(i, keys[i%len(keys)]) })
+	}
 	if err != nil {
-		return fail(err)
+		nc.Close()
+		return nil, nil, err
 	}
-	raws := make([]events.Raw, n)
-	for i := range raws {
-		raws[i] = benchEvent(i, keys[i%len(keys)])
-	}
-	if err := publishAll(ctx, js, cfg, raws); err != nil {
-		return fail(err)
-	}
-	return srv, nc, cons, nil
+	return nc, cons, nil
+}
+
+// workerConfig is the worker's configuration at concurrency c with the
+// streams and the ledger at replicas, as `remediator run --concurrency c
+// --replicas replicas` has it.
+func workerConfig(c, replicas int) worker.Config {
+	cfg := worker.DefaultConfig()
+	cfg.Concurrency, cfg.Replicas = c, replicas
+	return cfg
 }
 
 // extCeiling drains the backlog from the bench process over TCP with a
 // plain consumer that only DoubleAcks, reading as the worker does: the
 // worker's pull options, one reader (streams.Feed) and c goroutines.
 func extCeiling(ctx context.Context, t extTools, o extOptions, c int, keys []string) (extResult, error) {
-	srv, nc, _, err := extBacklog(ctx, t.natsServer, c, o.events, keys)
+	nodes, err := startNATSNodes(ctx, t.natsServer, 1)
 	if err != nil {
 		return extResult{}, err
 	}
-	defer srv.stop()
+	defer nodes.stop()
+	srv := nodes[0]
+	nc, _, err := extBacklog(ctx, nodes, workerConfig(c, 1), o.events, keys)
+	if err != nil {
+		return extResult{}, err
+	}
 	nc.Close()
 	// A connection of its own, as the worker's pulls and acks have.
 	cc, err := nats.Connect(srv.url, nats.Name("remediator-bench-ceiling"))
@@ -131,70 +131,88 @@ func extCeiling(ctx context.Context, t extTools, o extOptions, c int, keys []str
 }
 
 // extWorker drains the backlog with `remediator run` as a process of its
-// own: the time runs from its /readyz answering 200 to its durable
-// consumer having nothing pending and nothing waiting for an ack.
-// With a profile path it also profiles the worker's CPU for profileFor
-// from the start of the drain (through its --pprof endpoint).
+// own against one server (extDrain).
 func extWorker(ctx context.Context, t extTools, o extOptions, c int, simURL string, keys []string, profile string, profileFor time.Duration) (extResult, error) {
-	srv, nc, cons, err := extBacklog(ctx, t.natsServer, c, o.events, keys)
+	return extDrain(ctx, t, simURL, keys, drainRun{nodes: 1, events: o.events, concurrency: c, timeout: o.timeout, profile: profile, profileFor: profileFor})
+}
+
+// drainRun is one drain: a backlog of events on nodes nats-servers (a
+// cluster with replicas as many when more than one), a `remediator run`
+// at concurrency per node, each connected to its node.
+type drainRun struct {
+	nodes, events, concurrency int
+	timeout                    time.Duration
+	profile                    string        // profile the first worker's CPU into this file
+	profileFor                 time.Duration // for this long from the start of the drain
+}
+
+// extDrain drains a backlog: the time runs from the first worker's
+// /readyz answering 200 to the durable consumer having nothing pending
+// and nothing waiting for an ack. The CPU is the workers' and the
+// servers' together per event, the RSS the largest worker's peak.
+func extDrain(ctx context.Context, t extTools, simURL string, keys []string, d drainRun) (extResult, error) {
+	nodes, err := startNATSNodes(ctx, t.natsServer, d.nodes)
 	if err != nil {
 		return extResult{}, err
 	}
-	defer srv.stop()
+	defer nodes.stop()
+	nc, cons, err := extBacklog(ctx, nodes, workerConfig(d.concurrency, d.nodes), d.events, keys)
+	if err != nil {
+		return extResult{}, err
+	}
 	defer nc.Close()
-	args := []string{"run", "--nats-url", srv.url, "--cloud-endpoint", simURL,
-		"--concurrency", strconv.Itoa(c), "--pacing=false", "--http", "127.0.0.1:0", "--shutdown-timeout", "5s"}
-	if profile != "" {
-		args = append(args, "--pprof")
-	}
-	w, err := startWorkerProc(t.remediator, workerEnv(), args...)
+	ws, err := startWorkers(t, nodes, simURL, d.concurrency, d.profile != "")
 	if err != nil {
 		return extResult{}, err
 	}
-	stopped := false
-	defer func() {
-		if !stopped {
-			_ = w.stop()
-		}
-	}()
-	if err := w.waitReady(ctx, 30*time.Second); err != nil {
+	defer ws.stop()
+	start, err := ws.firstReady(ctx, 30*time.Second)
+	if err != nil {
 		return extResult{}, err
 	}
-	start := time.Now()
 	profiled := make(chan error, 1)
-	if profile != "" {
-		go func() { profiled <- w.cpuProfile(ctx, profileFor, profile) }()
+	if d.profile != "" {
+		go func() { profiled <- ws[0].cpuProfile(ctx, d.profileFor, d.profile) }()
 	}
-	w0, _ := procCPU(w.pid())
-	srv0, _ := procCPU(srv.pid())
-	for {
-		info, err := cons.Info(ctx)
-		if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
-			break
-		}
-		if time.Since(start) > o.timeout {
-			return extResult{}, fmt.Errorf("not drained after %s: %+v", o.timeout, info)
-		}
-		time.Sleep(10 * time.Millisecond)
+	w0, srv0 := ws.cpu(), nodes.cpu()
+	if err := waitDrained(ctx, cons, start, d.timeout); err != nil {
+		return extResult{}, err
 	}
 	took := time.Since(start)
-	w1, _ := procCPU(w.pid())
-	srv1, _ := procCPU(srv.pid())
-	res := extResult{rate: float64(o.events) / took.Seconds(), cpu: (w1 - w0) / time.Duration(o.events),
-		serverCPU: (srv1 - srv0) / time.Duration(o.events), rss: vmHWM(strconv.Itoa(w.pid()))}
-	if profile != "" {
+	w1, srv1 := ws.cpu(), nodes.cpu()
+	res := extResult{rate: float64(d.events) / took.Seconds(), cpu: (w1 - w0) / time.Duration(d.events),
+		serverCPU: (srv1 - srv0) / time.Duration(d.events), rss: ws.peakRSS()}
+	if d.profile != "" {
 		if err := <-profiled; err != nil {
 			return extResult{}, fmt.Errorf("the worker's CPU profile: %w", err)
 		}
 	}
-	stopped = true
-	if err := w.stop(); err != nil {
+	if err := ws.stop(); err != nil {
 		return extResult{}, err
 	}
-	if res.settled, err = extSettled(ctx, nc, o.events); err != nil {
+	if res.settled, err = extSettled(ctx, nc, d.events); err != nil {
 		return extResult{}, err
 	}
 	return res, nil
+}
+
+// waitDrained waits until the consumer has nothing pending and nothing
+// waiting for an ack, at most limit from start.
+func waitDrained(ctx context.Context, cons jetstream.Consumer, start time.Time, limit time.Duration) error {
+	for {
+		info, err := cons.Info(ctx)
+		if err == nil && info.NumPending == 0 && info.NumAckPending == 0 {
+			return nil
+		}
+		if time.Since(start) > limit {
+			return fmt.Errorf("not drained after %s: %+v", limit, info)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // extSettled says how the backlog of n events was settled: the work queue

@@ -33,13 +33,19 @@ type natsServer struct {
 }
 
 func startNATSServer(ctx context.Context, bin string) (*natsServer, error) {
+	return startNATSNode(ctx, bin, "remediator-bench", "")
+}
+
+// startNATSNode starts a nats-server named name with extra appended to
+// its configuration (a cluster block).
+func startNATSNode(ctx context.Context, bin, name, extra string) (*natsServer, error) {
 	dir, err := os.MkdirTemp("", "remediator-bench-nats-")
 	if err != nil {
 		return nil, err
 	}
 	// port -1: a random port, written to the ports file once listening.
-	conf := fmt.Sprintf("host: 127.0.0.1\nport: -1\nserver_name: remediator-bench\nports_file_dir: %q\njetstream {\n  store_dir: %q\n}\n",
-		dir, filepath.Join(dir, "js"))
+	conf := fmt.Sprintf("host: 127.0.0.1\nport: -1\nserver_name: %s\nports_file_dir: %q\njetstream {\n  store_dir: %q\n}\n%s",
+		name, dir, filepath.Join(dir, "js"), extra)
 	path := filepath.Join(dir, "nats.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		_ = os.RemoveAll(dir)
@@ -133,6 +139,9 @@ type workerProc struct {
 	out    *capped     // the start of the log, for errors
 	read   chan struct{}
 	logged int64 // bytes of log read, valid once read is closed
+
+	stopped sync.Once
+	stopErr error
 }
 
 func startWorkerProc(bin string, env []string, args ...string) (*workerProc, error) {
@@ -216,6 +225,13 @@ func (w *workerProc) stop() error {
 		return fmt.Errorf("remediator run: %w:\n%s", err, w.out)
 	}
 	return nil
+}
+
+// stopOnce stops the worker the first time it is called and returns that
+// stop's error every time.
+func (w *workerProc) stopOnce() error {
+	w.stopped.Do(func() { w.stopErr = w.stop() })
+	return w.stopErr
 }
 
 // workerEnv is this process's environment without what would point the

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// workerGroup is the `remediator run` processes of one measurement, one
+// per nats-server node, sharing the durable consumer.
+type workerGroup []*workerProc
+
+// startWorkers starts a `remediator run` per node, connected to that node
+// only (the client learns the others from the server), at concurrency c,
+// not paced, with its ops server on a random port; on a cluster with
+// --replicas as many as the nodes.
+func startWorkers(t extTools, nodes natsNodes, simURL string, c int, pprof bool) (workerGroup, error) {
+	var ws workerGroup
+	for _, n := range nodes {
+		args := []string{"run", "--nats-url", n.url, "--cloud-endpoint", simURL,
+			"--concurrency", strconv.Itoa(c), "--pacing=false", "--http", "127.0.0.1:0", "--shutdown-timeout", "5s"}
+		if len(nodes) > 1 {
+			args = append(args, "--replicas", strconv.Itoa(len(nodes)))
+		}
+		if pprof {
+			args = append(args, "--pprof")
+		}
+		w, err := startWorkerProc(t.remediator, workerEnv(), args...)
+		if err != nil {
+			_ = ws.stop()
+			return nil, err
+		}
+		ws = append(ws, w)
+	}
+	return ws, nil
+}
+
+// firstReady waits until every worker's /readyz answers 200 and returns
+// when the first one did.
+func (ws workerGroup) firstReady(ctx context.Context, limit time.Duration) (time.Time, error) {
+	at := make([]time.Time, len(ws))
+	errs := make([]error, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = w.waitReady(ctx, limit); errs[i] == nil {
+				at[i] = time.Now()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return time.Time{}, err
+	}
+	first := at[0]
+	for _, t := range at[1:] {
+		if t.Before(first) {
+			first = t
+		}
+	}
+	return first, nil
+}
+
+// cpu is the CPU time the workers have used so far.
+func (ws workerGroup) cpu() time.Duration {
+	var sum time.Duration
+	for _, w := range ws {
+		c, _ := procCPU(w.pid())
+		sum += c
+	}
+	return sum
+}
+
+// peakRSS is the largest of the workers' peak RSS (VmHWM).
+func (ws workerGroup) peakRSS() string {
+	peak := "unknown"
+	for _, w := range ws {
+		r := vmHWM(strconv.Itoa(w.pid()))
+		if r != "unknown" && (peak == "unknown" || pad(r) > pad(peak)) {
+			peak = r
+		}
+	}
+	return peak
+}
+
+// stop stops the workers together; an exit other than 0 is an error. A
+// worker already stopped is left alone.
+func (ws workerGroup) stop() error {
+	errs := make([]error, len(ws))
+	var wg sync.WaitGroup
+	for i, w := range ws {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = w.stopOnce() }()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("stopping the workers: %w", err)
+	}
+	return nil
+}
