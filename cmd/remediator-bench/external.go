@@ -25,6 +25,23 @@ type extOptions struct {
 	natsCLI                   string
 	workerProfile             string
 	timeout                   time.Duration
+
+	only                    []string // parts: drain (the default), latency, million, cluster
+	workerConcurrency       int      // the worker's --concurrency in the latency, million and cluster parts
+	rate                    int
+	latencyFor              time.Duration
+	millionEvents, baseline int
+}
+
+// extParts are the parts of `remediator-bench external`, in the order they run.
+var extParts = []string{"drain", "latency", "cluster", "million"}
+
+// runs reports whether the part is selected (drain alone by default).
+func (o extOptions) runs(part string) bool {
+	if len(o.only) == 0 {
+		return part == "drain"
+	}
+	return slices.Contains(o.only, part)
 }
 
 func newExternalCmd(stdout io.Writer) *cobra.Command {
@@ -33,10 +50,17 @@ func newExternalCmd(stdout io.Writer) *cobra.Command {
 		Use:   "external",
 		Short: "Measure `remediator run` as its own process against a nats-server process over TCP",
 		Long: "Starts nats-server as a process of its own on 127.0.0.1 (JetStream, file storage, default sync), a fresh one\n" +
-			"for every measurement, and the simulator in this process. Each round, at each concurrency in turn: the DoubleAck\n" +
-			"ceiling of a plain consumer over TCP in this process, reading as the worker does; `nats bench js consume\n" +
-			"--doubleack` if the nats CLI is found; `remediator run` draining a backlog of no-write events, timed from its\n" +
-			"/readyz answering to its consumer having nothing pending or unacknowledged.",
+			"for every measurement, and the simulator in this process. Parts (--only; drain alone by default):\n" +
+			"  drain: each round, at each concurrency in turn: the DoubleAck ceiling of a plain consumer over TCP in this\n" +
+			"    process, reading as the worker does; `nats bench js consume --doubleack` if the nats CLI is found;\n" +
+			"    `remediator run` draining a backlog of no-write events, timed from its /readyz answering to its consumer\n" +
+			"    having nothing pending or unacknowledged.\n" +
+			"  latency: each round, no-write events offered at --rate for --latency-duration to one worker; p50/p99 from\n" +
+			"    the intake stream's stored time of each event to its audit record's stored time.\n" +
+			"  cluster: each round, a three-node cluster (R3 streams and ledger) with a worker per node sharing the\n" +
+			"    consumer, beside one worker on one server: the drain rate and the latency at --rate.\n" +
+			"  million: --million-baseline drained --rounds times around one drain of --million-events (published\n" +
+			"    before the worker starts): the rates and the worker's peak RSS.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runExternal(cmd.Context(), stdout, o) },
 	}
@@ -49,7 +73,13 @@ func newExternalCmd(stdout io.Writer) *cobra.Command {
 	fs.StringVar(&o.remediator, "remediator", "", "remediator binary (default: built from this module)")
 	fs.StringVar(&o.natsCLI, "nats-cli", "", "nats CLI binary for the nats bench column (default: nats on PATH, else go install natscli@"+natsCLIVersion+"; off: skip)")
 	fs.StringVar(&o.workerProfile, "worker-cpuprofile", "", "after the rounds, drain once more per concurrency with the worker's --pprof on, and write its CPU profile of the drain to FILE.c<concurrency>")
-	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a measurement may take")
+	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a measurement may take (the million part's drains: at least 1 ms per event)")
+	fs.StringSliceVar(&o.only, "only", nil, "parts to run: drain (the default), latency, cluster, million")
+	fs.IntVar(&o.workerConcurrency, "concurrency", 8, "the worker's --concurrency in the latency, cluster and million parts (drain: --concurrency-list)")
+	fs.IntVar(&o.rate, "rate", 500, "latency: events offered per second")
+	fs.DurationVar(&o.latencyFor, "latency-duration", 10*time.Second, "latency: how long events are offered")
+	fs.IntVar(&o.millionEvents, "million-events", 1000000, "million: the large backlog (drained once)")
+	fs.IntVar(&o.baseline, "million-baseline", 100000, "million: the backlog it is compared with (drained --rounds times)")
 	return cmd
 }
 
@@ -75,10 +105,12 @@ func findTools(ctx context.Context, w io.Writer, o extOptions, dir string) (extT
 			return t, err
 		}
 	}
-	switch o.natsCLI {
-	case "off":
+	switch {
+	case !o.runs("drain"):
+		t.natsCLINote = "not needed (no drain part)"
+	case o.natsCLI == "off":
 		t.natsCLINote = "skipped (--nats-cli off)"
-	case "":
+	case o.natsCLI == "":
 		if p, err := exec.LookPath("nats"); err == nil {
 			t.natsCLI = p
 			break
@@ -111,6 +143,14 @@ func runExternal(ctx context.Context, w io.Writer, o extOptions) error {
 	if o.events <= 0 || o.resources <= 0 || len(o.concurrency) == 0 || slices.Min(o.concurrency) <= 0 {
 		return errors.New("--events, --resources and every --concurrency-list entry must be positive")
 	}
+	if o.workerConcurrency <= 0 || o.rate <= 0 || o.latencyFor <= 0 || o.millionEvents <= 0 || o.baseline <= 0 {
+		return errors.New("--concurrency, --rate, --latency-duration, --million-events and --million-baseline must be positive")
+	}
+	for _, p := range o.only {
+		if !slices.Contains(extParts, p) {
+			return fmt.Errorf("--only: no part %q (parts: %s)", p, strings.Join(extParts, ", "))
+		}
+	}
 	dir, err := os.MkdirTemp("", "remediator-bench-external-")
 	if err != nil {
 		return err
@@ -127,31 +167,46 @@ func runExternal(ctx context.Context, w io.Writer, o extOptions) error {
 	defer func() { _ = sim.Close(context.Background()) }()
 	rounds := max(1, o.rounds)
 	got := make(map[int][]extRound)
+	var lats []latencyResult
+	var clus []clusterRound
 	for round := range rounds {
-		for _, c := range o.concurrency {
-			var r extRound
-			if r.ceiling, err = extCeiling(ctx, t, o, c, keys); err != nil {
-				return fmt.Errorf("ceiling, concurrency %d: %w", c, err)
+		if o.runs("drain") {
+			if err := extDrainRound(ctx, w, t, o, sim.URL(), keys, round, got); err != nil {
+				return err
 			}
-			if t.natsCLI != "" {
-				if r.natsBench, err = extNATSBench(ctx, t, o, c); err != nil {
-					return fmt.Errorf("nats bench, concurrency %d: %w", c, err)
-				}
+		}
+		if o.runs("latency") {
+			r, err := extLatency(ctx, t, sim.URL(), keys, latencyRun{nodes: 1, concurrency: o.workerConcurrency, rate: o.rate, duration: o.latencyFor})
+			if err != nil {
+				return fmt.Errorf("latency: %w", err)
 			}
-			if r.worker, err = extWorker(ctx, t, o, c, sim.URL(), keys, "", 0); err != nil {
-				return fmt.Errorf("worker, concurrency %d: %w", c, err)
+			lats = append(lats, r)
+			fmt.Fprintf(w, "round %d/%d, latency: %s\n", round+1, rounds, r)
+		}
+		if o.runs("cluster") {
+			r, err := extClusterRound(ctx, t, o, sim.URL(), keys)
+			if err != nil {
+				return fmt.Errorf("cluster: %w", err)
 			}
-			got[c] = append(got[c], r)
-			nb := "-"
-			if r.natsBench.rate > 0 {
-				nb = fmt.Sprintf("%.0f/s", r.natsBench.rate)
-			}
-			fmt.Fprintf(w, "round %d/%d, concurrency %d: ceiling %.0f/s, nats bench %s, worker %.0f/s (%.0f%% of ceiling); worker settled %d events: %s\n",
-				round+1, rounds, c, r.ceiling.rate, nb, r.worker.rate, 100*r.worker.rate/r.ceiling.rate, o.events, r.worker.settled)
+			clus = append(clus, r)
+			fmt.Fprintf(w, "round %d/%d, cluster: %s\n", round+1, rounds, r)
 		}
 	}
-	printExternal(w, o, t, got)
-	if o.workerProfile != "" {
+	if o.runs("drain") {
+		printExternal(w, o, t, got)
+	}
+	if o.runs("latency") {
+		printLatency(w, o, lats)
+	}
+	if o.runs("cluster") {
+		printCluster(w, o, clus)
+	}
+	if o.runs("million") {
+		if err := extMillion(ctx, w, t, o, sim.URL(), keys); err != nil {
+			return fmt.Errorf("million: %w", err)
+		}
+	}
+	if o.workerProfile != "" && o.runs("drain") {
 		for _, c := range o.concurrency {
 			path := o.workerProfile + ".c" + strconv.Itoa(c)
 			// The profile covers most of the drain, as long as the
@@ -168,6 +223,35 @@ func runExternal(ctx context.Context, w io.Writer, o extOptions) error {
 			}
 			fmt.Fprintf(w, "worker CPU profile at concurrency %d (%.0f events/s while profiled): %s (go tool pprof -top %s)\n", c, r.rate, path, path)
 		}
+	}
+	return nil
+}
+
+// extDrainRound runs a round of the drain part: at each concurrency the
+// ceiling, nats bench and the worker, appended to got.
+func extDrainRound(ctx context.Context, w io.Writer, t extTools, o extOptions, simURL string, keys []string, round int, got map[int][]extRound) error {
+	rounds := max(1, o.rounds)
+	var err error
+	for _, c := range o.concurrency {
+		var r extRound
+		if r.ceiling, err = extCeiling(ctx, t, o, c, keys); err != nil {
+			return fmt.Errorf("ceiling, concurrency %d: %w", c, err)
+		}
+		if t.natsCLI != "" {
+			if r.natsBench, err = extNATSBench(ctx, t, o, c); err != nil {
+				return fmt.Errorf("nats bench, concurrency %d: %w", c, err)
+			}
+		}
+		if r.worker, err = extWorker(ctx, t, o, c, simURL, keys, "", 0); err != nil {
+			return fmt.Errorf("worker, concurrency %d: %w", c, err)
+		}
+		got[c] = append(got[c], r)
+		nb := "-"
+		if r.natsBench.rate > 0 {
+			nb = fmt.Sprintf("%.0f/s", r.natsBench.rate)
+		}
+		fmt.Fprintf(w, "round %d/%d, concurrency %d: ceiling %.0f/s, nats bench %s, worker %.0f/s (%.0f%% of ceiling); worker settled %d events: %s\n",
+			round+1, rounds, c, r.ceiling.rate, nb, r.worker.rate, 100*r.worker.rate/r.ceiling.rate, o.events, r.worker.settled)
 	}
 	return nil
 }

@@ -28,6 +28,7 @@ type extResult struct {
 	serverCPU time.Duration // of the nats-server process per event
 	rss       string        // the worker's peak RSS
 	settled   string        // how the worker settled the backlog
+	publish   time.Duration // publishing the backlog took (not counted in rate)
 }
 
 // extBacklog creates the worker's topology as `remediator run` with cfg
@@ -156,11 +157,13 @@ func extDrain(ctx context.Context, t extTools, simURL string, keys []string, d d
 		return extResult{}, err
 	}
 	defer nodes.stop()
+	published := time.Now()
 	nc, cons, err := extBacklog(ctx, nodes, workerConfig(d.concurrency, d.nodes), d.events, keys)
 	if err != nil {
 		return extResult{}, err
 	}
 	defer nc.Close()
+	publish := time.Since(published)
 	ws, err := startWorkers(t, nodes, simURL, d.concurrency, d.profile != "")
 	if err != nil {
 		return extResult{}, err
@@ -181,7 +184,7 @@ func extDrain(ctx context.Context, t extTools, simURL string, keys []string, d d
 	took := time.Since(start)
 	w1, srv1 := ws.cpu(), nodes.cpu()
 	res := extResult{rate: float64(d.events) / took.Seconds(), cpu: (w1 - w0) / time.Duration(d.events),
-		serverCPU: (srv1 - srv0) / time.Duration(d.events), rss: ws.peakRSS()}
+		serverCPU: (srv1 - srv0) / time.Duration(d.events), rss: ws.peakRSS(), publish: publish}
 	if d.profile != "" {
 		if err := <-profiled; err != nil {
 			return extResult{}, fmt.Errorf("the worker's CPU profile: %w", err)
