@@ -47,9 +47,9 @@ func extClusterRound(ctx context.Context, t extTools, o extOptions, simURL strin
 }
 
 func (r clusterRound) String() string {
-	return fmt.Sprintf("one worker on one server: drain %.0f/s, p50 %s p99 %s; %d workers on %d nodes (R%d): drain %.0f/s (%s), p50 %s p99 %s (%s)",
+	return fmt.Sprintf("one worker on one server: drain %.0f/s, p50 %s p99 %s; %d workers on %d nodes (R%d): drain %.0f/s (%s), p50 %s p99 %s (%s); load average %s",
 		r.single.rate, ms(r.singleLat.p50), ms(r.singleLat.p99), clusterNodes, clusterNodes, clusterNodes,
-		r.cluster.rate, r.cluster.settled, ms(r.clusterLat.p50), ms(r.clusterLat.p99), r.clusterLat.settled)
+		r.cluster.rate, r.cluster.settled, ms(r.clusterLat.p50), ms(r.clusterLat.p99), r.clusterLat.settled, r.clusterLat.load)
 }
 
 func printCluster(w io.Writer, o extOptions, rs []clusterRound) {

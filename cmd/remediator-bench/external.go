@@ -139,7 +139,8 @@ type extRound struct {
 	ceiling, natsBench, worker extResult
 }
 
-func runExternal(ctx context.Context, w io.Writer, o extOptions) error {
+// validate checks the flags' values.
+func (o extOptions) validate() error {
 	if o.events <= 0 || o.resources <= 0 || len(o.concurrency) == 0 || slices.Min(o.concurrency) <= 0 {
 		return errors.New("--events, --resources and every --concurrency-list entry must be positive")
 	}
@@ -150,6 +151,13 @@ func runExternal(ctx context.Context, w io.Writer, o extOptions) error {
 		if !slices.Contains(extParts, p) {
 			return fmt.Errorf("--only: no part %q (parts: %s)", p, strings.Join(extParts, ", "))
 		}
+	}
+	return nil
+}
+
+func runExternal(ctx context.Context, w io.Writer, o extOptions) error {
+	if err := o.validate(); err != nil {
+		return err
 	}
 	dir, err := os.MkdirTemp("", "remediator-bench-external-")
 	if err != nil {
@@ -207,22 +215,29 @@ func runExternal(ctx context.Context, w io.Writer, o extOptions) error {
 		}
 	}
 	if o.workerProfile != "" && o.runs("drain") {
-		for _, c := range o.concurrency {
-			path := o.workerProfile + ".c" + strconv.Itoa(c)
-			// The profile covers most of the drain, as long as the
-			// measured rounds took (their median rate).
-			rates := make([]float64, 0, len(got[c]))
-			for _, r := range got[c] {
-				rates = append(rates, r.worker.rate)
-			}
-			slices.Sort(rates)
-			drain := time.Duration(float64(o.events) / rates[len(rates)/2] * float64(time.Second))
-			r, err := extWorker(ctx, t, o, c, sim.URL(), keys, path, drain*9/10)
-			if err != nil {
-				return fmt.Errorf("profiled worker, concurrency %d: %w", c, err)
-			}
-			fmt.Fprintf(w, "worker CPU profile at concurrency %d (%.0f events/s while profiled): %s (go tool pprof -top %s)\n", c, r.rate, path, path)
+		return extProfiles(ctx, w, t, o, sim.URL(), keys, got)
+	}
+	return nil
+}
+
+// extProfiles drains once more per concurrency with the worker's --pprof
+// on and writes its CPU profile of most of the drain.
+func extProfiles(ctx context.Context, w io.Writer, t extTools, o extOptions, simURL string, keys []string, got map[int][]extRound) error {
+	for _, c := range o.concurrency {
+		path := o.workerProfile + ".c" + strconv.Itoa(c)
+		// The profile covers most of the drain, as long as the
+		// measured rounds took (their median rate).
+		rates := make([]float64, 0, len(got[c]))
+		for _, r := range got[c] {
+			rates = append(rates, r.worker.rate)
 		}
+		slices.Sort(rates)
+		drain := time.Duration(float64(o.events) / rates[len(rates)/2] * float64(time.Second))
+		r, err := extWorker(ctx, t, o, c, simURL, keys, path, drain*9/10)
+		if err != nil {
+			return fmt.Errorf("profiled worker, concurrency %d: %w", c, err)
+		}
+		fmt.Fprintf(w, "worker CPU profile at concurrency %d (%.0f events/s while profiled): %s (go tool pprof -top %s)\n", c, r.rate, path, path)
 	}
 	return nil
 }

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"text/tabwriter"
 	"time"
@@ -31,6 +33,11 @@ type latencyResult struct {
 	offered       float64 // events/s actually offered
 	events        int
 	settled       string
+	workerCores   float64 // the workers' CPU time over the offering's wall time
+	load          string  // the machine's load average (1, 5, 15 min) at the end
+	leaseWaits    float64 // the workers' remediator_waits_total{for="lease"}
+	readWaits     float64 // the workers' remediator_waits_total{for="read"}
+	retries       float64 // the workers' remediator_retries_total
 }
 
 // tapSubject receives the headers of every intake message as stored: the
@@ -72,6 +79,7 @@ func extLatency(ctx context.Context, t extTools, simURL string, keys []string, l
 		return latencyResult{}, err
 	}
 	total := int(l.duration.Seconds() * float64(l.rate))
+	start, w0 := time.Now(), ws.cpu()
 	offered, err := offer(ctx, nc, cfg, total, l.rate, keys)
 	if err != nil {
 		return latencyResult{}, err
@@ -80,10 +88,19 @@ func extLatency(ctx context.Context, t extTools, simURL string, keys []string, l
 	if err != nil {
 		return latencyResult{}, err
 	}
+	cores := float64(ws.cpu()-w0) / float64(time.Since(start))
+	// Where an event waited beyond its own work: for another delivery's
+	// lease (waits_total, once per event), or Nakked to come back later.
+	leaseWaits, err1 := ws.counter(ctx, `remediator_waits_total{for="lease"`)
+	readWaits, err2 := ws.counter(ctx, `remediator_waits_total{for="read"`)
+	retries, err3 := ws.counter(ctx, "remediator_retries_total")
+	if err := errors.Join(err1, err2, err3); err != nil {
+		return latencyResult{}, fmt.Errorf("the workers' metrics: %w", err)
+	}
 	if err := ws.stop(); err != nil {
 		return latencyResult{}, err
 	}
-	res := latencyResult{offered: offered, events: total}
+	res := latencyResult{offered: offered, events: total, workerCores: cores, load: loadAverage(), leaseWaits: leaseWaits, readWaits: readWaits, retries: retries}
 	if res.settled, err = extSettled(ctx, nc, total); err != nil {
 		return latencyResult{}, err
 	}
@@ -239,7 +256,20 @@ func auditStamps(ctx context.Context, nc *nats.Conn, cfg worker.Config, n int, l
 }
 
 func (r latencyResult) String() string {
-	return fmt.Sprintf("p50 %s, p99 %s, max %s; %d events offered at %.0f/s; %s", ms(r.p50), ms(r.p99), ms(r.max), r.events, r.offered, r.settled)
+	return fmt.Sprintf("p50 %s, p99 %s, max %s; %d events offered at %.0f/s, the worker(s) busy %.2f cores, waits %.0f for a lease %.0f for a read, %.0f retries, load average %s; %s",
+		ms(r.p50), ms(r.p99), ms(r.max), r.events, r.offered, r.workerCores, r.leaseWaits, r.readWaits, r.retries, r.load, r.settled)
+}
+
+// loadAverage is the machine's load average over 1, 5 and 15 minutes
+// (/proc/loadavg): the bench may share the machine, and at a low rate an
+// event's latency is mostly its processes' wake-ups, each of which waits
+// for a free core.
+func loadAverage() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(b)); err == nil && len(f) >= 3 {
+		return strings.Join(f[:3], " ")
+	}
+	return "unknown"
 }
 
 // ms prints a latency in milliseconds to a hundredth.

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -102,4 +105,36 @@ func (ws workerGroup) stop() error {
 		return fmt.Errorf("stopping the workers: %w", err)
 	}
 	return nil
+}
+
+// counter sums, over the workers, the samples on their /metrics of the
+// Prometheus counter name, every label set, or those that begin with the
+// labels name holds after its "{" (`remediator_waits_total{for="lease"`).
+func (ws workerGroup) counter(ctx context.Context, name string) (float64, error) {
+	var sum float64
+	for _, w := range ws {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+w.addr+"/metrics", nil)
+		if err != nil {
+			return 0, err
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		b, err := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if err != nil {
+			return 0, err
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, name); ok && rest != "" && strings.ContainsRune("{}, ", rune(rest[0])) {
+				f := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])
+				if len(f) > 0 {
+					v, _ := strconv.ParseFloat(f[0], 64)
+					sum += v
+				}
+			}
+		}
+	}
+	return sum, nil
 }
