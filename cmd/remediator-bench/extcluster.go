@@ -47,9 +47,10 @@ func extClusterRound(ctx context.Context, t extTools, o extOptions, simURL strin
 }
 
 func (r clusterRound) String() string {
-	return fmt.Sprintf("one worker on one server: drain %.0f/s, p50 %s p99 %s; %d workers on %d nodes (R%d): drain %.0f/s (%s), p50 %s p99 %s (%s); load average %s",
+	return fmt.Sprintf("one worker on one server: drain %.0f/s, p50 %s p99 %s; %d workers on %d nodes (R%d): drain %.0f/s (%s), p50 %s p99 %s (%s; busy %.2f cores, waits %.0f for a lease %.0f for a read, %.0f retries); load average %s",
 		r.single.rate, ms(r.singleLat.p50), ms(r.singleLat.p99), clusterNodes, clusterNodes, clusterNodes,
-		r.cluster.rate, r.cluster.settled, ms(r.clusterLat.p50), ms(r.clusterLat.p99), r.clusterLat.settled, r.clusterLat.load)
+		r.cluster.rate, r.cluster.settled, ms(r.clusterLat.p50), ms(r.clusterLat.p99), r.clusterLat.settled,
+		r.clusterLat.workerCores, r.clusterLat.leaseWaits, r.clusterLat.readWaits, r.clusterLat.retries, r.clusterLat.load)
 }
 
 func printCluster(w io.Writer, o extOptions, rs []clusterRound) {

@@ -43,14 +43,15 @@ func extMillion(ctx context.Context, w io.Writer, t extTools, o extOptions, simU
 	fmt.Fprintf(w, "\nmillion: one remediator run (--concurrency %d) draining a no-write backlog published before it starts, against one nats-server process over loopback TCP; median (min-max)\n",
 		o.workerConcurrency)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "backlog\tdrains\tworker events/s\tworker peak RSS\tworker CPU/event")
+	fmt.Fprintln(tw, "backlog\tdrains\tworker events/s\tworker peak RSS\tworker CPU/event\tserver CPU/event")
 	for _, n := range []int{o.baseline, o.millionEvents} {
 		rs := got[n]
-		rates, rss, cpu := make([]float64, len(rs)), make([]float64, len(rs)), make([]float64, len(rs))
+		rates, rss, cpu, srv := make([]float64, len(rs)), make([]float64, len(rs)), make([]float64, len(rs)), make([]float64, len(rs))
 		for i, r := range rs {
-			rates[i], rss[i], cpu[i] = r.rate, float64(kiB(r.rss))/1024, float64(r.cpu)/float64(time.Microsecond)
+			rates[i], rss[i] = r.rate, float64(kiB(r.rss))/1024
+			cpu[i], srv[i] = float64(r.cpu)/float64(time.Microsecond), float64(r.serverCPU)/float64(time.Microsecond)
 		}
-		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\n", n, len(rs), spread(rates, "%.0f"), spread(rss, "%.0f MiB"), spread(cpu, "%.0fµs"))
+		fmt.Fprintf(tw, "%d\t%d\t%s\t%s\t%s\t%s\n", n, len(rs), spread(rates, "%.0f"), spread(rss, "%.0f MiB"), spread(cpu, "%.0fµs"), spread(srv, "%.0fµs"))
 	}
 	_ = tw.Flush()
 	base := make([]float64, len(got[o.baseline]))
