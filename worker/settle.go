@@ -37,7 +37,11 @@ func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, dl deliver
 	fail := v.failure
 	switch {
 	case fail == nil:
-		w.ack(ctx, m, v.decisions, dl.attempt, func(ctx context.Context) { w.forgetWaits(ctx, meta, dl) })
+		var after func(context.Context)
+		if dl.waits > 0 { // its wait count goes once it is acked
+			after = func(ctx context.Context) { w.forgetWaits(ctx, meta, dl) }
+		}
+		w.ack(ctx, m, v.decisions, dl.attempt, after)
 	case fail.Class == action.Superseded:
 		w.abandon(v)
 	case fail.Class == action.Retryable && stopping && fail.Reason == action.ReasonCanceled:
