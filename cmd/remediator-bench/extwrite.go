@@ -110,8 +110,8 @@ func printWrite(w io.Writer, o extOptions, rounds []writeRound, prof writeRound,
 	rss := slices.MaxFunc(rounds, func(a, b writeRound) int { return kiB(a.rss) - kiB(b.rss) }).rss
 	fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
 		spread(pick(func(r writeRound) float64 { return r.rate }), "%.0f"),
-		spread(pick(func(r writeRound) float64 { return float64(r.writes) }), "%.0f"),
-		spread(pick(func(r writeRound) float64 { return float64(r.calls) / float64(r.events) }), "%.2f"),
+		spreadOrOne(pick(func(r writeRound) float64 { return float64(r.writes) }), "%.0f"),
+		spreadOrOne(pick(func(r writeRound) float64 { return float64(r.calls) / float64(r.events) }), "%.2f"),
 		us(func(r writeRound) time.Duration { return r.cpu }),
 		us(func(r writeRound) time.Duration { return time.Duration(float64(r.cpu) * sdk) }),
 		us(func(r writeRound) time.Duration { return time.Duration(float64(r.cpu) * (1 - sdk)) }),
@@ -123,4 +123,13 @@ func printWrite(w io.Writer, o extOptions, rounds []writeRound, prof writeRound,
 		"of them the SDK's HTTP connections' goroutines %.0f%%), rest %.0f%% (of it GC workers %.0f%%)\n",
 		prof.events, prof.rate, s.samples, kept, 100*sdk, 100*s.share(s.conn), 100*(1-sdk), 100*s.share(s.gc))
 	fmt.Fprintln(w, "simulator: this process's CPU during the drain (getrusage); it is otherwise idle then but for polling the consumer's info every 10 ms. Worker and server: their processes' CPU from /proc")
+}
+
+// spreadOrOne is spread, or the one value when every round had it (the
+// writes, which must equal the events).
+func spreadOrOne(v []float64, format string) string {
+	if slices.Min(v) == slices.Max(v) {
+		return fmt.Sprintf(format, v[0])
+	}
+	return spread(v, format)
 }
