@@ -26,15 +26,18 @@ type extOptions struct {
 	workerProfile             string
 	timeout                   time.Duration
 
-	only                    []string // parts: drain (the default), latency, million, cluster
-	workerConcurrency       int      // the worker's --concurrency in the latency, million and cluster parts
+	only                    []string // parts: drain (the default), latency, cluster, write, million
+	workerConcurrency       int      // the worker's --concurrency in the latency, cluster, write and million parts
 	rate                    int
 	latencyFor              time.Duration
 	millionEvents, baseline int
+	writeEvents             int
+	writeProfileFor         time.Duration
+	writeProfile            string
 }
 
 // extParts are the parts of `remediator-bench external`, in the order they run.
-var extParts = []string{"drain", "latency", "cluster", "million"}
+var extParts = []string{"drain", "latency", "cluster", "write", "million"}
 
 // runs reports whether the part is selected (drain alone by default).
 func (o extOptions) runs(part string) bool {
@@ -59,6 +62,9 @@ func newExternalCmd(stdout io.Writer) *cobra.Command {
 			"    the intake stream's stored time of each event to its audit record's stored time.\n" +
 			"  cluster: each round, a three-node cluster (R3 streams and ledger) with a worker per node sharing the\n" +
 			"    consumer, beside one worker on one server: the drain rate and the latency at --rate.\n" +
+			"  write: each round, --write-events events that each need one write (a different drifted key each, a fresh\n" +
+			"    simulator) drained by one worker: the rate, the writes, the CPU per event of the worker, the simulator (this\n" +
+			"    process) and the server; then one profiled drain splits the worker's CPU into its SDK calls and the rest.\n" +
 			"  million: --million-baseline drained --rounds times around one drain of --million-events (published\n" +
 			"    before the worker starts): the rates and the worker's peak RSS.",
 		Args: cobra.NoArgs,
@@ -74,12 +80,15 @@ func newExternalCmd(stdout io.Writer) *cobra.Command {
 	fs.StringVar(&o.natsCLI, "nats-cli", "", "nats CLI binary for the nats bench column (default: nats on PATH, else go install natscli@"+natsCLIVersion+"; off: skip)")
 	fs.StringVar(&o.workerProfile, "worker-cpuprofile", "", "after the rounds, drain once more per concurrency with the worker's --pprof on, and write its CPU profile of the drain to FILE.c<concurrency>")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a measurement may take (the million part's drains: at least 1 ms per event)")
-	fs.StringSliceVar(&o.only, "only", nil, "parts to run: drain (the default), latency, cluster, million")
-	fs.IntVar(&o.workerConcurrency, "concurrency", 8, "the worker's --concurrency in the latency, cluster and million parts (drain: --concurrency-list)")
+	fs.StringSliceVar(&o.only, "only", nil, "parts to run: drain (the default), latency, cluster, write, million")
+	fs.IntVar(&o.workerConcurrency, "concurrency", 8, "the worker's --concurrency in the latency, cluster, write and million parts (drain: --concurrency-list)")
 	fs.IntVar(&o.rate, "rate", 500, "latency: events offered per second")
 	fs.DurationVar(&o.latencyFor, "latency-duration", 10*time.Second, "latency: how long events are offered")
 	fs.IntVar(&o.millionEvents, "million-events", 1000000, "million: the large backlog (drained once)")
 	fs.IntVar(&o.baseline, "million-baseline", 100000, "million: the backlog it is compared with (drained --rounds times)")
+	fs.IntVar(&o.writeEvents, "write-events", 2000, "write: events per drain, each about a different resource that needs one write")
+	fs.DurationVar(&o.writeProfileFor, "write-profile-for", 5*time.Second, "write: how long the profiled drain's CPU profile lasts (whole seconds; its backlog is grown to last a quarter longer)")
+	fs.StringVar(&o.writeProfile, "write-cpuprofile", "", "write: keep the profiled drain's worker CPU profile in FILE")
 	return cmd
 }
 
@@ -147,6 +156,9 @@ func (o extOptions) validate() error {
 	if o.workerConcurrency <= 0 || o.rate <= 0 || o.latencyFor <= 0 || o.millionEvents <= 0 || o.baseline <= 0 {
 		return errors.New("--concurrency, --rate, --latency-duration, --million-events and --million-baseline must be positive")
 	}
+	if o.writeEvents <= 0 || o.writeProfileFor <= 0 {
+		return errors.New("--write-events and --write-profile-for must be positive")
+	}
 	for _, p := range o.only {
 		if !slices.Contains(extParts, p) {
 			return fmt.Errorf("--only: no part %q (parts: %s)", p, strings.Join(extParts, ", "))
@@ -177,6 +189,7 @@ func runExternal(ctx context.Context, w io.Writer, o extOptions) error {
 	got := make(map[int][]extRound)
 	var lats []latencyResult
 	var clus []clusterRound
+	var writes []writeRound
 	for round := range rounds {
 		if o.runs("drain") {
 			if err := extDrainRound(ctx, w, t, o, sim.URL(), keys, round, got); err != nil {
@@ -199,6 +212,14 @@ func runExternal(ctx context.Context, w io.Writer, o extOptions) error {
 			clus = append(clus, r)
 			fmt.Fprintf(w, "round %d/%d, cluster: %s\n", round+1, rounds, r)
 		}
+		if o.runs("write") {
+			r, err := extWriteDrain(ctx, t, o, o.writeEvents, "", 0)
+			if err != nil {
+				return fmt.Errorf("write: %w", err)
+			}
+			writes = append(writes, r)
+			fmt.Fprintf(w, "round %d/%d, write: %s\n", round+1, rounds, r)
+		}
 	}
 	if o.runs("drain") {
 		printExternal(w, o, t, got)
@@ -208,6 +229,13 @@ func runExternal(ctx context.Context, w io.Writer, o extOptions) error {
 	}
 	if o.runs("cluster") {
 		printCluster(w, o, clus)
+	}
+	if o.runs("write") {
+		prof, split, err := extWriteProfile(ctx, t, o, dir, writes)
+		if err != nil {
+			return fmt.Errorf("write, profiled drain: %w", err)
+		}
+		printWrite(w, o, writes, prof, split)
 	}
 	if o.runs("million") {
 		if err := extMillion(ctx, w, t, o, sim.URL(), keys); err != nil {

@@ -144,3 +144,23 @@ func TestExternalUnknownPart(t *testing.T) {
 		t.Errorf("stderr = %q", errb.String())
 	}
 }
+
+// TestExternalWrite: the write part drains events that each need one
+// write through a worker process, the simulator takes one write per event
+// in four calls, every event is settled once, and the profiled drain
+// splits the worker's CPU into the SDK's and the rest.
+func TestExternalWrite(t *testing.T) {
+	t.Parallel()
+	if testing.Short() {
+		t.Skip("builds nats-server and cmd/remediator")
+	}
+	out := externalRun(t, "--only", "write", "--rounds", "1", "--write-events", "50", "--write-profile-for", "1s", "--concurrency", "4")
+	wantLines(t, out,
+		`(?m)^round 1/1, write: [1-9][0-9]* events/s, 50 writes in 200 calls; CPU/event: worker [1-9][0-9]*µs, simulator [1-9][0-9]*µs, server [1-9][0-9]*µs; 0 left, 50 audit records, 0 dead letters$`,
+		`(?m)^write: remediator run \(--concurrency 4, --pacing=false\) draining 50 events that each need one write .*; 1 round\(s\)`,
+		`(?m)^[1-9][0-9]*\s+50\s+4\.00\s+[1-9][0-9]*µs\s+[0-9]+µs\s+[0-9]+µs\s+[1-9][0-9]*µs\s+[1-9][0-9]*µs\s+[1-9][0-9]* kB$`,
+		`(?m)^worker SDK / rest: .*\([1-9][0-9]* events at [1-9][0-9]*/s, [1-9][0-9]* samples, --write-cpuprofile FILE keeps it\): SDK [0-9]+% .*, rest [0-9]+% `)
+	if strings.Contains(out, "ceiling") {
+		t.Errorf("the drain part ran:\n%s", out)
+	}
+}

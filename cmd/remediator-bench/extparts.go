@@ -26,6 +26,7 @@ type extResult struct {
 	rate      float64
 	cpu       time.Duration // of the consumer (the bench process, or the worker process) per event
 	serverCPU time.Duration // of the nats-server process per event
+	benchCPU  time.Duration // of this process (the simulator, when it serves a worker's calls) per event
 	rss       string        // the worker's peak RSS
 	settled   string        // how the worker settled the backlog
 	publish   time.Duration // publishing the backlog took (not counted in rate)
@@ -177,14 +178,15 @@ func extDrain(ctx context.Context, t extTools, simURL string, keys []string, d d
 	if d.profile != "" {
 		go func() { profiled <- ws[0].cpuProfile(ctx, d.profileFor, d.profile) }()
 	}
-	w0, srv0 := ws.cpu(), nodes.cpu()
+	w0, srv0, self0 := ws.cpu(), nodes.cpu(), usageNow()
 	if err := waitDrained(ctx, cons, start, d.timeout); err != nil {
 		return extResult{}, err
 	}
 	took := time.Since(start)
 	w1, srv1 := ws.cpu(), nodes.cpu()
+	self, _ := usageNow().since(self0, d.events)
 	res := extResult{rate: float64(d.events) / took.Seconds(), cpu: (w1 - w0) / time.Duration(d.events),
-		serverCPU: (srv1 - srv0) / time.Duration(d.events), rss: ws.peakRSS(), publish: publish}
+		serverCPU: (srv1 - srv0) / time.Duration(d.events), benchCPU: self, rss: ws.peakRSS(), publish: publish}
 	if d.profile != "" {
 		if err := <-profiled; err != nil {
 			return extResult{}, fmt.Errorf("the worker's CPU profile: %w", err)
