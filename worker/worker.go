@@ -163,9 +163,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	var stopping atomic.Bool
-	// The ackers stop when Run returns, which is after the wait below for
-	// every handler: no handler can hand over an ack after that.
-	defer w.startAckers()()
+	// The ackers stop once every handler has ended (no handler can hand
+	// over an ack after that), before the final count is logged.
+	stopAckers := sync.OnceFunc(w.startAckers())
+	defer stopAckers()
 	var wg sync.WaitGroup
 	msgs := make(chan jetstream.Msg) // unbuffered: a message waits in the pull buffer, not here
 	wg.Add(1)
@@ -218,6 +219,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		cancelWork()
 		<-done
 	}
+	stopAckers()
 	w.log.Info("worker_stopped", zap.Any("outcomes", w.Counts()))
 	return nil
 }
