@@ -28,10 +28,6 @@ const (
 	CircuitOpen      Outcome = "circuit_open" // a rule's write limit opened its circuit (not an event's outcome)
 )
 
-// Outcomes lists every outcome, the closed set of the outcome label.
-var Outcomes = []Outcome{Remediated, AlreadyCompliant, Planned, NoMatch, OutOfScope, Untrusted, Exempt,
-	DeadLettered, Retrying, Released, Superseded, CircuitOpen}
-
 // The worker's own reasons. An action's failures carry a provider reason
 // (action.Reason*: throttled, not_found, ...); these are the worker's,
 // given by the steps around the action. Both travel in action.Error, the

@@ -113,7 +113,7 @@ func (o *Table) Start(ctx context.Context, key string, seq uint64, answer bool) 
 			return ob, true, nil, nil
 		}
 		if r := o.inflight[key]; r != nil {
-			if r.waiters >= maxWaiters && !WaitedBefore(ctx) {
+			if r.waiters >= maxWaiters && !waitedBefore(ctx) {
 				o.mu.Unlock()
 				return Observation{}, false, nil, ErrCrowded
 			}
@@ -152,9 +152,9 @@ func WithWaited(ctx context.Context, worked bool) context.Context {
 	return context.WithValue(ctx, waitedKey{}, waited{worked: worked})
 }
 
-// WaitedBefore reports whether ctx is the handling of a delivery that
+// waitedBefore reports whether ctx is the handling of a delivery that
 // waited before.
-func WaitedBefore(ctx context.Context) bool {
+func waitedBefore(ctx context.Context) bool {
 	_, ok := ctx.Value(waitedKey{}).(waited)
 	return ok
 }
@@ -276,9 +276,3 @@ func (o *Table) store(key string, ob Observation) {
 	}
 	o.m[key] = ob
 }
-
-// TTL is how long an observation answers events (<= 0: off).
-func (o *Table) TTL() time.Duration { return o.ttl }
-
-// Now is the table's clock.
-func (o *Table) Now() time.Time { return o.now() }
