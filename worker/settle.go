@@ -219,7 +219,8 @@ func (w *Worker) logDecision(d audit.Decision, extra ...zap.Field) {
 	if ce == nil {
 		return // not logged at this level: build no fields
 	}
-	fields := append([]zap.Field{
+	fields := make([]zap.Field, 0, 12+len(extra)) // one allocation: the eight below, extra and up to four more
+	fields = append(fields,
 		zap.String("event_id", d.EventID),
 		zap.String("event_type", d.EventType),
 		zap.String("rule", d.Rule),
@@ -227,8 +228,8 @@ func (w *Worker) logDecision(d audit.Decision, extra ...zap.Field) {
 		zap.String("outcome", string(d.Outcome)),
 		zap.String("reason", string(d.Reason)),
 		zap.Int("attempt", d.Attempt),
-		zap.Uint64("stream_seq", d.Sequence),
-	}, extra...)
+		zap.Uint64("stream_seq", d.Sequence))
+	fields = append(fields, extra...)
 	if d.Code != "" {
 		fields = append(fields, zap.String("code", d.Code))
 	}

@@ -76,6 +76,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 		otelEndpoint             string
 		pacing, pprof            bool
 		rateFlags                []string
+		gcPercent                int
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -95,6 +96,12 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 				return err
 			}
 			defer func() { _ = log.Sync() }()
+			if gcPercent < 0 {
+				return fmt.Errorf("--gc-percent %d: want 0 (Go's own) or more", gcPercent)
+			}
+			if p, set := applyGCPercent(gcPercent); set {
+				log.Debug("gc_percent", zap.Int("percent", p))
+			}
 			if natsURL == "" {
 				natsURL = os.Getenv("NATS_URL")
 			}
@@ -134,6 +141,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	fs.StringSliceVar(&rateFlags, "rate", nil, "API=PER_SECOND[:BURST] over the documented rates: an API (kms.describe-key), a service sharing one bucket (kms) or * for every other API; 0 turns a bucket off")
 	fs.StringVar(&otelEndpoint, "otel-endpoint", "", "export OpenTelemetry traces over OTLP/HTTP to this URL (e.g. http://127.0.0.1:4318); empty: off")
 	fs.StringVar(&opsListen, "http", "", "serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9464); empty: off")
+	fs.IntVar(&gcPercent, "gc-percent", defaultGCPercent, "the Go garbage collector's GOGC: how far the heap grows past what is live before a collection; the default spends memory (a heap of about 60 MiB with the built-in rules) to save CPU; 0: Go's own (100); GOGC in the environment wins")
 	fs.BoolVar(&pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on the --http address (CPU, heap, goroutines; for diagnosing, not for an address others can reach)")
 	return cmd
 }
