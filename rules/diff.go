@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strconv"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Changes are the differences between two rule sets, by rule name, each

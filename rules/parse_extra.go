@@ -3,7 +3,7 @@ package rules
 import (
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // scopeSpec limits where a rule may act, by the action's own parameters.

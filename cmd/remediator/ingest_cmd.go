@@ -14,7 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/ingest"

@@ -8,7 +8,7 @@ import (
 	"os"
 	"regexp"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Demo credentials, accepted when a seed names none. They are public and
