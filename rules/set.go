@@ -27,6 +27,10 @@ type Set struct {
 // Rules returns the enabled rules in load order.
 func (s *Set) Rules() []*Rule { return s.rules }
 
+// Policy returns the merged policy of the set's files (nil when none has
+// one). It is shared: callers must not change it.
+func (s *Set) Policy() map[string]any { return s.policy }
+
 // Load reads rule files and directories (every *.yaml and *.yml in them,
 // recursively, in name order) and checks them against the catalog, under
 // DefaultLimits.
