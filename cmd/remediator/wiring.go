@@ -181,27 +181,45 @@ func paceRates(pacing bool, flags []string) (action.Rates, error) {
 // credentials are used, so `run --cloud-endpoint` works against
 // `remediator cloudsim`.
 func buildActions(pc providerConfig, log *zap.Logger) (*action.Registry, error) {
+	p, err := buildProviders(pc, log)
+	if err != nil {
+		return nil, err
+	}
+	return p.actions, nil
+}
+
+// providers are the cloud providers built from a providerConfig, their
+// actions, and the accounts the --accounts file names.
+type providers struct {
+	huawei   *huawei.Provider
+	alibaba  *alibaba.Provider
+	actions  *action.Registry
+	accounts accountsFile
+}
+
+func buildProviders(pc providerConfig, log *zap.Logger) (providers, error) {
 	var af accountsFile
 	if pc.accountsPath != "" {
 		var err error
 		if af, err = loadAccounts(pc.accountsPath); err != nil {
-			return nil, fmt.Errorf("accounts: %w", err)
+			return providers{}, fmt.Errorf("accounts: %w", err)
 		}
 	}
 	hcfg, err := huaweiConfig(af.Huawei, pc, log)
 	if err != nil {
-		return nil, fmt.Errorf("accounts: %w", err)
+		return providers{}, fmt.Errorf("accounts: %w", err)
 	}
 	acfg, err := alibabaConfig(af.Alibaba, pc, log)
 	if err != nil {
-		return nil, fmt.Errorf("accounts: %w", err)
+		return providers{}, fmt.Errorf("accounts: %w", err)
 	}
 	if len(pc.rates) > 0 {
 		lim := action.NewRateLimiter(pc.rates)
 		hcfg.Limiter, acfg.Limiter = lim, lim
 	}
-	hw, ali := huawei.New(hcfg), alibaba.New(acfg)
-	return action.NewRegistry(append(hw.Actions(), ali.Actions()...)...)
+	p := providers{huawei: huawei.New(hcfg), alibaba: alibaba.New(acfg), accounts: af}
+	p.actions, err = action.NewRegistry(append(p.huawei.Actions(), p.alibaba.Actions()...)...)
+	return p, err
 }
 
 func alibabaConfig(pa providerAccounts, pc providerConfig, log *zap.Logger) (alibaba.Config, error) {
