@@ -1,0 +1,114 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/cloudsim"
+	"github.com/remediator/remediator/worker/embedded"
+	"github.com/remediator/remediator/worker/streams"
+	"github.com/remediator/remediator/worker/sweep"
+)
+
+const demoHuaweiAccount = "5f1e2d3c4b5a69788796a5b4c3d2e1f0"
+
+// sweepOnce runs `remediator sweep` as a process and returns its report
+// (-o json) and its stderr.
+func sweepOnce(t *testing.T, args ...string) (*sweep.Report, string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], append([]string{"sweep", "-o", "json", "--progress", "1h"}, args...)...)
+	cmd.Env = append(os.Environ(), "REMEDIATOR_TEST_MAIN=1", "HUAWEICLOUD_SDK_AK=", "HUAWEICLOUD_SDK_SK=")
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("sweep %v: %v\n%s", args, err, stderr.String())
+	}
+	var rep sweep.Report
+	if err := json.Unmarshal(out, &rep); err != nil {
+		t.Fatalf("sweep -o json: %v\n%s", err, out)
+	}
+	return &rep, stderr.String()
+}
+
+func countStatus(rep *sweep.Report, st sweep.Status) int {
+	n := 0
+	for _, r := range rep.Rows {
+		if r.Status == st {
+			n++
+		}
+	}
+	return n
+}
+
+// TestSweepPublishRemediates: a sweep finds the seeded drift; published,
+// the worker (its own process) remediates it through the rules; the next
+// sweep finds nothing wrong; publishing the first sweep again adds no
+// write.
+func TestSweepPublishRemediates(t *testing.T) {
+	t.Parallel()
+	ns, err := embedded.Start(embedded.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	seed, err := cloudsim.LoadSeed("../../testdata/cloudsim/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := cloudsim.New(seed)
+	srv := startSim(t, sim)
+	common := []string{"--cloud-endpoint", srv.URL(), "--builtin", "--rules", "../../testdata/rules/demo"}
+	nc, err := ns.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	// The streams as the worker makes them, before any worker runs: the
+	// sweep is published twice while nothing consumes it.
+	if _, err := streams.EnsureTopology(context.Background(), js, worker.DefaultConfig().Streams()); err != nil {
+		t.Fatal(err)
+	}
+	sweepArgs := append([]string{"--account", "huawei=" + demoHuaweiAccount, "--nats-url", ns.ClientURL()}, common...)
+	first, stderr := sweepOnce(t, append([]string{"--publish", "--id", "s1"}, sweepArgs...)...)
+	if n := countStatus(first, sweep.NonCompliant); n != 4 {
+		t.Fatalf("first sweep: %d non-compliant, want 4 (2 Alibaba regions, 1 EVS project, 1 key to disable): %+v", n, first.Rows)
+	}
+	if !strings.Contains(stderr, "published 4 findings (0 already") {
+		t.Errorf("first sweep's stderr: %s", stderr)
+	}
+	if _, stderr = sweepOnce(t, append([]string{"--publish", "--id", "s1"}, sweepArgs...)...); !strings.Contains(stderr, "published 4 findings (4 already") {
+		t.Errorf("sweep s1 published again: %s", stderr)
+	}
+	_, logs := startChild(t, append([]string{"run", "--nats-url", ns.ClientURL(), "--pacing=false"}, common...)...)
+	waitFor(t, "4 writes and an empty intake", func() bool {
+		st, err := js.Stream(context.Background(), "REMEDIATION_EVENTS")
+		if err != nil {
+			return false
+		}
+		info, err := st.Info(context.Background())
+		return err == nil && info.State.Msgs == 0 && sim.Writes("") == 4
+	})
+
+	second, _ := sweepOnce(t, append([]string{"--id", "s2"}, sweepArgs...)...)
+	if n := countStatus(second, sweep.NonCompliant) + countStatus(second, sweep.Unknown); n != 0 {
+		t.Errorf("second sweep: %d non-compliant or unknown rows: %+v\n%s", n, second.Rows, logs.String())
+	}
+	_, stderr = sweepOnce(t, append([]string{"--publish", "--id", "s1"}, sweepArgs...)...)
+	if !strings.Contains(stderr, "published 0 findings") {
+		t.Errorf("re-published sweep s1 on a compliant estate: %s", stderr)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if n := sim.Writes(""); n != 4 {
+		t.Errorf("%d writes after the sweeps, want 4", n)
+	}
+}
