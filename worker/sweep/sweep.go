@@ -63,6 +63,9 @@ type Report struct {
 	Finished time.Time `json:"finished"`
 	Summary  []Summary `json:"summary"`
 	Rows     []Row     `json:"rows"`
+	// Truncated: the stored report kept only its non-compliant and
+	// unknown rows (PutPosture), to fit a NATS message.
+	Truncated bool `json:"truncated,omitempty"`
 }
 
 // Progress is how far a sweep is.
