@@ -6,8 +6,12 @@
 // AK/SK signature (SDK-HMAC-SHA256), checks the project and the key id
 // format, keeps per-project key state (state, rotation, origin, default
 // flag), and answers with the documented bodies and status codes, including
-// the API gateway's throttling body. The Alibaba ECS RPC API and Huawei EVS
-// v5 default-encryption API are routed beside it as they are added.
+// the API gateway's throttling body. It lists a project's keys a page at a
+// time (list-keys, see huawei_kms_list.go). The Alibaba ECS RPC API and
+// Huawei EVS v5 default-encryption API are routed beside it.
+//
+// Seeds can generate thousands of keys in a few lines (SeedGenerate), with
+// deterministic ids (GeneratedKeyID).
 //
 // Tests and operators shape its behaviour with scripted faults (the next N
 // calls to an operation fail with a given status and code, optionally

@@ -36,7 +36,7 @@ func (s *Simulator) EVS(project string) (EVSState, bool) {
 // resetEVS builds each project's EVS state from the seed; called with s.mu
 // held, after the projects exist.
 func (s *Simulator) resetEVS() {
-	for pid, sp := range s.seed.Huawei.Projects {
+	for pid, sp := range s.huawei {
 		s.projects[pid].EVS = &evsState{DefaultEncryption: sp.EVS.DefaultEncryption, DefaultKMSKeyID: orDefault(sp.EVS.DefaultKMSKeyID, evsServiceKey)}
 	}
 }

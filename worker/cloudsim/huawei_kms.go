@@ -18,6 +18,7 @@ const (
 // kmsOps are the KMS operations served, and whether each writes.
 var kmsOps = map[string]bool{
 	"get-key-rotation-status": false,
+	"list-keys":               false,
 	"describe-key":            false,
 	"enable-key-rotation":     true,
 	"disable-key-rotation":    true,
@@ -55,15 +56,48 @@ func (s *Simulator) serveKMS(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, kmsError("KMS.0101", "Request body could not be read."))
 		return
 	}
+	op := "kms." + name
+	if name == "list-keys" {
+		s.serveListKeys(w, r, pid, body)
+		return
+	}
 	var req struct {
 		KeyID    string `json:"key_id"`
 		Sequence string `json:"sequence"`
 	}
 	jsonErr := json.Unmarshal(body, &req)
-	op := "kms." + name
 	i := s.begin(Call{Op: op, Project: pid, Params: map[string]string{"key_id": req.KeyID}, Write: write, Trace: r.Header.Get("traceparent")})
 	status, code := s.answerKMS(w, r, pid, name, body, req.KeyID, jsonErr)
 	s.end(i, status, code)
+}
+
+// kmsGate authenticates a KMS call and applies the faults, throttling
+// and latency due to it. When it answered the call itself, done is true
+// and status and code say how.
+func (s *Simulator) kmsGate(w http.ResponseWriter, r *http.Request, pid, op string, body []byte) (status int, code string, done bool) {
+	fail := func(f kmsFailure) (int, string, bool) {
+		writeJSON(w, f.status, kmsError(f.code, f.msg))
+		return f.status, f.code, true
+	}
+	if err := s.verifyHuawei(r, body); err != nil {
+		return fail(kmsFailure{http.StatusUnauthorized, "APIGW.0301", "Incorrect IAM authentication information: " + err.Error()})
+	}
+	if hp := r.Header.Get("X-Project-Id"); hp != "" && hp != pid {
+		return fail(kmsFailure{http.StatusUnauthorized, "APIGW.0301", "Incorrect IAM authentication information: X-Project-Id does not match the path"})
+	}
+	f, delay := s.nextFault(op, pid)
+	if !sleep(r, delay) {
+		return 499, "client_gone", true
+	}
+	if f != nil {
+		if f.Code == throttleCode {
+			writeJSON(w, f.Status, map[string]string{"error_msg": orDefault(f.Message, throttleMessage), "error_code": f.Code,
+				"request_id": w.Header().Get("X-Request-Id")})
+			return f.Status, f.Code, true
+		}
+		return fail(kmsFailure{f.Status, f.Code, orDefault(f.Message, http.StatusText(f.Status))})
+	}
+	return 0, "", false
 }
 
 // answerKMS authenticates, applies faults and runs the operation.
@@ -72,23 +106,8 @@ func (s *Simulator) answerKMS(w http.ResponseWriter, r *http.Request, pid, name 
 		writeJSON(w, f.status, kmsError(f.code, f.msg))
 		return f.status, f.code
 	}
-	if err := s.verifyHuawei(r, body); err != nil {
-		return fail(kmsFailure{http.StatusUnauthorized, "APIGW.0301", "Incorrect IAM authentication information: " + err.Error()})
-	}
-	if hp := r.Header.Get("X-Project-Id"); hp != "" && hp != pid {
-		return fail(kmsFailure{http.StatusUnauthorized, "APIGW.0301", "Incorrect IAM authentication information: X-Project-Id does not match the path"})
-	}
-	f, delay := s.nextFault("kms."+name, pid)
-	if !sleep(r, delay) {
-		return 499, "client_gone"
-	}
-	if f != nil {
-		if f.Code == throttleCode {
-			writeJSON(w, f.Status, map[string]string{"error_msg": orDefault(f.Message, throttleMessage), "error_code": f.Code,
-				"request_id": w.Header().Get("X-Request-Id")})
-			return f.Status, f.Code
-		}
-		return fail(kmsFailure{f.Status, f.Code, orDefault(f.Message, http.StatusText(f.Status))})
+	if status, code, done := s.kmsGate(w, r, pid, "kms."+name, body); done {
+		return status, code
 	}
 	if jsonErr != nil {
 		// Chosen: the documentation names no code for a malformed body.
@@ -123,7 +142,7 @@ func (s *Simulator) kmsOperation(pid, name, keyID string) (int, any, *kmsFailure
 	case "get-key-rotation-status":
 		return http.StatusOK, rotationStatus(k), nil
 	case "describe-key":
-		return http.StatusOK, map[string]any{"key_info": keyInfo(k, pid)}, nil
+		return http.StatusOK, map[string]any{"key_info": keyInfo(k, pid, p.Region)}, nil
 	case "enable-key-rotation", "disable-key-rotation":
 		return setRotation(k, name == "enable-key-rotation")
 	case "cancel-key-deletion":
@@ -142,11 +161,12 @@ func rotationStatus(k *Key) map[string]any {
 		"last_rotation_time": last, "number_of_rotations": k.Rotations}
 }
 
-// keyInfo is describe-key's key_info. Flags and dates are strings, as the
-// real API (and the SDK's model) has them.
-func keyInfo(k *Key, pid string) map[string]string {
+// keyInfo is describe-key's key_info and one of list-keys' key_details.
+// Flags and dates are strings, as the real API (and the SDK's model) has
+// them.
+func keyInfo(k *Key, pid, region string) map[string]string {
 	return map[string]string{
-		"key_id": k.ID, "domain_id": pid, "key_alias": k.Alias, "realm": "cn-north-4", "key_description": "",
+		"key_id": k.ID, "domain_id": pid, "key_alias": k.Alias, "realm": region, "key_description": "",
 		"creation_date": strconv.FormatInt(k.Created.UnixMilli(), 10), "scheduled_deletion_date": "",
 		"key_state": k.State, "default_key_flag": flag(k.Default), "key_type": "1", "expiration_time": "",
 		"origin": k.Origin, "key_rotation_enabled": strconv.FormatBool(k.Rotation), "key_spec": k.Spec,

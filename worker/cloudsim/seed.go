@@ -37,9 +37,11 @@ type SeedCredential struct {
 	RAMUser bool `yaml:"ram_user"`
 }
 
-// SeedHuawei is the Huawei Cloud state, by project id.
+// SeedHuawei is the Huawei Cloud state, by project id. Generate adds
+// KMS keys in bulk (see SeedGenerate) to listed projects or new ones.
 type SeedHuawei struct {
 	Projects map[string]SeedProject `yaml:"projects"`
+	Generate []SeedGenerate         `yaml:"generate"`
 }
 
 // SeedProject is one IAM project (one region).
@@ -130,8 +132,14 @@ func (s Seed) validate() error {
 			errs = append(errs, fmt.Errorf("credentials[%d]: access_key and secret_key are required", i))
 		}
 	}
+	projects := s.Huawei.Projects
+	if gen := s.Huawei.validateGenerate(); len(gen) > 0 {
+		errs = append(errs, gen...)
+	} else {
+		projects = s.Huawei.expand()
+	}
 	ids := map[string]string{}
-	for pid, p := range s.Huawei.Projects {
+	for pid, p := range projects {
 		if !projectPattern.MatchString(pid) {
 			errs = append(errs, fmt.Errorf("huawei.projects: %q is not a project id (32 hex characters)", pid))
 		}

@@ -82,9 +82,11 @@ type project struct {
 
 // Simulator is the simulated cloud. It is safe for concurrent use.
 type Simulator struct {
-	seed  Seed
-	creds map[string]string // AK -> SK
-	now   func() time.Time
+	seed Seed
+	// huawei is the seed's projects with the generated keys added.
+	huawei map[string]SeedProject
+	creds  map[string]string // AK -> SK
+	now    func() time.Time
 
 	mu       sync.Mutex
 	projects map[string]*project
@@ -101,7 +103,7 @@ type Simulator struct {
 
 // New returns a simulator holding the seed's state.
 func New(seed Seed) *Simulator {
-	s := &Simulator{seed: seed, now: time.Now, creds: map[string]string{}}
+	s := &Simulator{seed: seed, huawei: seed.Huawei.expand(), now: time.Now, creds: map[string]string{}}
 	for _, c := range seed.Credentials {
 		s.creds[c.AccessKey] = c.SecretKey
 	}
@@ -118,7 +120,7 @@ func (s *Simulator) reset() {
 	defer s.mu.Unlock()
 	s.projects = map[string]*project{}
 	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for pid, p := range s.seed.Huawei.Projects {
+	for pid, p := range s.huawei {
 		pr := &project{Region: p.Region, Keys: map[string]*Key{}}
 		for _, k := range p.KMSKeys {
 			state := stateCodes[k.State]
