@@ -147,6 +147,9 @@ func (w *Worker) Ready() bool { return w.ready.Load() }
 // Config returns the effective configuration.
 func (w *Worker) Config() Config { return w.cfg }
 
+// Rules returns the rule set in use.
+func (w *Worker) Rules() *rules.Set { return w.rules.Load() }
+
 // SetRules swaps the rule set atomically; messages already being handled
 // finish with the set they started with.
 func (w *Worker) SetRules(s *rules.Set) { w.rules.Store(s) }

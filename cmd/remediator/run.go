@@ -30,6 +30,9 @@ type workerFlags struct {
 	builtin   bool
 	rulesPoll time.Duration
 	ruleLimit rules.Limits
+	// sweepEvery (run only): sweep every period on one replica; 0: never.
+	sweepEvery time.Duration
+	sweep      sweepFlags
 }
 
 func (f *workerFlags) register(fs *pflag.FlagSet) {
@@ -141,6 +144,9 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	fs.StringSliceVar(&rateFlags, "rate", nil, "API=PER_SECOND[:BURST] over the documented rates: an API (kms.describe-key), a service sharing one bucket (kms) or * for every other API; 0 turns a bucket off")
 	fs.StringVar(&otelEndpoint, "otel-endpoint", "", "export OpenTelemetry traces over OTLP/HTTP to this URL (e.g. http://127.0.0.1:4318); empty: off")
 	fs.StringVar(&opsListen, "http", "", "serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9464); empty: off")
+	fs.DurationVar(&wf.sweepEvery, "sweep-every", 0, "sweep every period on one replica at a time and publish the findings of what is not compliant (see `remediator sweep`); 0: never")
+	fs.StringSliceVar(&wf.sweep.accounts, "sweep-account", nil, "an account to sweep besides those --accounts and the policy name: huawei=DOMAIN_ID or alibaba=ACCOUNT_ID (repeatable)")
+	fs.IntVar(&wf.sweep.concurrency, "sweep-concurrency", 4, "resources a sweep reads at once (pacing bounds the rate)")
 	fs.IntVar(&gcPercent, "gc-percent", defaultGCPercent, "the Go garbage collector's GOGC: how far the heap grows past what is live before a collection; the default spends memory (a heap of about 60 MiB with the built-in rules) to save CPU; 0: Go's own (100); GOGC in the environment wins")
 	fs.BoolVar(&pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on the --http address (CPU, heap, goroutines; for diagnosing, not for an address others can reach)")
 	return cmd
@@ -162,7 +168,12 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 		return err
 	}
 	defer conn.close()
-	reg, err := buildActions(pc, log)
+	prov, err := buildProviders(pc, log)
+	if err != nil {
+		return err
+	}
+	reg := prov.actions
+	sc, err := wf.sweep.scope(prov.accounts)
 	if err != nil {
 		return err
 	}
@@ -198,6 +209,9 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 		return err
 	}
 	wp.Store(w)
+	if wf.sweepEvery > 0 {
+		go newSchedule(ctx, conn, w, prov, sc, wf, promReg, log).Run(ctx)
+	}
 	if len(wf.rules) > 0 {
 		rw := &ruleWatch{log: log, reg: reg, paths: wf.rules, builtin: wf.builtin, limits: wf.ruleLimit, w: w, metrics: metrics, interval: wf.rulesPoll, running: set, last: fp}
 		go rw.run(ctx)

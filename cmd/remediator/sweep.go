@@ -13,12 +13,14 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker"
+	"github.com/remediator/remediator/worker/huawei"
 	"github.com/remediator/remediator/worker/streams"
 	"github.com/remediator/remediator/worker/sweep"
 )
@@ -155,7 +157,7 @@ come from --id, so publishing one sweep twice adds nothing.`,
 
 // newSweeper builds the sweeper of a rule set and providers.
 func newSweeper(set *rules.Set, p providers, sc sweep.Scope, cfg worker.Config, concurrency int) *sweep.Sweeper {
-	return &sweep.Sweeper{Rules: set, Actions: p.actions, Scope: sc,
+	return &sweep.Sweeper{Rules: set, Actions: p.actions, Inventory: kmsInventory{p.huawei}, Scope: sc,
 		Normalizer: events.Normalizer{SelfPrincipals: cfg.SelfPrincipals}, Concurrency: concurrency}
 }
 
@@ -210,4 +212,77 @@ func printSweep(w io.Writer, rep *sweep.Report, output string, only []string) er
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\n", s.Check, s.Compliant, s.NonCompliant, s.Unknown, s.NotApplicable)
 	}
 	return tw.Flush()
+}
+
+// newSchedule is run's --sweep-every: sweeps with the worker's current
+// rules, published on its connection, recorded in the control bucket.
+func newSchedule(ctx context.Context, conn *natsConn, w *worker.Worker, p providers, sc sweep.Scope, wf workerFlags, reg prometheus.Registerer, log *zap.Logger) runner {
+	kv, err := conn.js.KeyValue(ctx, wf.cfg.ControlBucket)
+	if err != nil {
+		log.Error("sweep_unavailable", zap.Error(err))
+		return runnerFunc(func(context.Context) {})
+	}
+	host, _ := os.Hostname()
+	m := sweep.NewMetrics(reg)
+	return &sweep.Schedule{KV: kv, Every: wf.sweepEvery, Owner: fmt.Sprintf("%s/%d", host, os.Getpid()), Log: log,
+		Sweeper: func() *sweep.Sweeper { return newSweeper(w.Rules(), p, sc, wf.cfg, wf.sweep.concurrency) },
+		Publish: func(ctx context.Context, r *sweep.Report) (int, error) {
+			n, _, err := publishFindings(ctx, conn, wf.cfg, r)
+			return n, err
+		},
+		Done: m.Observe,
+	}
+}
+
+// runner is something that runs until its context ends.
+type runner interface{ Run(ctx context.Context) }
+
+type runnerFunc func(context.Context)
+
+func (f runnerFunc) Run(ctx context.Context) { f(ctx) }
+
+// kmsInventory lists Huawei KMS keys for the sweep.
+type kmsInventory struct{ hw *huawei.Provider }
+
+func (i kmsInventory) ListKMSKeys(ctx context.Context, account, region, project string, each func(sweep.KMSKey) error) error {
+	return i.hw.ListKMSKeys(ctx, account, region, project, func(k huawei.KMSKey) error {
+		rotatable, _ := k.Rotatable()
+		return each(sweep.KMSKey{ID: k.ID, Enabled: k.Enabled(), Rotatable: rotatable})
+	})
+}
+
+func newPostureCmd(stdout io.Writer) *cobra.Command {
+	var (
+		cf         clientFlags
+		output     string
+		onlyStatus []string
+	)
+	cmd := &cobra.Command{
+		Use:   "posture",
+		Short: "Print the last periodic sweep's report (run --sweep-every keeps it in the control bucket)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if output != "table" && output != "json" {
+				return fmt.Errorf("-o %q: want table or json", output)
+			}
+			return withConn(&cf, zap.NewNop(), func(c *natsConn) error {
+				kv, err := c.js.KeyValue(cmd.Context(), cf.cfg.ControlBucket)
+				if err != nil {
+					return fmt.Errorf("control bucket %s: %w (has a worker run against this server?)", cf.cfg.ControlBucket, err)
+				}
+				rep, err := sweep.ReadPosture(cmd.Context(), kv)
+				if err != nil {
+					return err
+				}
+				if rep == nil {
+					return fmt.Errorf("no sweep has finished yet: run a worker with --sweep-every, or use `remediator sweep`")
+				}
+				return printSweep(stdout, rep, output, onlyStatus)
+			})
+		},
+	}
+	cf.register(cmd)
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	cmd.Flags().StringSliceVar(&onlyStatus, "status", nil, "print only rows of these statuses (compliant, non_compliant, unknown, not_applicable)")
+	return cmd
 }

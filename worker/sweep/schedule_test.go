@@ -83,7 +83,7 @@ func TestScheduleOneSweepPerPeriod(t *testing.T) {
 	if err != nil || rep == nil {
 		t.Fatalf("posture: %v, %v", rep, err)
 	}
-	if rep.ID != last.ID || len(rep.Rows) != 8 {
+	if rep.ID != last.ID || len(rep.Rows) != 14 {
 		t.Errorf("posture %s with %d rows; last sweep %s", rep.ID, len(rep.Rows), last.ID)
 	}
 }

@@ -2,7 +2,9 @@ package sweep_test
 
 import (
 	"context"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,8 +58,18 @@ func setup(t *testing.T, seedPath string) bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return bundle{sim: sim, sweeper: &sweep.Sweeper{Rules: set, Actions: reg,
+	return bundle{sim: sim, sweeper: &sweep.Sweeper{Rules: set, Actions: reg, Inventory: kmsInventory{hw},
 		Scope: sweep.Scope{Accounts: map[string][]string{"huawei": {huaweiAccount}}}}}
+}
+
+// kmsInventory lists Huawei KMS keys, as cmd/remediator's does.
+type kmsInventory struct{ hw *huawei.Provider }
+
+func (i kmsInventory) ListKMSKeys(ctx context.Context, account, region, project string, each func(sweep.KMSKey) error) error {
+	return i.hw.ListKMSKeys(ctx, account, region, project, func(k huawei.KMSKey) error {
+		rotatable, _ := k.Rotatable()
+		return each(sweep.KMSKey{ID: k.ID, Enabled: k.Enabled(), Rotatable: rotatable})
+	})
 }
 
 // rowKey names a row in the expectations: check and resource.
@@ -79,6 +91,14 @@ func TestSweepFindsExactlyTheDrift(t *testing.T) {
 		"huawei.evs.default_key 1c6b8a4d3e9f5c2b0a7d6e5f4b3c2d1e/evs-default-key": sweep.Compliant,
 		"huawei.kms.key_disabled 8a9b0c1d-9999-4999-8999-000000000011":            sweep.NonCompliant,
 		"huawei.kms.key_disabled 9b0c1d2e-aaaa-4aaa-8aaa-000000000022":            sweep.Compliant,
+		// Enabled keys that can rotate; the default, imported and disabled
+		// keys are not listed for the check.
+		"huawei.kms.key_rotation 0d0466b0-e727-4d9c-b35d-f84bb474a37f": sweep.NonCompliant,
+		"huawei.kms.key_rotation 2c3d4e5f-1111-4111-8111-00000000beef": sweep.NonCompliant,
+		"huawei.kms.key_rotation 1a2b3c4d-0000-4000-8000-00000000abcd": sweep.Compliant,
+		"huawei.kms.key_rotation a1b2c3d4-7777-4777-8777-0000000000ee": sweep.Compliant,
+		"huawei.kms.key_rotation 8a9b0c1d-9999-4999-8999-000000000011": sweep.Compliant,
+		"huawei.kms.key_rotation b2c3d4e5-8888-4888-8888-0000000000ff": sweep.Compliant,
 	}
 	got := map[string]sweep.Row{}
 	for _, r := range rep.Rows {
@@ -99,10 +119,10 @@ func TestSweepFindsExactlyTheDrift(t *testing.T) {
 		}
 	}
 	if len(got) != len(want) {
-		t.Errorf("%d rows, want %d: %+v", len(got), len(want), rep.Rows)
+		t.Errorf("%d rows, want %d: %v", len(got), len(want), slices.Collect(maps.Keys(got)))
 	}
-	if n := len(rep.Findings()); n != 4 {
-		t.Errorf("%d findings to publish, want 4", n)
+	if n := len(rep.Findings()); n != 6 {
+		t.Errorf("%d findings to publish, want 6", n)
 	}
 	sum := map[string]sweep.Summary{}
 	for _, s := range rep.Summary {
