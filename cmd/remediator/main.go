@@ -46,6 +46,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newRunCmd(stderr), newDemoCmd(stdout, stderr), newReplayCmd(stdout), newCloudsimCmd(stdout, stderr), newRulesCmd(stdout), newDLQCmd(stdout), newAuditCmd(stdout), newIngestCmd(stderr), newControlCmd(stdout), newConfigCmd(stdout), newSweepCmd(stdout, stderr))
+	addVersion(root, stdout)
 	return root
 }
 
