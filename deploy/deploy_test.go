@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -102,6 +103,10 @@ func checkObject(t *testing.T, overlay, kind string, b []byte) {
 	}
 }
 
+// releaseImage is the image with a release tag (semantic version) or a
+// digest: never latest, never untagged.
+var releaseImage = regexp.MustCompile(`^ghcr\.io/remediator/remediator(:v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?|@sha256:[0-9a-f]{64})$`)
+
 func checkDeployment(t *testing.T, overlay string, d *appsv1.Deployment) {
 	t.Helper()
 	want := map[string]int32{"laptop": 1, "production": 3}[overlay]
@@ -118,6 +123,9 @@ func checkDeployment(t *testing.T, overlay string, d *appsv1.Deployment) {
 	}
 	if c.Resources.Limits.Memory().IsZero() || c.Resources.Requests.Cpu().IsZero() {
 		t.Errorf("%s: resources unset", overlay)
+	}
+	if !releaseImage.MatchString(c.Image) {
+		t.Errorf("%s: image %q, want ghcr.io/remediator/remediator:vX.Y.Z (a release tag from kustomize images:, never latest)", overlay, c.Image)
 	}
 }
 

@@ -45,7 +45,21 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newRunCmd(stderr), newDemoCmd(stdout, stderr), newReplayCmd(stdout), newCloudsimCmd(stdout, stderr), newRulesCmd(stdout), newDLQCmd(stdout), newAuditCmd(stdout), newIngestCmd(stderr), newControlCmd(stdout), newConfigCmd(stdout), newSweepCmd(stdout, stderr), newPostureCmd(stdout))
+	root.AddCommand(
+		newRunCmd(stderr),
+		newDemoCmd(stdout, stderr),
+		newReplayCmd(stdout),
+		newCloudsimCmd(stdout, stderr),
+		newRulesCmd(stdout),
+		newDLQCmd(stdout),
+		newAuditCmd(stdout),
+		newIngestCmd(stderr),
+		newControlCmd(stdout),
+		newConfigCmd(stdout),
+		newSweepCmd(stdout, stderr),
+		newPostureCmd(stdout),
+	)
+	addVersion(root, stdout)
 	return root
 }
 
