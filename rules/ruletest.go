@@ -252,8 +252,12 @@ func caseEvent(dir string, tc TestCase) (*events.Envelope, error) {
 	return env, nil
 }
 
-// matchOutcome names what the worker would do with a match.
-func matchOutcome(m Match) string {
+// Outcome names what the worker makes of the match before any cloud call:
+// act (the action is called: it reads, and writes only on drift),
+// planned (a dry-run rule: it reads only), out_of_scope, exempt, or
+// invalid_params and rule_error (the event is dead-lettered). Rule test
+// cases expect these names; `remediator rules eval` prints them.
+func (m Match) Outcome() string {
 	var pe *ParamError
 	switch {
 	case m.Err != nil && errors.As(m.Err, &pe):
@@ -274,7 +278,7 @@ func compareMatch(em ExpectedMatch, m Match) []string {
 	if want == "" {
 		want = "act"
 	}
-	if got := matchOutcome(m); got != want {
+	if got := m.Outcome(); got != want {
 		f = append(f, fmt.Sprintf("rule %s: outcome %s, want %s", em.Rule, got, want))
 	}
 	if em.Action != "" && em.Action != m.Rule.Action {
@@ -289,7 +293,7 @@ func compareMatch(em ExpectedMatch, m Match) []string {
 }
 
 func planLine(m Match) string {
-	o := matchOutcome(m)
+	o := m.Outcome()
 	keys := slices.Sorted(maps.Keys(m.Params))
 	parts := make([]string, len(keys))
 	for i, k := range keys {
