@@ -158,7 +158,7 @@ func (l Limits) runTestFile(cat Catalog, path string) ([]CaseResult, error) {
 	default:
 		paths := make([]string, len(tf.Rules))
 		for i, r := range tf.Rules {
-			paths[i] = filepath.Join(dir, r)
+			paths[i] = relativeTo(dir, r)
 		}
 		if tf.Builtin {
 			set, err = l.LoadWithBuiltin(cat, paths...)
@@ -228,7 +228,7 @@ func caseEvent(dir string, tc TestCase) (*events.Envelope, error) {
 	case tc.Event != "" && tc.EventInline != nil:
 		return nil, errors.New("give event or event_inline, not both")
 	case tc.Event != "":
-		b, err := os.ReadFile(filepath.Join(dir, tc.Event))
+		b, err := os.ReadFile(relativeTo(dir, tc.Event))
 		if err != nil {
 			return nil, err
 		}
@@ -250,6 +250,15 @@ func caseEvent(dir string, tc TestCase) (*events.Envelope, error) {
 		return nil, err
 	}
 	return env, nil
+}
+
+// relativeTo resolves a path written in a test file: relative to the
+// file's directory, or as it is when absolute.
+func relativeTo(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
 }
 
 // Outcome names what the worker makes of the match before any cloud call:
