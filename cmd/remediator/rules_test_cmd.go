@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -92,6 +91,7 @@ func newRulesTestCmd(stdout io.Writer) *cobra.Command {
 // named on the command line is an error.
 func runRuleTests(cat rules.Catalog, args []string, limits rules.Limits) *testRun {
 	tr := &testRun{Results: []caseJSON{}, Errors: []fileMessage{}, Skipped: []fileMessage{}}
+	var skipped []*rules.NotTestFileError
 	for _, arg := range args {
 		files, walked := []string{arg}, false
 		if st, err := os.Stat(arg); err == nil && st.IsDir() {
@@ -105,14 +105,18 @@ func runRuleTests(cat rules.Catalog, args []string, limits rules.Limits) *testRu
 			res, err := limits.RunTestFiles(cat, f)
 			var nt *rules.NotTestFileError
 			if walked && errors.As(err, &nt) {
-				tr.Skipped = append(tr.Skipped, fileMessage{File: f, Message: "a rule file, not a test file"})
+				skipped = append(skipped, nt)
 				continue
 			}
 			tr.add(f, res, err)
 		}
 	}
-	if len(tr.files) == 0 && len(tr.Skipped) > 0 {
-		tr.addError(strings.Join(args, ", "), fmt.Errorf("no rule test files: %d rule files skipped; test files have tests: (see README \"Checking and testing rules offline\")", len(tr.Skipped)))
+	for _, nt := range skipped {
+		if len(tr.files) == 0 {
+			tr.addError(nt.File, nt) // nothing but rule files: the mistake is the directory
+			continue
+		}
+		tr.Skipped = append(tr.Skipped, fileMessage{File: nt.File, Message: "a rule file, not a test file"})
 	}
 	tr.OK = tr.Failed == 0 && len(tr.Errors) == 0
 	return tr
