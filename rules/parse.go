@@ -106,6 +106,13 @@ func (p *parser) document(doc *yaml.Node) []*spec {
 		p.add(top, "", "", "a rules file must be a mapping with a 'rules' list")
 		return nil
 	}
+	if k := mapKey(top, "tests"); k != nil {
+		// The reverse mistake of giving a rule file to `rules test`: say
+		// so once rather than list every field of the test file.
+		p.add(k, "", "", "this is a rule test file (it has tests:), not a rule file: run it with `remediator rules test %s`, "+
+			"and keep test files out of the directories given to --rules (see README \"Checking and testing rules offline\")", p.file)
+		return nil
+	}
 	var out []*spec
 	p.fields(top, "", "", map[string]func(*yaml.Node, *yaml.Node){
 		"rules": func(k, v *yaml.Node) {
@@ -293,6 +300,16 @@ func describe(n *yaml.Node) string {
 		return "an alias"
 	}
 	return fmt.Sprintf("%s %q", tagName(n.ShortTag()), n.Value)
+}
+
+// mapKey returns the key node of name in mapping m, or nil.
+func mapKey(m *yaml.Node, name string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == name {
+			return m.Content[i]
+		}
+	}
+	return nil
 }
 
 // deref follows YAML aliases (*name) to the anchored node, so rule files

@@ -1,18 +1,17 @@
 package rules
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -56,16 +55,56 @@ type ExpectedMatch struct {
 	Params  map[string]string `yaml:"params"`
 }
 
-// UnmarshalYAML accepts the string no_match or a list of matches.
+// Outcomes an expected match can name.
+var testOutcomes = []string{"act", "planned", "out_of_scope", "exempt", "invalid_params", "rule_error"}
+
+// UnmarshalYAML accepts the string no_match or a list of matches. The
+// matches are decoded as strictly as the rest of the file (Node.Decode
+// alone would ignore a misspelt key, and the case would check less than
+// it says).
 func (e *Expectation) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
 		if n.Value != "no_match" {
-			return fmt.Errorf("line %d: expect is no_match or a list of matches", n.Line)
+			return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: expect is %q: want no_match or a list of expected matches (expect: - rule: NAME)", n.Line, n.Value)}}
 		}
 		e.NoMatch = true
 		return nil
 	}
+	var errs []string
+	if n.Kind == yaml.SequenceNode {
+		for _, it := range n.Content {
+			errs = append(errs, checkExpectedMatch(deref(it))...)
+		}
+	}
+	if len(errs) > 0 {
+		return &yaml.TypeError{Errors: errs}
+	}
 	return n.Decode(&e.Matches)
+}
+
+// checkExpectedMatch reports unknown keys, a missing rule and an unknown
+// outcome, as the decoder words its own errors.
+func checkExpectedMatch(m *yaml.Node) []string {
+	if m.Kind != yaml.MappingNode {
+		return nil // the decoder says what is wrong
+	}
+	var errs []string
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		k, v := m.Content[i], m.Content[i+1]
+		switch k.Value {
+		case "rule", "action", "params":
+		case "outcome":
+			if !slices.Contains(testOutcomes, v.Value) {
+				errs = append(errs, fmt.Sprintf("line %d: outcome %q: want one of %s", v.Line, v.Value, strings.Join(testOutcomes, ", ")))
+			}
+		default:
+			errs = append(errs, fmt.Sprintf("line %d: field %s not found in type rules.ExpectedMatch", k.Line, k.Value))
+		}
+	}
+	if mapKey(m, "rule") == nil {
+		errs = append(errs, fmt.Sprintf("line %d: an expected match needs rule: NAME", m.Line))
+	}
+	return errs
 }
 
 // CaseResult is the result of one test case.
@@ -74,6 +113,7 @@ type CaseResult struct {
 	Name     string
 	Failures []string
 	Plan     []string // what the worker would do, one line per match
+	Duration time.Duration
 }
 
 // Passed reports whether the case passed.
@@ -86,12 +126,15 @@ func RunTestFiles(cat Catalog, paths ...string) ([]CaseResult, error) {
 }
 
 // RunTestFiles is RunTestFiles with the rule files under these limits.
+// The error names the file: a *NotTestFileError for a rule file, a
+// *LoadError for a test file that cannot be read as one, or the error of
+// the rules it names, after the test file's name.
 func (l Limits) RunTestFiles(cat Catalog, paths ...string) ([]CaseResult, error) {
 	var out []CaseResult
 	for _, p := range paths {
 		res, err := l.runTestFile(cat, p)
 		if err != nil {
-			return out, fmt.Errorf("%s: %w", p, err)
+			return out, err
 		}
 		out = append(out, res...)
 	}
@@ -103,10 +146,8 @@ func (l Limits) runTestFile(cat Catalog, path string) ([]CaseResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	var tf TestFile
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&tf); err != nil && !errors.Is(err, io.EOF) {
+	tf, err := readTestFile(path, b)
+	if err != nil {
 		return nil, err
 	}
 	dir := filepath.Dir(path)
@@ -117,7 +158,7 @@ func (l Limits) runTestFile(cat Catalog, path string) ([]CaseResult, error) {
 	default:
 		paths := make([]string, len(tf.Rules))
 		for i, r := range tf.Rules {
-			paths[i] = filepath.Join(dir, r)
+			paths[i] = relativeTo(dir, r)
 		}
 		if tf.Builtin {
 			set, err = l.LoadWithBuiltin(cat, paths...)
@@ -126,7 +167,7 @@ func (l Limits) runTestFile(cat Catalog, path string) ([]CaseResult, error) {
 		}
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: the rules it tests do not load:\n%w", path, err)
 	}
 	out := make([]CaseResult, 0, len(tf.Tests))
 	for i, tc := range tf.Tests {
@@ -134,7 +175,10 @@ func (l Limits) runTestFile(cat Catalog, path string) ([]CaseResult, error) {
 		if name == "" {
 			name = fmt.Sprintf("#%d", i)
 		}
-		out = append(out, runCase(set, dir, path, name, tc))
+		start := time.Now()
+		r := runCase(set, dir, path, name, tc)
+		r.Duration = time.Since(start)
+		out = append(out, r)
 	}
 	return out, nil
 }
@@ -184,7 +228,7 @@ func caseEvent(dir string, tc TestCase) (*events.Envelope, error) {
 	case tc.Event != "" && tc.EventInline != nil:
 		return nil, errors.New("give event or event_inline, not both")
 	case tc.Event != "":
-		b, err := os.ReadFile(filepath.Join(dir, tc.Event))
+		b, err := os.ReadFile(relativeTo(dir, tc.Event))
 		if err != nil {
 			return nil, err
 		}
@@ -208,8 +252,21 @@ func caseEvent(dir string, tc TestCase) (*events.Envelope, error) {
 	return env, nil
 }
 
-// matchOutcome names what the worker would do with a match.
-func matchOutcome(m Match) string {
+// relativeTo resolves a path written in a test file: relative to the
+// file's directory, or as it is when absolute.
+func relativeTo(dir, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// Outcome names what the worker makes of the match before any cloud call:
+// act (the action is called: it reads, and writes only on drift),
+// planned (a dry-run rule: it reads only), out_of_scope, exempt, or
+// invalid_params and rule_error (the event is dead-lettered). Rule test
+// cases expect these names; `remediator rules eval` prints them.
+func (m Match) Outcome() string {
 	var pe *ParamError
 	switch {
 	case m.Err != nil && errors.As(m.Err, &pe):
@@ -230,7 +287,7 @@ func compareMatch(em ExpectedMatch, m Match) []string {
 	if want == "" {
 		want = "act"
 	}
-	if got := matchOutcome(m); got != want {
+	if got := m.Outcome(); got != want {
 		f = append(f, fmt.Sprintf("rule %s: outcome %s, want %s", em.Rule, got, want))
 	}
 	if em.Action != "" && em.Action != m.Rule.Action {
@@ -245,7 +302,7 @@ func compareMatch(em ExpectedMatch, m Match) []string {
 }
 
 func planLine(m Match) string {
-	o := matchOutcome(m)
+	o := m.Outcome()
 	keys := slices.Sorted(maps.Keys(m.Params))
 	parts := make([]string, len(keys))
 	for i, k := range keys {

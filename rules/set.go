@@ -160,9 +160,22 @@ func (l Limits) compileSources(cat Catalog, srcs map[string][]byte) (*Set, error
 		return nil, &LoadError{Problems: c.problems}
 	}
 	if len(all) == 0 {
-		return nil, errors.New("the rule set has no rules")
+		return nil, noRules(parts)
 	}
 	return newSet(all, c.policy), nil
+}
+
+// noRules is the error of a set with no rules. Most often it is a file
+// holding only a policy (the form the README recommends) loaded without
+// the built-in pack it is meant for.
+func noRules(parts []policyPart) error {
+	if len(parts) == 0 {
+		return errors.New("the rule set has no rules: the files hold none (an empty rules: list?)")
+	}
+	k := parts[0].key
+	return &LoadError{Problems: []Problem{{File: parts[0].file, Line: k.Line, Column: k.Column,
+		Msg: "the rule set has no rules: this file holds only a policy; load it beside the built-in rule pack with --builtin " +
+			"(run --builtin --rules FILE, rules check --builtin FILE), or add rules: to it"}}}
 }
 
 func newSet(all []*Rule, policy map[string]any) *Set {
