@@ -43,3 +43,9 @@ func (p *Provider) DiskEncryptionDefault(ctx context.Context, account, region st
 	}
 	return true, keyID, nil
 }
+
+// InventoryPermissions are the RAM actions DiskEncryptionDefault needs (a
+// sweep's), beside those of the actions.
+func InventoryPermissions() []string {
+	return []string{"ecs:DescribeDiskEncryptionByDefaultStatus", "ecs:DescribeDiskDefaultKMSKeyId"}
+}

@@ -158,3 +158,9 @@ func evsDefaultEncryption(ctx context.Context, p *Provider, hc *core.HcHttpClien
 	}
 	return true, deref(k.KmsKeyID), nil
 }
+
+// InventoryPermissions are the IAM actions the read functions above need
+// (a sweep's), beside those of the actions.
+func InventoryPermissions() []string {
+	return []string{"kms:cmk:list", "kms:cmk:get", "kms:cmk:getRotation", "evs:defaultEncryption:get"}
+}
