@@ -306,7 +306,7 @@ func scrapeRunningBinary(t *testing.T) (string, string) {
 	home := t.TempDir() // the Huawei SDK writes ~/.huaweicloud
 	run, runLog := startBinary(t, home, bin, "run", "--data-dir", t.TempDir(), "--embedded-listen", "127.0.0.1:0", "--http", "127.0.0.1:0",
 		"--cloud-endpoint", srv.URL(), "--rules", filepath.Join("..", "testdata", "rules", "demo"), "--builtin",
-		"--retry-base", "200ms", "--throttle-base", "300ms")
+		"--retry-base", "200ms", "--throttle-base", "300ms", "--sweep-every", "1h", "--sweep-account", "huawei=5f1e2d3c4b5a69788796a5b4c3d2e1f0")
 	ops := waitLog(t, runLog, `"msg":"ops_listening","addr":"([^"]+)"`)
 	natsURL := waitLog(t, runLog, `"client_url":"([^"]+)"`)
 	waitLog(t, runLog, `"msg":"(worker_started)"`)
@@ -314,8 +314,8 @@ func scrapeRunningBinary(t *testing.T) (string, string) {
 		t.Fatalf("replay: %v\n%s", err, out)
 	}
 	fixtures, _ := filepath.Glob(filepath.Join("..", "testdata", "events", "*.json"))
-	waitMetrics(t, ops, "every fixture decided", func(m string) bool {
-		return sampleValue(m, "remediator_event_latency_seconds_count") >= float64(len(fixtures))
+	waitMetrics(t, ops, "every fixture decided and a sweep finished", func(m string) bool {
+		return sampleValue(m, "remediator_event_latency_seconds_count") >= float64(len(fixtures)) && sampleValue(m, "remediator_sweeps_total") >= 1
 	})
 	if err := run.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)
