@@ -225,7 +225,15 @@ func newSchedule(ctx context.Context, conn *natsConn, w *worker.Worker, p provid
 	host, _ := os.Hostname()
 	m := sweep.NewMetrics(reg)
 	return &sweep.Schedule{KV: kv, Every: wf.sweepEvery, Owner: fmt.Sprintf("%s/%d", host, os.Getpid()), Log: log,
-		Sweeper: func() *sweep.Sweeper { return newSweeper(w.Rules(), p, sc, wf.cfg, wf.sweep.concurrency) },
+		Sweeper: func() *sweep.Sweeper {
+			sw := newSweeper(w.Rules(), p, sc, wf.cfg, wf.sweep.concurrency)
+			sw.ProgressEvery = 30 * time.Second
+			sw.Progress = func(pr sweep.Progress) {
+				log.Info("sweep_progress", zap.Int("done", pr.Done), zap.Int("total", pr.Total),
+					zap.Float64("per_second", pr.Rate), zap.Duration("left", pr.Left.Round(time.Second)))
+			}
+			return sw
+		},
 		Publish: func(ctx context.Context, r *sweep.Report) (int, error) {
 			n, _, err := publishFindings(ctx, conn, wf.cfg, r)
 			return n, err
