@@ -87,3 +87,43 @@ func TestScheduleOneSweepPerPeriod(t *testing.T) {
 		t.Errorf("posture %s with %d rows; last sweep %s", rep.ID, len(rep.Rows), last.ID)
 	}
 }
+
+// A replica that died while sweeping leaves its lease: the next replica
+// sweeps once the lease has run out, from the start.
+func TestScheduleTakesOverAnExpiredLease(t *testing.T) {
+	t.Parallel()
+	b := setup(t, "../../testdata/cloudsim/demo.yaml")
+	_, _, js := embeddedtest.Start(t)
+	kv, err := js.CreateKeyValue(context.Background(), jetstream.KeyValueConfig{Bucket: "REMEDIATION_CONTROL"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := time.Now().Add(time.Second)
+	if _, err := kv.Put(context.Background(), sweep.LeaseKey, []byte(`{"owner":"dead-replica","until":"`+held.UTC().Format(time.RFC3339Nano)+`"}`)); err != nil {
+		t.Fatal(err)
+	}
+	var swept time.Time
+	s := &sweep.Schedule{KV: kv, Every: time.Hour, Owner: "replica-b", Log: zap.NewNop(),
+		Sweeper: func() *sweep.Sweeper { sw := *b.sweeper; return &sw },
+		Publish: func(context.Context, *sweep.Report) (int, error) { return 0, nil },
+		Done:    func(r *sweep.Report) { swept = r.Started },
+	}
+	for time.Now().Before(held.Add(2 * time.Second)) {
+		if err := s.Tick(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if !swept.IsZero() {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	switch {
+	case swept.IsZero():
+		t.Fatal("no sweep after the dead replica's lease ran out")
+	case swept.Before(held):
+		t.Errorf("swept at %s while the dead replica's lease held until %s", swept, held)
+	}
+	if last, err := sweep.ReadLast(context.Background(), kv); err != nil || last == nil || last.Owner != "replica-b" {
+		t.Errorf("last sweep %+v, %v", last, err)
+	}
+}
