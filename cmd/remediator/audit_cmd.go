@@ -64,7 +64,7 @@ func newAuditCmd(stdout io.Writer) *cobra.Command {
 	fs.StringVar(&o.rule, "rule", "", "only this rule's records")
 	fs.StringVar(&o.sinceFlag, "since", "", "only records stored since a duration ago (1h) or a time (RFC 3339)")
 	fs.IntVar(&o.n, "count", 10, "the same as -n")
-	_ = fs.MarkDeprecated("count", "use -n N (the last N records), with -f to follow")
+	_ = fs.MarkHidden("count") // cobra's MarkDeprecated would write its note to stdout, into -o json
 	o.out.register(fs, "table", "json")
 	cmd.AddCommand(tail)
 	return cmd
@@ -77,6 +77,9 @@ var outcomes = []audit.Outcome{audit.Remediated, audit.AlreadyCompliant, audit.P
 func (o *tailOptions) check(cmd *cobra.Command) error {
 	if err := o.out.check(); err != nil {
 		return err
+	}
+	if cmd.Flags().Changed("count") {
+		fmt.Fprintln(cmd.ErrOrStderr(), "remediator: audit tail --count N is now -n N: the last N records, then exit (-f to follow)")
 	}
 	if o.n < 0 {
 		return fmt.Errorf("-n %d: want 0 or more", o.n)
