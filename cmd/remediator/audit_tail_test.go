@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/remediator/remediator/worker"
@@ -36,7 +37,7 @@ func startToolServer(t *testing.T, o embedded.Options, topology bool) *toolServe
 		t.Fatal(err)
 	}
 	t.Cleanup(ns.Shutdown)
-	nc, err := ns.Connect()
+	nc, err := ns.Connect(nats.UserInfo(o.Username, o.Password))
 	if err != nil {
 		t.Fatal(err)
 	}
