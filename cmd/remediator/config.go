@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 	"strings"
+	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -40,39 +41,61 @@ func applyEnv(fs *pflag.FlagSet) error {
 	return errors.Join(errs...)
 }
 
-// applyConfigFile sets the flags still unset from the YAML file. Unknown
-// keys and bad values are errors with file:line.
-func applyConfigFile(fs *pflag.FlagSet, path string) error {
+// configEntry is one key of a configuration file and where it is.
+type configEntry struct {
+	key, value  string // the key as written; the value as a flag takes it
+	err         error  // a value that is neither a scalar nor a list
+	line, col   int    // of the key
+	vline, vcol int    // of the value
+}
+
+// readConfigFile reads the YAML mapping of option: value at path.
+func readConfigFile(path string) ([]configEntry, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var doc yaml.Node
 	if err := yaml.NewDecoder(bytes.NewReader(b)).Decode(&doc); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if len(doc.Content) == 0 {
-		return nil
+		return nil, nil
 	}
 	top := doc.Content[0]
 	if top.Kind != yaml.MappingNode {
-		return fmt.Errorf("%s:%d: the configuration must be a mapping of option: value", path, top.Line)
+		return nil, fmt.Errorf("%s:%d: the configuration must be a mapping of option: value", path, top.Line)
 	}
-	var errs []error
+	var out []configEntry
 	for i := 0; i+1 < len(top.Content); i += 2 {
 		k, v := top.Content[i], top.Content[i+1]
-		name := strings.ReplaceAll(k.Value, "_", "-")
+		val, err := scalarOrList(v)
+		out = append(out, configEntry{key: k.Value, value: val, err: err, line: k.Line, col: k.Column, vline: v.Line, vcol: v.Column})
+	}
+	return out, nil
+}
+
+// applyConfigFile sets the flags still unset from the YAML file. Unknown
+// keys and bad values are errors with file:line.
+func applyConfigFile(fs *pflag.FlagSet, path string) error {
+	entries, err := readConfigFile(path)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, e := range entries {
+		name := strings.ReplaceAll(e.key, "_", "-")
 		f := fs.Lookup(name)
 		if f == nil || name == "config" {
-			errs = append(errs, fmt.Errorf("%s:%d:%d: %s: unknown option", path, k.Line, k.Column, k.Value))
+			errs = append(errs, fmt.Errorf("%s:%d:%d: %s: unknown option", path, e.line, e.col, e.key))
 			continue
 		}
-		val, err := scalarOrList(v)
+		err := e.err
 		if err == nil && !f.Changed {
-			err = fs.Set(name, val)
+			err = fs.Set(name, e.value)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d:%d: %s: %v", path, v.Line, v.Column, k.Value, err))
+			errs = append(errs, fmt.Errorf("%s:%d:%d: %s: %v", path, e.vline, e.vcol, e.key, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -122,19 +145,41 @@ func newConfigCmd(stdout io.Writer) *cobra.Command {
 			return nil
 		},
 	})
-	cmd.AddCommand(&cobra.Command{
-		Use: "options", Short: "List every option: config key, environment variable, default", Args: cobra.NoArgs,
+	var out outputFlag
+	options := &cobra.Command{
+		Use: "options", Short: "List every option: config key, environment variable, default (-o table, json or yaml)", Args: cobra.NoArgs,
 		RunE: func(_ *cobra.Command, _ []string) error {
-			var rows []string
+			if err := out.check(); err != nil {
+				return err
+			}
+			rows := []optionOut{}
 			newRunCmd(io.Discard).Flags().VisitAll(func(f *pflag.Flag) {
 				if f.Name != "config" {
-					rows = append(rows, fmt.Sprintf("%-20s %-36s default %q: %s", strings.ReplaceAll(f.Name, "-", "_"), envName(f.Name), f.DefValue, f.Usage))
+					rows = append(rows, optionOut{Key: strings.ReplaceAll(f.Name, "-", "_"), Flag: "--" + f.Name, Env: envName(f.Name), Default: f.DefValue, Usage: f.Usage})
 				}
 			})
-			sort.Strings(rows)
-			fmt.Fprintln(stdout, strings.Join(rows, "\n"))
-			return nil
+			sort.Slice(rows, func(i, j int) bool { return rows[i].Key < rows[j].Key })
+			if out.format != "table" {
+				return out.write(stdout, rows)
+			}
+			tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "KEY\tENVIRONMENT\tDEFAULT\tMEANING")
+			for _, r := range rows {
+				fmt.Fprintf(tw, "%s\t%s\t%q\t%s\n", r.Key, r.Env, r.Default, r.Usage)
+			}
+			return tw.Flush()
 		},
-	})
+	}
+	out.register(options.Flags(), "table", "json", "yaml")
+	cmd.AddCommand(options)
 	return cmd
+}
+
+// optionOut is one option of `config options` in -o json and yaml.
+type optionOut struct {
+	Key     string `json:"key"`
+	Flag    string `json:"flag"`
+	Env     string `json:"env"`
+	Default string `json:"default"`
+	Usage   string `json:"usage"`
 }

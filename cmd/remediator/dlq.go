@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,76 +20,77 @@ import (
 	"github.com/remediator/remediator/worker/streams"
 )
 
-// clientFlags are the connection flags of the tool commands.
-type clientFlags struct {
-	natsURL string
-	auth    natsAuth
-	cfg     worker.Config
-}
-
-func (c *clientFlags) register(cmd *cobra.Command) {
-	c.cfg = worker.DefaultConfig()
-	cmd.PersistentFlags().StringVar(&c.natsURL, "nats-url", "", "NATS server URL (env NATS_URL, default nats://127.0.0.1:4222)")
-	c.auth.register(cmd.PersistentFlags())
-	cmd.PersistentFlags().StringVar(&c.cfg.DLQStream, "dlq-stream", c.cfg.DLQStream, "dead-letter stream")
-	cmd.PersistentFlags().StringVar(&c.cfg.AuditStream, "audit-stream", c.cfg.AuditStream, "audit stream")
-}
-
 func newDLQCmd(stdout io.Writer) *cobra.Command {
 	var cf clientFlags
 	cmd := &cobra.Command{Use: "dlq", Short: "List, show, redrive and purge dead-lettered events"}
-	cf.register(cmd)
+	cf.register(cmd.PersistentFlags(), "dlq-stream", "subject")
 	var reason, since string
 	var dry bool
-	sinceTime := func() (time.Time, error) {
-		if since == "" {
-			return time.Time{}, nil
-		}
-		if d, err := time.ParseDuration(since); err == nil {
-			return time.Now().Add(-d), nil
-		}
-		return time.Parse(time.RFC3339, since)
-	}
+	var out outputFlag
 	list := &cobra.Command{
-		Use: "list", Short: "List dead letters (--reason, --since 1h or an RFC 3339 time)", Args: cobra.NoArgs,
+		Use: "list", Short: "List dead letters (--reason, --since 1h or an RFC 3339 time; -o table, json or yaml)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			t, err := sinceTime()
-			if err != nil {
-				return fmt.Errorf("--since: %w", err)
+			if err := out.check(); err != nil {
+				return err
 			}
-			return withConn(&cf, connLogger(cmd), func(c *natsConn) error {
+			t, err := parseSince(since)
+			if err != nil {
+				return err
+			}
+			return cf.withConn(cmd, connLogger(cmd), func(c *natsConn) error {
 				dls, err := streams.ListDeadLetters(cmd.Context(), c.js, cf.cfg.Streams(), streams.DeadLetterFilter{Reason: action.Reason(reason), Since: t})
 				if err != nil {
-					return err
+					return cf.missing(err, "stream", cf.cfg.DLQStream, "--dlq-stream")
 				}
-				printDeadLetters(stdout, dls)
-				return nil
+				if out.format == "table" {
+					printDeadLetters(stdout, dls)
+					return nil
+				}
+				rows := make([]deadLetterOut, 0, len(dls))
+				for _, d := range dls {
+					rows = append(rows, deadLetterRow(d, false))
+				}
+				return out.write(stdout, rows)
 			})
 		},
 	}
 	list.Flags().StringVar(&reason, "reason", "", "only this reason")
 	list.Flags().StringVar(&since, "since", "", "only dead letters stored since a duration ago (1h) or a time (RFC 3339)")
+	out.register(list.Flags(), "table", "json", "yaml")
+	var showOut outputFlag
 	show := &cobra.Command{
-		Use: "show SEQ", Short: "Print one dead letter: headers and the original body", Args: cobra.ExactArgs(1),
+		Use: "show SEQ", Short: "Print one dead letter: headers and the original body (-o table, json or yaml)", Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var seq uint64
-			if _, err := fmt.Sscan(args[0], &seq); err != nil {
-				return fmt.Errorf("SEQ: %w", err)
+			if err := showOut.check(); err != nil {
+				return err
 			}
-			return withConn(&cf, connLogger(cmd), func(c *natsConn) error {
+			seq, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil || seq == 0 {
+				return fmt.Errorf("SEQ %q: want a dead letter's sequence number, as `remediator dlq list` shows it", args[0])
+			}
+			return cf.withConn(cmd, connLogger(cmd), func(c *natsConn) error {
 				d, err := streams.ShowDeadLetter(cmd.Context(), c.js, cf.cfg.Streams(), seq)
-				if err != nil {
-					return err
+				if errors.Is(err, jetstream.ErrMsgNotFound) {
+					return fmt.Errorf("no dead letter %d in %s (`remediator dlq list` lists those there)", seq, cf.cfg.DLQStream)
 				}
-				printDeadLetter(stdout, d)
-				return nil
+				if err != nil {
+					return cf.missing(err, "stream", cf.cfg.DLQStream, "--dlq-stream")
+				}
+				if showOut.format == "table" {
+					printDeadLetter(stdout, d)
+					return nil
+				}
+				return showOut.write(stdout, deadLetterRow(d, true))
 			})
 		},
 	}
+	showOut.register(show.Flags(), "table", "json", "yaml")
 	redrive := &cobra.Command{
 		Use: "redrive", Short: "Republish dead letters to their original subject; each leaves the DLQ only after the publish is acknowledged", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withConn(&cf, connLogger(cmd), func(c *natsConn) error { return runRedrive(cmd.Context(), stdout, c.js, cf.cfg, reason, dry) })
+			return cf.withConn(cmd, connLogger(cmd), func(c *natsConn) error {
+				return cf.missing(runRedrive(cmd.Context(), stdout, c.js, cf.cfg, reason, dry), "stream", cf.cfg.DLQStream, "--dlq-stream")
+			})
 		},
 	}
 	redrive.Flags().StringVar(&reason, "reason", "", "only this reason")
@@ -95,12 +98,84 @@ func newDLQCmd(stdout io.Writer) *cobra.Command {
 	purge := &cobra.Command{
 		Use: "purge", Short: "Delete dead letters (all, or --reason)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withConn(&cf, connLogger(cmd), func(c *natsConn) error { return runPurge(cmd.Context(), stdout, c.js, cf.cfg, reason) })
+			return cf.withConn(cmd, connLogger(cmd), func(c *natsConn) error {
+				return cf.missing(runPurge(cmd.Context(), stdout, c.js, cf.cfg, reason), "stream", cf.cfg.DLQStream, "--dlq-stream")
+			})
 		},
 	}
 	purge.Flags().StringVar(&reason, "reason", "", "only this reason")
 	cmd.AddCommand(list, show, redrive, purge)
 	return cmd
+}
+
+// parseSince reads --since: a duration back from now (1h) or an RFC 3339
+// time; "" is no bound.
+func parseSince(since string) (time.Time, error) {
+	if since == "" {
+		return time.Time{}, nil
+	}
+	if d, err := time.ParseDuration(since); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("--since %s: want a duration back from now (1h, 30m) or an RFC 3339 time", since)
+		}
+		return time.Now().Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, since)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--since %s: want a duration back from now (1h, 30m) or an RFC 3339 time (2026-01-02T15:04:05Z)", since)
+	}
+	return t, nil
+}
+
+// deadLetterOut is a dead letter in -o json and yaml: the field names are
+// documented in README (Operations) and stay as they are.
+type deadLetterOut struct {
+	Sequence         uint64              `json:"sequence"`
+	Subject          string              `json:"subject"`
+	Stored           time.Time           `json:"stored"`
+	Reason           string              `json:"reason"`
+	Code             string              `json:"code"`
+	Error            string              `json:"error"`
+	Rule             string              `json:"rule"`
+	Action           string              `json:"action"`
+	Attempts         int                 `json:"attempts"`
+	EventID          string              `json:"event_id"`
+	OriginalSubject  string              `json:"original_subject"`
+	OriginalStream   string              `json:"original_stream"`
+	OriginalSequence uint64              `json:"original_sequence"`
+	FailedAt         *time.Time          `json:"failed_at,omitempty"`
+	FirstFailure     *time.Time          `json:"first_failure,omitempty"`
+	Stub             bool                `json:"stub"`
+	OriginalReason   string              `json:"original_reason,omitempty"`
+	Headers          map[string][]string `json:"headers,omitempty"`
+	Data             *string             `json:"data,omitempty"`
+	DataBase64       []byte              `json:"data_base64,omitempty"`
+}
+
+// deadLetterRow is d for -o json and yaml; full adds the headers and the
+// body (as text, or base64 when it is not UTF-8).
+func deadLetterRow(d streams.DeadLetter, full bool) deadLetterOut {
+	o := deadLetterOut{Sequence: d.Sequence, Subject: d.Subject, Stored: d.Stored.UTC(), Reason: string(d.Reason), Code: d.Code, Error: d.Error,
+		Rule: d.Rule, Action: d.Action, Attempts: d.Attempts, EventID: d.EventID, OriginalSubject: d.OriginalSubject,
+		OriginalStream: d.OriginalStream, OriginalSequence: d.OriginalSequence, Stub: d.Stub, OriginalReason: string(d.OriginalReason)}
+	if !d.FailedAt.IsZero() {
+		t := d.FailedAt.UTC()
+		o.FailedAt = &t
+	}
+	if !d.FirstFailure.IsZero() {
+		t := d.FirstFailure.UTC()
+		o.FirstFailure = &t
+	}
+	if full {
+		o.Headers = map[string][]string(d.Header)
+		if utf8.Valid(d.Data) {
+			s := string(d.Data)
+			o.Data = &s
+		} else {
+			o.DataBase64 = d.Data
+		}
+	}
+	return o
 }
 
 func printDeadLetters(w io.Writer, dls []streams.DeadLetter) {

@@ -101,9 +101,9 @@ func TestDLQAndAuditCommands(t *testing.T) {
 		t.Errorf("after redrive:\n%s", out)
 	}
 	waitFor(t, "the remediated audit record", func() bool {
-		return strings.Contains(cli("audit", "tail", "--all", "--count", "3"), "remediated")
+		return strings.Contains(cli("audit", "tail", "-n", "3"), "remediated")
 	})
-	out = cli("audit", "tail", "--all", "--count", "3")
+	out = cli("audit", "tail", "-n", "3")
 	if !strings.Contains(out, "dead_lettered") || !strings.Contains(out, "reason=exhausted") || !strings.Contains(out, "[rotation disabled -> rotation enabled]") {
 		t.Errorf("audit tail:\n%s", out)
 	}

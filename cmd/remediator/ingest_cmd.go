@@ -16,7 +16,6 @@ import (
 	"go.uber.org/zap"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/ingest"
 	"github.com/remediator/remediator/worker/streams"
 )
@@ -60,13 +59,12 @@ func loadSources(path string) ([]ingest.Source, error) {
 
 func newIngestCmd(stderr io.Writer) *cobra.Command {
 	var (
-		listen, natsURL, sourcesPath, cert, key string
-		opsListen                               string
-		types                                   []string
-		maxBody                                 int64
-		auth                                    natsAuth
-		lim                                     ingestLimits
-		cfg                                     = worker.DefaultConfig()
+		listen, sourcesPath, cert, key string
+		opsListen                      string
+		types                          []string
+		maxBody                        int64
+		cf                             clientFlags
+		lim                            ingestLimits
 	)
 	cmd := &cobra.Command{
 		Use:   "ingest",
@@ -89,7 +87,8 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 			reg := newBaseRegistry()
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return withConn(&clientFlags{natsURL: natsURL, auth: auth}, log, func(c *natsConn) error {
+			return cf.withConn(cmd, log, func(c *natsConn) error {
+				cfg := cf.cfg
 				if _, err := streams.EnsureTopology(ctx, c.js, cfg.Streams()); err != nil {
 					return err
 				}
@@ -114,8 +113,7 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve on")
-	fs.StringVar(&natsURL, "nats-url", "", "NATS server URL (env NATS_URL, default nats://127.0.0.1:4222)")
-	auth.register(fs)
+	cf.register(fs, "stream", "subject")
 	fs.StringVar(&sourcesPath, "sources", "", "YAML file of allowed sources and their credentials (required)")
 	fs.StringSliceVar(&types, "allow-type", nil, "allowed event types: globs as in rules (* any run, ? one character), e.g. '*:ActionTrail:ApiCall'; default any")
 	fs.StringVar(&opsListen, "http", "", "serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9465), apart from --listen; empty: off")

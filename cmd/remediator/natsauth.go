@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"os"
@@ -23,6 +24,9 @@ type natsAuth struct {
 	// _INBOX_worker.> only reads no other user's replies, and no other
 	// user reads its own, when each runs with its own prefix.
 	inboxPrefix string
+	// password and token come only from a NATS context (never a flag);
+	// from names where the identity came from ("" for the flags).
+	password, token, from string
 }
 
 // defaultInboxPrefix is nats.go's own.
@@ -52,12 +56,19 @@ func (a *natsAuth) options() ([]nats.Option, error) {
 	if a.nkey != "" {
 		o, err := nats.NkeyOptionFromSeed(a.nkey)
 		if err != nil {
-			return nil, errors.New("--nats-nkey: cannot read the seed file")
+			what := "--nats-nkey"
+			if a.from != "" {
+				what = a.from + ": nkey"
+			}
+			return nil, fmt.Errorf("%s %s: cannot read the seed file", what, a.nkey)
 		}
 		opts, n = append(opts, o), n+1
 	}
 	if a.user != "" {
-		opts, n = append(opts, nats.UserInfo(a.user, os.Getenv("NATS_PASSWORD"))), n+1
+		opts, n = append(opts, nats.UserInfo(a.user, cmp.Or(a.password, os.Getenv("NATS_PASSWORD")))), n+1
+	}
+	if a.token != "" {
+		opts, n = append(opts, nats.Token(a.token)), n+1
 	}
 	if n > 1 {
 		return nil, errors.New("give one of --nats-creds, --nats-nkey and --nats-user")

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"cmp"
 	"net/url"
-	"os"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -70,30 +68,9 @@ func redactURL(urls string) string {
 	return strings.Join(parts, ",")
 }
 
-// clientURL is the NATS URL of a tool command: --nats-url, NATS_URL, or
-// the local default.
-func (c *clientFlags) clientURL() string {
-	return cmp.Or(c.natsURL, os.Getenv("NATS_URL"), "nats://127.0.0.1:4222")
-}
-
 // connLogger logs a tool command's connection events as JSON lines on
 // its stderr.
 func connLogger(cmd *cobra.Command) *zap.Logger {
 	log, _ := newLogger(cmd.ErrOrStderr(), "json") // json is a known format: no error
 	return log
-}
-
-// withConn runs f on a connection of a tool command, its connection events
-// logged through log.
-func withConn(cf *clientFlags, log *zap.Logger, f func(*natsConn) error) error {
-	opts, err := cf.auth.options()
-	if err != nil {
-		return err
-	}
-	c, err := connect(cf.clientURL(), "", "", log, opts...)
-	if err != nil {
-		return err
-	}
-	defer c.close()
-	return f(c)
 }

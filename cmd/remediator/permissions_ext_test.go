@@ -321,8 +321,9 @@ func waitIntakeSettled(t *testing.T, js jetstream.JetStream, deadLetters int) {
 }
 
 // checkOperatorCommands runs dlq list, audit tail and control as the
-// operator user and checks what they print; obs counts the audit records.
-func checkOperatorCommands(t *testing.T, ns *natsProc, obs jetstream.JetStream, ops deployUser, outputs map[string]string) {
+// operator user and checks what they print (audit tail --all ends after
+// the last record on its own).
+func checkOperatorCommands(t *testing.T, ns *natsProc, _ jetstream.JetStream, ops deployUser, outputs map[string]string) {
 	t.Helper()
 	raws, err := events.ReadFixtures("../../testdata/events/01-huawei-cts-rotation-disabled.json",
 		"../../testdata/events/06-huawei-cts-rotation-disabled-unknown-key.json", "../../testdata/events/07-finding-invalid-key-id.json")
@@ -334,7 +335,7 @@ func checkOperatorCommands(t *testing.T, ns *natsProc, obs jetstream.JetStream, 
 	if err != nil || !strings.Contains(out, raws[1].ID) || !strings.Contains(out, raws[2].ID) {
 		t.Errorf("dlq list as %s: %v (want %s and %s)\n%s", ops.name, err, raws[1].ID, raws[2].ID, out)
 	}
-	out, err = runAs(t, ns, ops, "audit", "tail", "--all", "--count", fmt.Sprint(streamMsgCount(obs, "REMEDIATION_AUDIT")))
+	out, err = runAs(t, ns, ops, "audit", "tail", "--all")
 	outputs["audit tail"] = out
 	for _, id := range []string{"perm-ingest-1", raws[0].ID} {
 		if err != nil || !regexp.MustCompile(`remediated .* event=`+regexp.QuoteMeta(id)).MatchString(out) {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"time"
 
 	"github.com/nats-io/nuid"
@@ -25,10 +24,9 @@ type replayCounts struct {
 
 func newReplayCmd(stdout io.Writer) *cobra.Command {
 	var (
-		natsURL, mode string
-		freshIDs      bool
-		auth          natsAuth
-		cfg           = worker.DefaultConfig()
+		cf       clientFlags
+		mode     string
+		freshIDs bool
 	)
 	cmd := &cobra.Command{
 		Use:   "replay PATH...",
@@ -37,53 +35,41 @@ func newReplayCmd(stdout io.Writer) *cobra.Command {
 			"same fixtures again within the stream's duplicate window creates no new work.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if natsURL == "" {
-				natsURL = os.Getenv("NATS_URL")
-			}
-			if natsURL == "" {
-				natsURL = "nats://127.0.0.1:4222"
-			}
-			opts, err := auth.options()
-			if err != nil {
-				return err
-			}
-			conn, err := connect(natsURL, "", "", connLogger(cmd), opts...)
-			if err != nil {
-				return err
-			}
-			defer conn.close()
-			if _, err := streams.EnsureTopology(cmd.Context(), conn.js, cfg.Streams()); err != nil {
-				return err
-			}
-			raws, readErr := events.ReadFixtures(args...)
-			if freshIDs {
-				if raws, err = withFreshIDs(raws); err != nil {
-					return err
-				}
-			}
-			n, err := replayWithProgress(cmd.Context(), cmd.ErrOrStderr(), time.Second, conn, cfg, raws, events.Mode(mode))
-			n.rejected += countJoined(readErr)
-			if readErr != nil {
-				fmt.Fprintln(cmd.ErrOrStderr(), readErr)
-			}
-			fmt.Fprintf(stdout, "published %d, duplicate %d, rejected %d\n", n.published, n.duplicate, n.rejected)
-			if err != nil {
-				return err
-			}
-			if n.rejected > 0 {
-				return exitError{code: 1}
-			}
-			return nil
+			return cf.withConn(cmd, connLogger(cmd), func(conn *natsConn) error { return replayFiles(cmd, stdout, conn, cf.cfg, args, mode, freshIDs) })
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&natsURL, "nats-url", "", "NATS server URL (env NATS_URL, default nats://127.0.0.1:4222)")
-	auth.register(fs)
+	cf.register(fs, "stream", "subject")
 	fs.StringVar(&mode, "mode", "structured", "CloudEvents content mode: structured or binary")
 	fs.BoolVar(&freshIDs, "fresh-ids", false, "give every event a new unique id (load tests: replays are then new work)")
-	fs.StringVar(&cfg.Stream, "stream", cfg.Stream, "intake stream")
-	fs.StringVar(&cfg.Subject, "subject", cfg.Subject, "intake subjects")
 	return cmd
+}
+
+// replayFiles publishes the events of the files at paths.
+func replayFiles(cmd *cobra.Command, stdout io.Writer, conn *natsConn, cfg worker.Config, paths []string, mode string, freshIDs bool) error {
+	if _, err := streams.EnsureTopology(cmd.Context(), conn.js, cfg.Streams()); err != nil {
+		return err
+	}
+	var err error
+	raws, readErr := events.ReadFixtures(paths...)
+	if freshIDs {
+		if raws, err = withFreshIDs(raws); err != nil {
+			return err
+		}
+	}
+	n, err := replayWithProgress(cmd.Context(), cmd.ErrOrStderr(), time.Second, conn, cfg, raws, events.Mode(mode))
+	n.rejected += countJoined(readErr)
+	if readErr != nil {
+		fmt.Fprintln(cmd.ErrOrStderr(), readErr)
+	}
+	fmt.Fprintf(stdout, "published %d, duplicate %d, rejected %d\n", n.published, n.duplicate, n.rejected)
+	if err != nil {
+		return err
+	}
+	if n.rejected > 0 {
+		return exitError{code: 1}
+	}
+	return nil
 }
 
 func replay(ctx context.Context, conn *natsConn, cfg worker.Config, raws []events.Raw, mode events.Mode) (replayCounts, error) {

@@ -112,7 +112,7 @@ come from --id, so publishing one sweep twice adds nothing.`,
 				return err
 			}
 			if publish {
-				if err := withConn(&cf, zap.NewNop(), func(c *natsConn) error {
+				if err := cf.withConn(cmd, zap.NewNop(), func(c *natsConn) error {
 					n, dup, err := publishFindings(ctx, c, wf.cfg, rep)
 					fmt.Fprintf(stderr, "sweep %s: published %d findings (%d already published by this sweep)\n", id, n, dup)
 					return err
@@ -273,7 +273,7 @@ func newPostureCmd(stdout io.Writer) *cobra.Command {
 			if output != "table" && output != "json" {
 				return fmt.Errorf("-o %q: want table or json", output)
 			}
-			return withConn(&cf, zap.NewNop(), func(c *natsConn) error {
+			return cf.withConn(cmd, zap.NewNop(), func(c *natsConn) error {
 				kv, err := c.js.KeyValue(cmd.Context(), cf.cfg.ControlBucket)
 				if err != nil {
 					return fmt.Errorf("control bucket %s: %w (has a worker run against this server?)", cf.cfg.ControlBucket, err)
@@ -289,7 +289,7 @@ func newPostureCmd(stdout io.Writer) *cobra.Command {
 			})
 		},
 	}
-	cf.register(cmd)
+	cf.register(cmd.Flags())
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
 	cmd.Flags().StringSliceVar(&onlyStatus, "status", nil, "print only rows of these statuses (compliant, non_compliant, unknown, not_applicable)")
 	return cmd
