@@ -71,9 +71,6 @@ so the worker remediates it through the usual rules, ledger, limits and audit; t
 come from --id, so publishing one sweep twice adds nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := configure(cmd); err != nil {
-				return err
-			}
 			if output != "table" && output != "json" {
 				return fmt.Errorf("-o %q: want table or json", output)
 			}
@@ -113,7 +110,7 @@ come from --id, so publishing one sweep twice adds nothing.`,
 			}
 			if publish {
 				if err := cf.withConn(cmd, zap.NewNop(), func(c *natsConn) error {
-					n, dup, err := publishFindings(ctx, c, wf.cfg, rep)
+					n, dup, err := publishFindings(ctx, c, cf.cfg, rep)
 					fmt.Fprintf(stderr, "sweep %s: published %d findings (%d already published by this sweep)\n", id, n, dup)
 					return err
 				}); err != nil {
@@ -135,8 +132,6 @@ come from --id, so publishing one sweep twice adds nothing.`,
 	registerRuleLimits(fs, &wf.ruleLimit)
 	wf.cfg = worker.DefaultConfig()
 	fs.StringSliceVar(&wf.cfg.SelfPrincipals, "self-principal", nil, "the worker's own cloud identities, as run has them")
-	fs.StringVar(&wf.cfg.Stream, "stream", wf.cfg.Stream, "intake stream (--publish)")
-	fs.StringVar(&wf.cfg.Subject, "subject", wf.cfg.Subject, "intake subjects (--publish)")
 	fs.StringSliceVar(&sf.accounts, "account", nil, "an account to sweep besides those --accounts and the policy name: huawei=DOMAIN_ID or alibaba=ACCOUNT_ID (repeatable)")
 	fs.IntVar(&sf.concurrency, "concurrency", 8, "resources read at once (pacing bounds the rate)")
 	fs.StringVar(&accountsPath, "accounts", "", "YAML file naming the credentials of each cloud account (as run's)")
@@ -150,8 +145,7 @@ come from --id, so publishing one sweep twice adds nothing.`,
 	fs.StringSliceVar(&onlyStatus, "status", nil, "print only rows of these statuses (compliant, non_compliant, unknown, not_applicable)")
 	fs.BoolVar(&fail, "exit-code", false, "exit 1 when a resource is non-compliant or unknown")
 	fs.DurationVar(&progress, "progress", 5*time.Second, "how often progress is written to stderr")
-	fs.StringVar(&cf.natsURL, "nats-url", "", "NATS server URL for --publish (env NATS_URL, default nats://127.0.0.1:4222)")
-	cf.auth.register(fs)
+	cf.register(fs, "stream", "subject") // --publish's connection, as the other tool commands take it
 	return cmd
 }
 

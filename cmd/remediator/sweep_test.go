@@ -14,7 +14,6 @@ import (
 
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/cloudsim"
-	"github.com/remediator/remediator/worker/embedded"
 	"github.com/remediator/remediator/worker/streams"
 	"github.com/remediator/remediator/worker/sweep"
 )
@@ -56,11 +55,7 @@ func countStatus(rep *sweep.Report, st sweep.Status) int {
 // publishing it again later adds no write.
 func TestSweepPublishRemediates(t *testing.T) {
 	t.Parallel()
-	ns, err := embedded.Start(embedded.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
+	ns := startNATSProcess(t, natsProcOptions{}) // nats-server as its own process
 	seed, err := cloudsim.LoadSeed("../../testdata/cloudsim/demo.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -79,7 +74,7 @@ func TestSweepPublishRemediates(t *testing.T) {
 	if _, err := streams.EnsureTopology(context.Background(), js, worker.DefaultConfig().Streams()); err != nil {
 		t.Fatal(err)
 	}
-	sweepArgs := append([]string{"--account", "huawei=" + demoHuaweiAccount, "--nats-url", ns.ClientURL()}, common...)
+	sweepArgs := append([]string{"--account", "huawei=" + demoHuaweiAccount, "--nats-url", ns.URL()}, common...)
 	first, stderr := sweepOnce(t, append([]string{"--publish", "--id", "s1"}, sweepArgs...)...)
 	if n := countStatus(first, sweep.NonCompliant); n != 6 {
 		t.Fatalf("first sweep: %d non-compliant, want 6 (2 Alibaba regions, 1 EVS project, 1 key to disable, 2 keys to rotate): %+v", n, first.Rows)
@@ -90,7 +85,7 @@ func TestSweepPublishRemediates(t *testing.T) {
 	if _, stderr = sweepOnce(t, append([]string{"--publish", "--id", "s1"}, sweepArgs...)...); !strings.Contains(stderr, "published 6 findings (6 already") {
 		t.Errorf("sweep s1 published again: %s", stderr)
 	}
-	_, logs := startChild(t, append([]string{"run", "--nats-url", ns.ClientURL(), "--pacing=false"}, common...)...)
+	_, logs := startChild(t, append([]string{"run", "--nats-url", ns.URL(), "--pacing=false"}, common...)...)
 	waitFor(t, "6 writes and an empty intake", func() bool {
 		st, err := js.Stream(context.Background(), "REMEDIATION_EVENTS")
 		if err != nil {
@@ -119,11 +114,7 @@ func TestSweepPublishRemediates(t *testing.T) {
 // remediate; `remediator posture` prints the last sweep's report.
 func TestSweepEveryTwoReplicas(t *testing.T) {
 	t.Parallel()
-	ns, err := embedded.Start(embedded.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
+	ns := startNATSProcess(t, natsProcOptions{}) // nats-server as its own process
 	seed, err := cloudsim.LoadSeed("../../testdata/cloudsim/demo.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +122,7 @@ func TestSweepEveryTwoReplicas(t *testing.T) {
 	sim := cloudsim.New(seed)
 	srv := startSim(t, sim)
 	const every = 2 * time.Second
-	args := []string{"run", "--nats-url", ns.ClientURL(), "--pacing=false", "--cloud-endpoint", srv.URL(), "--builtin", "--rules", "../../testdata/rules/demo",
+	args := []string{"run", "--nats-url", ns.URL(), "--pacing=false", "--cloud-endpoint", srv.URL(), "--builtin", "--rules", "../../testdata/rules/demo",
 		"--sweep-every", every.String(), "--sweep-account", "huawei=" + demoHuaweiAccount}
 	_, logsA := startChild(t, args...)
 	_, logsB := startChild(t, args...)
@@ -162,7 +153,7 @@ func TestSweepEveryTwoReplicas(t *testing.T) {
 	if n := sim.Writes(""); n != 6 {
 		t.Errorf("%d writes, want the 6 the first sweep found\n%s\n%s", n, logsA.String(), logsB.String())
 	}
-	posture := exec.Command(os.Args[0], "posture", "--nats-url", ns.ClientURL(), "-o", "json")
+	posture := exec.Command(os.Args[0], "posture", "--nats-url", ns.URL(), "-o", "json")
 	posture.Env = append(os.Environ(), "REMEDIATOR_TEST_MAIN=1")
 	out, err := posture.Output()
 	if err != nil {
