@@ -129,7 +129,7 @@ func (n *Notifier) ensureConsumer(ctx context.Context, js jetstream.JetStream, c
 		Description:   "remediator notifications to sink " + c.Name,
 		DeliverPolicy: jetstream.DeliverNewPolicy,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       n.o.Timeout + 20*time.Second,
+		AckWait:       ackWait(n.o.Timeout),
 		MaxDeliver:    -1, // no attempt limit: a sink that is down gets everything when it is back
 		MaxAckPending: 1000,
 	}
@@ -156,10 +156,16 @@ func (n *Notifier) ensureConsumer(ctx context.Context, js jetstream.JetStream, c
 	return cons, nil
 }
 
+// ackWait is how long a record delivered to a notifier may stay unsettled
+// before it is redelivered (to this notifier or, when it died, the next):
+// a pulled record waits behind at most one request per goroutine, then
+// takes its own, so two timeouts and a margin.
+func ackWait(timeout time.Duration) time.Duration { return 2*timeout + 5*time.Second }
+
 // consume pulls the sink's records and delivers them with Concurrency
 // goroutines until ctx ends.
 func (n *Notifier) consume(ctx context.Context, s *sink, cons jetstream.Consumer) error {
-	it, err := cons.Messages(jetstream.PullMaxMessages(2 * n.o.Concurrency))
+	it, err := cons.Messages(jetstream.PullMaxMessages(n.o.Concurrency))
 	if err != nil {
 		return fmt.Errorf("sink %s: consume: %w", s.cfg.Name, err)
 	}
