@@ -273,6 +273,7 @@ func TestRunNotifySinks(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &msg); err != nil {
 		t.Fatalf("not a Slack message: %v: %s", err, body)
 	}
+	t.Logf("the Slack message:\n%s", msg.Text)
 	for _, want := range []string{"*Remediated*", "Resource: `" + demoKeyOff + "`", "Changed by: ", "Done: "} {
 		if !strings.Contains(msg.Text, want) {
 			t.Errorf("no %q in the message:\n%s", want, msg.Text)
