@@ -58,6 +58,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newConfigCmd(stdout),
 		newSweepCmd(stdout, stderr),
 		newPostureCmd(stdout),
+		newNotifyCmd(stderr),
 	)
 	addVersion(root, stdout)
 	return root

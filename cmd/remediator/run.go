@@ -33,6 +33,8 @@ type workerFlags struct {
 	// sweepEvery (run only): sweep every period on one replica; 0: never.
 	sweepEvery time.Duration
 	sweep      sweepFlags
+	// notify (run only): --notify-sinks and its options (notify.go).
+	notify notifyFlags
 }
 
 func (f *workerFlags) register(fs *pflag.FlagSet) {
@@ -148,6 +150,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	fs.StringSliceVar(&wf.sweep.accounts, "sweep-account", nil, "an account to sweep besides those --accounts and the policy name: huawei=DOMAIN_ID or alibaba=ACCOUNT_ID (repeatable)")
 	fs.IntVar(&wf.sweep.concurrency, "sweep-concurrency", 4, "resources a sweep reads at once (pacing bounds the rate)")
 	fs.IntVar(&gcPercent, "gc-percent", defaultGCPercent, "the Go garbage collector's GOGC: how far the heap grows past what is live before a collection; the default spends memory (a heap of about 60 MiB with the built-in rules) to save CPU; 0: Go's own (100); GOGC in the environment wins")
+	wf.notify.register(fs, "notify-") // notifications beside the worker (notify.go)
 	fs.BoolVar(&pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on the --http address (CPU, heap, goroutines; for diagnosing, not for an address others can reach)")
 	return cmd
 }
@@ -183,6 +186,10 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 		return fmt.Errorf("rules:\n%w", err)
 	}
 	promReg, metrics := newRegistry()
+	notifier, err := wf.notify.build(wf.cfg, promReg, log) // nil without --notify-sinks
+	if err != nil {
+		return err
+	}
 	var cp atomic.Pointer[natsConn]
 	var wp atomic.Pointer[worker.Worker]
 	if oo.listen != "" {
@@ -209,6 +216,7 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 		return err
 	}
 	wp.Store(w)
+	defer startNotifier(ctx, notifier, conn.js, log)() // notify.go
 	if wf.sweepEvery > 0 {
 		go newSchedule(ctx, conn, w, prov, sc, wf, promReg, log).Run(ctx)
 	}

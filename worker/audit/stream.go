@@ -24,17 +24,20 @@ const TypePrefix = "remediator.audit."
 
 // Record is the data of an audit CloudEvent (schema in README).
 type Record struct {
-	Outcome    Outcome           `json:"outcome"`
-	Reason     string            `json:"reason,omitempty"`
-	Code       string            `json:"code,omitempty"`
-	Error      string            `json:"error,omitempty"`
-	Detail     string            `json:"detail,omitempty"`
-	Rule       string            `json:"rule"`
-	Action     string            `json:"action"`
-	Provider   string            `json:"provider"`
-	Account    string            `json:"account,omitempty"`
-	Region     string            `json:"region,omitempty"`
-	Resource   string            `json:"resource,omitempty"`
+	Outcome  Outcome `json:"outcome"`
+	Reason   string  `json:"reason,omitempty"`
+	Code     string  `json:"code,omitempty"`
+	Error    string  `json:"error,omitempty"`
+	Detail   string  `json:"detail,omitempty"`
+	Rule     string  `json:"rule"`
+	Action   string  `json:"action"`
+	Provider string  `json:"provider"`
+	Account  string  `json:"account,omitempty"`
+	Region   string  `json:"region,omitempty"`
+	Resource string  `json:"resource,omitempty"`
+	// Actor is who made the change, from the event's finding (absent when
+	// the event had no known form or named nobody).
+	Actor      *events.Actor     `json:"actor,omitempty"`
 	Params     map[string]string `json:"params,omitempty"`
 	Before     string            `json:"state_before,omitempty"`
 	After      string            `json:"state_after,omitempty"`
@@ -145,6 +148,7 @@ func (a *Stream) event(d Decision) ([]byte, string, error) {
 		Account:  orFinding(d.Params["account"], d.Finding, func(f *events.Finding) string { return f.Account }),
 		Region:   orFinding(d.Params["region"], d.Finding, func(f *events.Finding) string { return f.Region }),
 		Resource: orFinding(d.Resource, d.Finding, func(f *events.Finding) string { return f.ResourceID }),
+		Actor:    actor(d.Finding),
 		Params:   d.Params,
 		Before:   d.Before, After: d.After, Attempts: d.Attempt,
 		DurationMS: float64(d.Duration.Microseconds()) / 1000,
@@ -191,4 +195,13 @@ func orFinding(v string, f *events.Finding, get func(*events.Finding) string) st
 		return v
 	}
 	return get(f)
+}
+
+// actor is the finding's actor, nil when there is none.
+func actor(f *events.Finding) *events.Actor {
+	if f == nil || f.Actor == (events.Actor{}) {
+		return nil
+	}
+	a := f.Actor
+	return &a
 }
