@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -121,7 +122,7 @@ func (s *Sweeper) Run(ctx context.Context, id string) (*Report, error) {
 		}()
 	}
 	stop := s.report(len(ts), &done, rep.Started, now)
-	for i := range ts {
+	for _, i := range interleave(ts) {
 		select {
 		case work <- i:
 		case <-ctx.Done():
@@ -223,6 +224,10 @@ func (s *Sweeper) judge(ctx context.Context, r Row, m rules.Match, eventID strin
 	if !ok {
 		return r.with(Unknown, "no action "+m.Rule.Action)
 	}
+	// Paced as the worker paces it: the provider's, account's and region's
+	// buckets (without a scope every region would share one).
+	provider, _, _ := strings.Cut(m.Rule.Action, ".")
+	ctx = action.WithRateScope(ctx, provider, m.Params["account"], m.Params["region"])
 	res, err := act.Ensure(ctx, action.Request{Params: m.Params, DryRun: true, EventID: eventID})
 	var ae *action.Error
 	switch {
@@ -240,6 +245,33 @@ func (s *Sweeper) judge(ctx context.Context, r Row, m rules.Match, eventID strin
 		return r.with(NotApplicable, err.Error())
 	}
 	return r.with(Unknown, err.Error())
+}
+
+// interleave orders the targets' indexes round-robin over their provider,
+// account and region: each has its own pacing buckets, so the readers
+// keep every region busy instead of queueing at one region's bucket.
+func interleave(ts []Target) []int {
+	var groups [][]int
+	at := map[[3]string]int{}
+	for i, t := range ts {
+		k := [3]string{t.Provider, t.Account, t.Region}
+		g, ok := at[k]
+		if !ok {
+			g = len(groups)
+			at[k] = g
+			groups = append(groups, nil)
+		}
+		groups[g] = append(groups[g], i)
+	}
+	out := make([]int, 0, len(ts))
+	for n := 0; len(out) < len(ts); n++ {
+		for _, g := range groups {
+			if n < len(g) {
+				out = append(out, g[n])
+			}
+		}
+	}
+	return out
 }
 
 func (r Row) with(s Status, reason string) Row {

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/remediator/remediator/events"
@@ -77,22 +78,47 @@ func targets(ctx context.Context, policy map[string]any, sc Scope, inv Inventory
 				}
 			}
 		}
-		if inv == nil {
-			continue
+		if inv != nil {
+			keys, failed := listKeys(ctx, inv, acct, projects)
+			ts, rows = append(ts, keys...), append(rows, failed...)
 		}
-		for _, region := range sorted(slices.Collect(maps.Keys(projects))) {
+	}
+	return ts, rows
+}
+
+// listKeys lists the keys of every project, the regions at once (each
+// has its own pacing bucket), and returns the rotation targets in region
+// order; a project whose listing fails gets an unknown row.
+func listKeys(ctx context.Context, inv Inventory, acct string, projects map[string]string) ([]Target, []Row) {
+	regions := sorted(slices.Collect(maps.Keys(projects)))
+	found := make([][]Target, len(regions))
+	failed := make([]*Row, len(regions))
+	var wg sync.WaitGroup
+	for i, region := range regions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
 			p := projects[region]
 			err := inv.ListKMSKeys(ctx, acct, region, p, func(k KMSKey) error {
 				if k.Enabled && k.Rotatable {
-					ts = append(ts, Target{Check: CheckHuaweiKMSRotation, Provider: "huawei", Account: acct, Region: region,
+					found[i] = append(found[i], Target{Check: CheckHuaweiKMSRotation, Provider: "huawei", Account: acct, Region: region,
 						Project: p, ResourceType: "kms_key", ResourceID: k.ID, Drift: "kms.key_rotation_disabled"})
 				}
 				return nil
 			})
 			if err != nil {
-				rows = append(rows, Row{Check: CheckHuaweiKMSRotation, Provider: "huawei", Account: acct, Region: region,
-					Project: p, Resource: p + "/*", Status: Unknown, Reason: "listing the keys: " + err.Error()})
+				failed[i] = &Row{Check: CheckHuaweiKMSRotation, Provider: "huawei", Account: acct, Region: region,
+					Project: p, Resource: p + "/*", Status: Unknown, Reason: "listing the keys: " + err.Error()}
 			}
+		}()
+	}
+	wg.Wait()
+	var ts []Target
+	var rows []Row
+	for i := range regions {
+		ts = append(ts, found[i]...)
+		if failed[i] != nil {
+			rows = append(rows, *failed[i])
 		}
 	}
 	return ts, rows
