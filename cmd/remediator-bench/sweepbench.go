@@ -46,7 +46,7 @@ func newSweepBenchCmd(stdout io.Writer) *cobra.Command {
 			"`remediator sweep --builtin --rules POLICY -o json` as a process, paced (the default) and --pacing=false,\n" +
 			"in turn for --rounds rounds, each against a fresh simulator. For each run: the wall time, the simulator's\n" +
 			"calls by API, the pacing bound (the most KMS calls one region's bucket had to make over its rate), how many\n" +
-			"regions' buckets were in use at once, the sweep process's CPU and peak RSS, and its rows by status, checked\n" +
+			"regions were called at once, the sweep process's CPU and peak RSS, and its rows by status, checked\n" +
 			"against the seed: every enabled rotatable key with rotation off non_compliant, every other one compliant.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runSweepBench(cmd.Context(), stdout, o) },

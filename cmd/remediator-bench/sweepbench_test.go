@@ -28,7 +28,7 @@ func TestSweepBenchSmall(t *testing.T) {
 	calls := `calls: kms.describe-key 12, kms.get-key-rotation-status 90, kms.list-keys 3; `
 	wantLines(t, out,
 		`(?m)^round 1/1, paced: 90 rows \(78 compliant, 12 non_compliant, 0 unknown\) as expected; wall [0-9.]+s \(sweep [0-9.]+s\); `+calls+
-			`listing [0-9.]+s; regions' buckets in use at once [0-9.]+; sweep CPU [0-9.]+s, peak RSS [1-9][0-9]* kB; simulator CPU [0-9.]+s; `+
+			`listing [0-9.]+s; regions called at once [0-9.]+; sweep CPU [0-9.]+s, peak RSS [1-9][0-9]* kB; simulator CPU [0-9.]+s; `+
 			`pacing bound 1\.83s \(wall/bound [0-9.]+\), one region at a time 5\.50s$`,
 		`(?m)^round 1/1, not paced: 90 rows \(78 compliant, 12 non_compliant, 0 unknown\) as expected; wall [0-9.]+s \(sweep [0-9.]+s\); `+calls,
 		`(?m)^sweep: remediator sweep \(--concurrency 8\) as its own process, .* 90 keys over 3 projects, a region each; 90 enabled rotatable \(12 with rotation off\); KMS paced at 18/s burst 2 per region; 1 round\(s\)`,

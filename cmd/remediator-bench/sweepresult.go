@@ -57,10 +57,11 @@ func (r sweepResult) serialBound() time.Duration {
 	return d
 }
 
-// atOnce is how many regions' buckets were in use at once on average while
-// keys were checked: the regions' spans of check calls added up, over the
-// span of every check call (1: one region after another). The listing
-// (list-keys), which comes first, is left out.
+// atOnce is how many regions were called at once on average while keys
+// were checked: the regions' spans of check calls added up, over the span
+// of every check call (1: one region after another, so at most one
+// region's bucket busy). The listing (list-keys), which comes first, is
+// left out.
 func (r sweepResult) atOnce() float64 {
 	var sum time.Duration
 	for _, s := range r.spans {
@@ -91,7 +92,7 @@ func (r sweepResult) String() string {
 		calls = append(calls, fmt.Sprintf("%s %d", op, r.calls[op]))
 	}
 	s := fmt.Sprintf("%s: %d rows (%d compliant, %d non_compliant, %d unknown) as expected; wall %s (sweep %s); calls: %s; listing %s; "+
-		"regions' buckets in use at once %.1f; sweep CPU %s, peak RSS %d kB; simulator CPU %s",
+		"regions called at once %.1f; sweep CPU %s, peak RSS %d kB; simulator CPU %s",
 		pacedName(r.paced), r.rows(), r.status[sweep.Compliant], r.status[sweep.NonCompliant], r.status[sweep.Unknown],
 		secs(r.wall), secs(r.took), strings.Join(calls, ", "), secs(r.listing), r.atOnce(), secs(r.cpu), r.rssKiB, secs(r.simCPU))
 	if r.paced {
@@ -193,7 +194,7 @@ func printSweepBench(w io.Writer, o sweepOptions, est sweepEstate, runs []sweepR
 		"%d enabled rotatable (%d with rotation off); KMS paced at %g/s burst %d per region; %d round(s), median (min-max)\n",
 		conc, o.keys, o.projects, len(est.want), nc, per, burst, o.rounds)
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "pacing\twall\tsweep\tcalls\tpacing bound\twall/bound\tbuckets at once\tlisting\tsweep CPU\tpeak RSS\tsimulator CPU")
+	fmt.Fprintln(tw, "pacing\twall\tsweep\tcalls\tpacing bound\twall/bound\tregions at once\tlisting\tsweep CPU\tpeak RSS\tsimulator CPU")
 	for _, paced := range []bool{true, false} {
 		var rs []sweepResult
 		for _, r := range runs {
@@ -213,7 +214,7 @@ func printSweepBench(w io.Writer, o sweepOptions, est sweepEstate, runs []sweepR
 		}
 		bound, ratio := "-", "-"
 		if paced {
-			bound = s(sweepResult.bound)
+			bound = spreadOrOne(pick(func(r sweepResult) float64 { return r.bound().Seconds() }), "%.2fs")
 			ratio = spread(pick(func(r sweepResult) float64 { return r.wall.Seconds() / r.bound().Seconds() }), "%.2f")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", map[bool]string{true: "on", false: "off"}[paced],
