@@ -86,7 +86,7 @@ func newBenchCmd(stdout io.Writer) *cobra.Command {
 	fs.StringSliceVar(&o.only, "only", nil, "run only these parts: ceiling, record, nowrite, write, latency, drift, throttle")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds of the ceiling, record and no-write runs, taken in turn; each is reported at its median, its ratio as the median of the rounds' ratios")
 	fs.IntVar(&o.throttleEvents, "throttle-events", 500, "drift events of the throttling runs")
-	cmd.AddCommand(newExternalCmd(stdout))
+	cmd.AddCommand(newExternalCmd(stdout), newSweepBenchCmd(stdout))
 	fs.IntVar(&o.quota, "quota", 200, "the simulator's KMS quota (calls in one second per project) in the throttling runs; the paced run paces at 90% of it with a burst of the other 10%")
 	return cmd
 }
