@@ -6,8 +6,11 @@
 // AK/SK signature (SDK-HMAC-SHA256), checks the project and the key id
 // format, keeps per-project key state (state, rotation, origin, default
 // flag), and answers with the documented bodies and status codes, including
-// the API gateway's throttling body. The Alibaba ECS RPC API and Huawei EVS
-// v5 default-encryption API are routed beside it as they are added.
+// the API gateway's throttling body. Beside it, on the same listener: the
+// Huawei EVS v5 default-encryption API, Huawei IAM's agency security
+// tokens, the Alibaba ECS RPC API (the four default-disk-key actions), STS
+// AssumeRole and the ECS instance metadata service's RAM role credentials.
+// `remediator cloudsim --help` lists every path.
 //
 // Tests and operators shape its behaviour with scripted faults (the next N
 // calls to an operation fail with a given status and code, optionally
