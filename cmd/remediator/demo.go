@@ -24,6 +24,7 @@ import (
 
 type demoOptions struct {
 	eventsDir, seedPath, rulesDir, mode, logFormat string
+	logLevel                                       logLevel
 	timeout                                        time.Duration
 	quiet                                          bool
 }
@@ -44,7 +45,7 @@ func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 			if o.quiet {
 				logOut = io.Discard
 			}
-			log, err := newLogger(logOut, o.logFormat)
+			log, err := newLoggerAt(logOut, o.logFormat, o.logLevel.level)
 			if err != nil {
 				return err
 			}
@@ -57,6 +58,7 @@ func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 	fs.StringVar(&o.seedPath, "seed", "", "initial simulator state, a YAML file (default: the demo's, built in: "+remediator.DemoSeed+")")
 	fs.StringVar(&o.mode, "mode", "structured", "CloudEvents content mode to publish in: structured or binary")
 	fs.StringVar(&o.logFormat, "log-format", "console", "json or console")
+	fs.Var(&o.logLevel, "log-level", logLevelUsage)
 	fs.DurationVar(&o.timeout, "timeout", time.Minute, "how long to wait for every event's outcome")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the table")
 	return cmd
