@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -38,7 +39,8 @@ func (c *child) wait() error {
 // elsewhere starts a command of this binary as its own process from an
 // empty directory, with HOME an empty directory too: as after `go install`
 // or in the container image, where there is no testdata/.
-func elsewhere(t *testing.T, args ...string) *child {
+// env, added last, overrides.
+func elsewhere(t *testing.T, env []string, args ...string) *child {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -49,6 +51,7 @@ func elsewhere(t *testing.T, args ...string) *child {
 	cmd.Dir = t.TempDir()
 	cmd.Env = append(os.Environ(), "REMEDIATOR_TEST_MAIN=1", "HOME="+home, "XDG_STATE_HOME=",
 		"HUAWEICLOUD_SDK_AK=", "HUAWEICLOUD_SDK_SK=", "ALIBABA_CLOUD_ACCESS_KEY_ID=", "ALIBABA_CLOUD_ACCESS_KEY_SECRET=")
+	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {
@@ -91,11 +94,32 @@ func (c *child) await(t *testing.T, re *regexp.Regexp) []string {
 // repository's files.
 func TestDemoFromAnyDirectory(t *testing.T) {
 	t.Parallel()
-	c := elsewhere(t, "demo", "--quiet", "--timeout", "3m")
+	c := elsewhere(t, nil, "demo", "--quiet", "--timeout", "3m")
 	if err := c.wait(); err != nil {
 		t.Fatalf("demo: %v\nstdout:\n%s\nstderr:\n%s", err, c.stdout.String(), c.stderr.String())
 	}
 	checkDemoTable(t, c.stdout.String())
+	// The Huawei SDK writes ~/.huaweicloud/application_id unless given a
+	// user agent (README, Operations): nothing may appear in HOME.
+	if left, _ := os.ReadDir(c.home); len(left) > 0 {
+		t.Errorf("the demo wrote in HOME: %v", left)
+	}
+}
+
+// TestDemoWithUnusableHome runs the demo with HOME a regular file, where
+// nothing can be created (even as root), and with HOME empty (as unset to
+// os.UserHomeDir): every cloud call must still succeed.
+func TestDemoWithUnusableHome(t *testing.T) {
+	t.Parallel()
+	file := filepath.Join(t.TempDir(), "not-a-dir")
+	writeFile(t, file, "")
+	for _, home := range []string{"HOME=" + file, "HOME="} {
+		c := elsewhere(t, []string{home}, "demo", "--quiet", "--timeout", "3m")
+		if err := c.wait(); err != nil {
+			t.Fatalf("demo with %s: %v\nstdout:\n%s\nstderr:\n%s", home, err, c.stdout.String(), c.stderr.String())
+		}
+		checkDemoTable(t, c.stdout.String())
+	}
 }
 
 // TestCloudsimFromAnyDirectory serves `remediator cloudsim` with no --seed
@@ -103,7 +127,7 @@ func TestDemoFromAnyDirectory(t *testing.T) {
 // state.
 func TestCloudsimFromAnyDirectory(t *testing.T) {
 	t.Parallel()
-	c := elsewhere(t, "cloudsim", "--listen", "127.0.0.1:0")
+	c := elsewhere(t, nil, "cloudsim", "--listen", "127.0.0.1:0")
 	url := c.await(t, regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`))[1]
 	cred, err := basic.NewCredentialsBuilder().WithAk(cloudsim.DemoAccessKey).WithSk(cloudsim.DemoSecretKey).WithProjectId(demoProject).SafeBuild()
 	if err != nil {
