@@ -132,7 +132,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	wf.register(fs)
 	fs.StringVar(&natsURL, "nats-url", "", "NATS server URL (env NATS_URL); empty: start an embedded JetStream server")
 	auth.register(fs)
-	fs.StringVar(&dataDir, "data-dir", defaultDataDir(), "embedded server data directory")
+	fs.StringVar(&dataDir, "data-dir", defaultDataDir(), "embedded server data directory; one run at a time: locked while in use")
 	fs.StringVar(&listen, "embedded-listen", "127.0.0.1:4222", "client address of the embedded server (empty: in-process only)")
 	fs.StringVar(&cloudEndpoint, "cloud-endpoint", "", "send every provider call to this URL, e.g. http://127.0.0.1:8099 (the simulator)")
 	fs.StringVar(&logFormat, "log-format", "json", "json or console")
