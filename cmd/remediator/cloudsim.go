@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/remediator/remediator"
 	"github.com/remediator/remediator/worker/cloudsim"
 )
 
@@ -24,13 +25,32 @@ func newCloudsimCmd(stdout, stderr io.Writer) *cobra.Command {
 	)
 	cmd := &cobra.Command{
 		Use:   "cloudsim",
-		Short: "Serve the cloud simulator (Huawei KMS) on a loopback address",
-		Args:  cobra.NoArgs,
+		Short: "Serve the cloud simulator (Huawei KMS, Huawei EVS, Alibaba ECS) on a loopback address",
+		Long: `Serves, on one listener, the cloud APIs remediator calls, as the official SDKs call them
+(signatures checked), with state kept per project or account and region:
+
+  Huawei KMS v1.0    POST /v1.0/{project_id}/kms/{describe-key, get-key-rotation-status,
+                     enable-key-rotation, disable-key-rotation, enable-key, disable-key,
+                     cancel-key-deletion}
+  Huawei EVS v5      /v5/{project_id}/default-encryption/{status, enable, disable, key, key/reset}
+  Huawei IAM v3.0    POST /v3.0/OS-CREDENTIAL/securitytokens (agency temporary credentials)
+  Alibaba ECS        POST /?Action= DescribeDiskEncryptionByDefaultStatus, DescribeDiskDefaultKMSKeyId,
+                     ModifyDiskDefaultKMSKeyId, ResetDiskDefaultKMSKeyId (Version 2014-05-26)
+  Alibaba STS        POST /?Action=AssumeRole (RAM role temporary credentials)
+  ECS metadata       /latest/api/token, /latest/meta-data/ram/security-credentials/{role}
+  admin              GET /_sim/state, GET /_sim/calls, POST /_sim/faults, PUT /_sim/chaos,
+                     POST /_sim/reset
+
+The initial state is the demo's, built into the binary (testdata/cloudsim/demo.yaml in the
+repository: the keys, projects and regions the fixture events name), unless --seed names a
+YAML file of the same form, or "none" for no resources. Without credentials in the seed it
+accepts the public demo pair, which remediator run uses with --cloud-endpoint and no credentials.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var seed cloudsim.Seed
-			if seedPath != "" {
+			if seedPath != "none" {
 				var err error
-				if seed, err = cloudsim.LoadSeed(seedPath); err != nil {
+				if seed, err = loadSeed(seedPath); err != nil {
 					return err
 				}
 			}
@@ -62,7 +82,7 @@ func newCloudsimCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	fs := cmd.Flags()
 	fs.StringVar(&listen, "listen", "127.0.0.1:8099", "address to serve on")
-	fs.StringVar(&seedPath, "seed", "testdata/cloudsim/demo.yaml", "YAML file with the initial cloud state (empty: no resources)")
+	fs.StringVar(&seedPath, "seed", "", `YAML file with the initial cloud state (default: the demo's, built in: `+remediator.DemoSeed+`; "none": no resources)`)
 	fs.Float64Var(&chaos.ThrottleRate, "throttle-rate", 0, "fraction of calls answered with throttling (429)")
 	fs.Float64Var(&chaos.ServerErrorRate, "error-rate", 0, "fraction of calls answered with a 5xx")
 	fs.Float64Var(&chaos.TimeoutRate, "timeout-rate", 0, "fraction of calls held until they time out")

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"sort"
 	"text/tabwriter"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 
+	"github.com/remediator/remediator"
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/worker"
 	"github.com/remediator/remediator/worker/audit"
@@ -20,6 +24,7 @@ import (
 
 type demoOptions struct {
 	eventsDir, seedPath, rulesDir, mode, logFormat string
+	logLevel                                       logLevel
 	timeout                                        time.Duration
 	quiet                                          bool
 }
@@ -31,14 +36,16 @@ func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 		Short: "Run everything in-process on the fixture events and print what happened",
 		Long: "Starts an embedded JetStream server, the cloud simulator and the worker with the built-in\n" +
 			"rules, publishes the fixture events, waits until each has an outcome and prints a table.\n" +
-			"No credentials, no servers, no network beyond 127.0.0.1.",
+			"No credentials, no servers, no network beyond 127.0.0.1. The fixtures, the demo's policy and\n" +
+			"the simulator's state are built into the binary (from testdata/ in the repository), so it\n" +
+			"runs from any directory; --events, --rules and --seed take your own instead.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			logOut := stderr
 			if o.quiet {
 				logOut = io.Discard
 			}
-			log, err := newLogger(logOut, o.logFormat)
+			log, err := newLoggerAt(logOut, o.logFormat, o.logLevel.level)
 			if err != nil {
 				return err
 			}
@@ -46,22 +53,37 @@ func newDemoCmd(stdout, stderr io.Writer) *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
-	fs.StringVar(&o.eventsDir, "events", "testdata/events", "fixture events to publish")
-	fs.StringVar(&o.rulesDir, "rules", "testdata/rules/demo", "rules loaded beside the built-in pack (the demo's policy)")
-	fs.StringVar(&o.seedPath, "seed", "testdata/cloudsim/demo.yaml", "initial simulator state")
+	fs.StringVar(&o.eventsDir, "events", "", "fixture events to publish, a file or a directory (default: the demo's, built in: "+remediator.DemoEvents+")")
+	fs.StringVar(&o.rulesDir, "rules", "", "rules loaded beside the built-in pack (default: the demo's policy, built in: "+remediator.DemoRules+")")
+	fs.StringVar(&o.seedPath, "seed", "", "initial simulator state, a YAML file (default: the demo's, built in: "+remediator.DemoSeed+")")
 	fs.StringVar(&o.mode, "mode", "structured", "CloudEvents content mode to publish in: structured or binary")
 	fs.StringVar(&o.logFormat, "log-format", "console", "json or console")
+	fs.Var(&o.logLevel, "log-level", logLevelUsage)
 	fs.DurationVar(&o.timeout, "timeout", time.Minute, "how long to wait for every event's outcome")
 	fs.BoolVar(&o.quiet, "quiet", false, "print only the table")
 	return cmd
 }
 
 func runDemo(ctx context.Context, stdout io.Writer, log *zap.Logger, o demoOptions) error {
+	dir, err := os.MkdirTemp("", "remediator-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	if o.eventsDir == "" || o.rulesDir == "" {
+		// events.ReadFixtures and the rule loader read files: the built-in
+		// parts are unpacked beside the embedded server's store.
+		if err := unpackDemo(dir); err != nil {
+			return err
+		}
+		o.eventsDir = cmp.Or(o.eventsDir, filepath.Join(dir, remediator.DemoEvents))
+		o.rulesDir = cmp.Or(o.rulesDir, filepath.Join(dir, remediator.DemoRules))
+	}
 	raws, err := events.ReadFixtures(o.eventsDir)
 	if err != nil {
 		return fmt.Errorf("fixtures: %w", err)
 	}
-	seed, err := cloudsim.LoadSeed(o.seedPath)
+	seed, err := loadSeed(o.seedPath)
 	if err != nil {
 		return err
 	}
@@ -74,11 +96,6 @@ func runDemo(ctx context.Context, stdout io.Writer, log *zap.Logger, o demoOptio
 		return err
 	}
 	defer func() { _ = srv.Close(context.Background()) }()
-	dir, err := os.MkdirTemp("", "remediator-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
 	conn, err := connect("", dir, "", log)
 	if err != nil {
 		return err
@@ -122,6 +139,42 @@ func runDemo(ctx context.Context, stdout io.Writer, log *zap.Logger, o demoOptio
 		return fmt.Errorf("not every event had an outcome after %s", o.timeout)
 	}
 	return nil
+}
+
+// unpackDemo writes the demo's built-in files under dir, at the paths they
+// have in the repository.
+func unpackDemo(dir string) error {
+	return fs.WalkDir(remediator.Demo, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == "." {
+			return err
+		}
+		dst := filepath.Join(dir, filepath.FromSlash(p))
+		if d.IsDir() {
+			return os.MkdirAll(dst, 0o700)
+		}
+		b, err := remediator.Demo.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(dst, b, 0o600)
+	})
+}
+
+// loadSeed reads the simulator's initial state from path, or the demo's
+// built-in state when path is empty.
+func loadSeed(path string) (cloudsim.Seed, error) {
+	if path != "" {
+		return cloudsim.LoadSeed(path)
+	}
+	b, err := remediator.Demo.ReadFile(remediator.DemoSeed)
+	if err != nil {
+		return cloudsim.Seed{}, err
+	}
+	s, err := cloudsim.ParseSeed(b)
+	if err != nil {
+		return cloudsim.Seed{}, fmt.Errorf("cloudsim seed %s (built in): %w", remediator.DemoSeed, err)
+	}
+	return s, nil
 }
 
 // printTable prints one row per event and rule, in fixture order.

@@ -65,8 +65,13 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 }
 
 // newLogger builds the JSON logger for services or a readable console
-// logger for interactive commands.
+// logger for interactive commands, at level info.
 func newLogger(w io.Writer, format string) (*zap.Logger, error) {
+	return newLoggerAt(w, format, zapcore.InfoLevel)
+}
+
+// newLoggerAt is newLogger at a level (see --log-level).
+func newLoggerAt(w io.Writer, format string, level zapcore.Level) (*zap.Logger, error) {
 	var enc zapcore.Encoder
 	switch format {
 	case "json":
@@ -80,5 +85,5 @@ func newLogger(w io.Writer, format string) (*zap.Logger, error) {
 	default:
 		return nil, fmt.Errorf("unknown log format %q (json or console)", format)
 	}
-	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), zap.InfoLevel)), nil
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), level)), nil
 }

@@ -82,6 +82,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 		pacing, pprof            bool
 		rateFlags                []string
 		gcPercent                int
+		level                    logLevel
 	)
 	cmd := &cobra.Command{
 		Use:   "run",
@@ -96,7 +97,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 			// at exit. A line costs no write of its own on the event's path.
 			out := &zapcore.BufferedWriteSyncer{WS: zapcore.AddSync(stderr), Size: logBuffer, FlushInterval: logFlush}
 			defer func() { _ = out.Stop() }()
-			log, err := newLogger(out, logFormat)
+			log, err := newLoggerAt(out, logFormat, level.level)
 			if err != nil {
 				return err
 			}
@@ -136,10 +137,11 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	wf.register(fs)
 	fs.StringVar(&natsURL, "nats-url", "", "NATS server URL (env NATS_URL); empty: start an embedded JetStream server")
 	auth.register(fs)
-	fs.StringVar(&dataDir, "data-dir", defaultDataDir(), "embedded server data directory")
+	fs.StringVar(&dataDir, "data-dir", defaultDataDir(), "embedded server data directory; one run at a time: locked while in use")
 	fs.StringVar(&listen, "embedded-listen", "127.0.0.1:4222", "client address of the embedded server (empty: in-process only)")
 	fs.StringVar(&cloudEndpoint, "cloud-endpoint", "", "send every provider call to this URL, e.g. http://127.0.0.1:8099 (the simulator)")
 	fs.StringVar(&logFormat, "log-format", "json", "json or console")
+	fs.Var(&level, "log-level", logLevelUsage)
 	fs.StringVar(&accountsPath, "accounts", "", "YAML file naming the credentials of each cloud account (see README)")
 	fs.String("config", "", "YAML configuration file (keys are these options with underscores; flags and REMEDIATOR_* variables win)")
 	fs.BoolVar(&pacing, "pacing", true, "pace cloud calls per provider, account, region and API at the providers' documented rates (see README)")

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -73,9 +74,9 @@ func newNATSConn(url, dataDir, listen string, log *zap.Logger, extra ...nats.Opt
 		if err := os.MkdirAll(store, 0o700); err != nil {
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
-		srv, err := embedded.Start(embedded.Options{StoreDir: store, Listen: listen, SyncAlways: true})
+		srv, err := embedded.Start(embedded.Options{StoreDir: store, Listen: listen, SyncAlways: true, Logger: log})
 		if err != nil {
-			return nil, err
+			return nil, explainEmbedded(err, dataDir)
 		}
 		c.srv, c.server = srv, "embedded"
 		log.Info("embedded_nats_started", zap.String("data_dir", dataDir), zap.String("client_url", c.srv.ClientURL()),
@@ -91,6 +92,26 @@ func newNATSConn(url, dataDir, listen string, log *zap.Logger, extra ...nats.Opt
 		return nc, rec.explain(err)
 	}
 	return c, nil
+}
+
+// explainEmbedded adds to an embedded server's start error what to do,
+// in terms of run's flags.
+func explainEmbedded(err error, dataDir string) error {
+	var inUse *embedded.InUseError
+	var listen *embedded.ListenError
+	switch {
+	case errors.As(err, &inUse):
+		holder := "another process"
+		if inUse.PID > 0 {
+			holder = fmt.Sprintf("process %d", inUse.PID)
+		}
+		return fmt.Errorf("data dir %s is in use by %s (another remediator run; lock file %s): stop it, or pass another --data-dir", dataDir, holder, inUse.Lock)
+	case errors.As(err, &listen) && errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%w; another run or nats-server holds it: stop it, or pass --embedded-listen ADDR (empty: in-process only)", err)
+	case errors.As(err, &listen):
+		return fmt.Errorf("%w: pass another --embedded-listen ADDR (empty: in-process only)", err)
+	}
+	return err
 }
 
 // open dials the main connection. It closes c.closed when that

@@ -6,9 +6,12 @@
 // AK/SK signature (SDK-HMAC-SHA256), checks the project and the key id
 // format, keeps per-project key state (state, rotation, origin, default
 // flag), and answers with the documented bodies and status codes, including
-// the API gateway's throttling body. It lists a project's keys a page at a
-// time (list-keys, see huawei_kms_list.go). The Alibaba ECS RPC API and
-// Huawei EVS v5 default-encryption API are routed beside it.
+// the API gateway's throttling body, and lists a project's keys a page at
+// a time (list-keys, see huawei_kms_list.go). Beside it, on the same
+// listener: the Huawei EVS v5 default-encryption API, Huawei IAM's agency
+// security tokens, the Alibaba ECS RPC API (the four default-disk-key
+// actions), STS AssumeRole and the ECS instance metadata service's RAM role
+// credentials. `remediator cloudsim --help` lists every path.
 //
 // Seeds can generate thousands of keys in a few lines (SeedGenerate), with
 // deterministic ids (GeneratedKeyID).

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"go.uber.org/zap"
 )
 
 // Options configure the embedded server.
@@ -35,7 +37,18 @@ type Options struct {
 	// Cluster joins a cluster: this node's route listen address, and the
 	// route URLs of every node (its own included).
 	Cluster *Cluster
+	// Logger receives the server's log lines (see serverLog); nil: none.
+	Logger *zap.Logger
 }
+
+// ListenError is a client address the server could not listen on.
+type ListenError struct {
+	Addr string
+	Err  error
+}
+
+func (e *ListenError) Error() string { return "embedded nats: " + e.Err.Error() }
+func (e *ListenError) Unwrap() error { return e.Err }
 
 // Cluster is a node's cluster membership.
 type Cluster struct {
@@ -46,14 +59,37 @@ type Cluster struct {
 
 // Server is a running embedded nats-server.
 type Server struct {
-	srv *server.Server
+	srv  *server.Server
+	lock *storeLock
 }
 
-// Start starts the server and waits until it accepts connections.
+// startTimeout bounds the wait for a server to accept connections.
+const startTimeout = 10 * time.Second
+
+// Start starts the server and waits until it accepts connections. The
+// store directory is locked while the server runs: a second server on it
+// fails at once with an *InUseError. A client address already taken fails
+// at once too, with a *ListenError.
 func Start(o Options) (*Server, error) {
 	if o.StoreDir == "" {
 		return nil, errors.New("embedded nats: StoreDir is required")
 	}
+	if err := os.MkdirAll(o.StoreDir, 0o700); err != nil {
+		return nil, fmt.Errorf("embedded nats: store: %w", err)
+	}
+	lock, err := lockStore(o.StoreDir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := start(o)
+	if err != nil {
+		lock.release()
+		return nil, err
+	}
+	return &Server{srv: s, lock: lock}, nil
+}
+
+func start(o Options) (*server.Server, error) {
 	opts := &server.Options{
 		ServerName:         "remediator-embedded",
 		JetStream:          true,
@@ -80,6 +116,8 @@ func Start(o Options) (*Server, error) {
 		}
 		if opts.Port == 0 {
 			opts.Port = server.RANDOM_PORT
+		} else if err := probeListen(o.Listen); err != nil {
+			return nil, err
 		}
 	}
 	if o.Name != "" {
@@ -95,12 +133,65 @@ func Start(o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("embedded nats: %w", err)
 	}
+	log := newServerLog(o.Logger)
+	s.SetLoggerV2(log, o.Logger != nil && o.Logger.Core().Enabled(zap.DebugLevel), false, false)
 	go s.Start()
-	if !s.ReadyForConnections(10 * time.Second) {
-		s.Shutdown()
-		return nil, errors.New("embedded nats: not ready after 10s")
+	if err := waitReady(s, log, startTimeout); err != nil {
+		stopFailed(s)
+		return nil, err
 	}
-	return &Server{srv: s}, nil
+	return s, nil
+}
+
+// stopFailed shuts down a server that failed to start, waiting a few
+// seconds at most: after a fatal line (which, with the server's own
+// logger, would have ended the process) some of its goroutines may never
+// return.
+func stopFailed(s *server.Server) {
+	done := make(chan struct{})
+	go func() {
+		s.Shutdown()
+		s.WaitForShutdown()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// probeListen tries the client address before the server does: the
+// server's accept loop only logs a failed listen and leaves Start waiting.
+// (Another process may still take the address in between; the server's
+// fatal log line then ends the wait, see waitReady.)
+func probeListen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return &ListenError{Addr: addr, Err: err}
+	}
+	return ln.Close()
+}
+
+// waitReady waits until s accepts connections, a fatal line is logged, or
+// limit passes.
+func waitReady(s *server.Server, log *serverLog, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		select {
+		case msg := <-log.fatal:
+			return fmt.Errorf("embedded nats: %s", msg)
+		default:
+		}
+		if s.ReadyForConnections(50 * time.Millisecond) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if last := log.last(); last != "" {
+				return fmt.Errorf("embedded nats: not ready after %s; the server's last error: %s", limit, last)
+			}
+			return fmt.Errorf("embedded nats: not ready after %s", limit)
+		}
+	}
 }
 
 // Connect opens a client connection to the server, in-process when it has
@@ -123,6 +214,7 @@ func (s *Server) ClientURL() string {
 func (s *Server) Shutdown() {
 	s.srv.Shutdown()
 	s.srv.WaitForShutdown()
+	s.lock.release()
 }
 
 // clusterOptions sets the cluster listen address and routes.

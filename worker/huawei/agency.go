@@ -42,7 +42,7 @@ func (p *Provider) assumeAgency(ctx context.Context, base Credentials, domain, p
 		endpoint = p.cfg.Endpoint
 	}
 	hc, err := iam.IamClientBuilder().WithEndpoints([]string{endpoint}).WithCredential(cred).
-		WithHttpConfig(config.DefaultHttpConfig().WithTimeout(p.cfg.Timeout).WithHttpTransport(p.transport)).SafeBuild()
+		WithHttpConfig(config.DefaultHttpConfig().WithTimeout(p.cfg.Timeout).WithHttpTransport(p.transport).WithUserAgent(userAgent)).SafeBuild()
 	if err != nil {
 		return Credentials{}, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the IAM client: %v", err)
 	}

@@ -187,13 +187,21 @@ func (p *Provider) httpClient(ctx context.Context, service, account, region, pro
 	}
 	hc, err := core.NewHcHttpClientBuilder().WithEndpoints([]string{p.endpoint(service, region)}).WithCredential(cred).
 		WithHttpConfig(config.DefaultHttpConfig().WithTimeout(p.cfg.Timeout).WithIgnoreContentTypeForGetRequest(true).
-			WithHttpTransport(p.transport)).SafeBuild()
+			WithHttpTransport(p.transport).WithUserAgent(userAgent)).SafeBuild()
 	if err != nil {
 		return nil, action.Errorf(action.Permanent, action.ReasonProviderError, "", "building the %s client: %v", service, err)
 	}
 	p.clients[key] = hc
 	return hc, nil
 }
+
+// userAgent is added to the SDK's User-Agent header. Without one the SDK
+// builds its own from the OS, the Go version, the locale and an
+// "application id": a random UUID it reads from ~/.huaweicloud/application_id,
+// creating the directory and the file on the first client it builds
+// (core/utils/sys_utils.go, GetEnvInfoString). With one of ours it touches
+// no file, so the worker writes nothing in HOME (read-only in a container).
+const userAgent = "remediator"
 
 // Parameter patterns shared by the Huawei actions.
 var (
