@@ -99,3 +99,44 @@ func RegisterDLQDepth(reg prometheus.Registerer, js jetstream.JetStream, cfg Con
 		return float64(info.State.Msgs)
 	}))
 }
+
+// RegisterState adds gauges read at each scrape: whether the worker is
+// ready, the intake consumer's backlog (pending: not yet delivered;
+// ack_pending: delivered, not yet acknowledged) and pause, and the open
+// circuits. The consumer's are -1 when it cannot be read.
+func (w *Worker) RegisterState(reg prometheus.Registerer) {
+	consumer := func(get func(*jetstream.ConsumerInfo) float64) func() float64 {
+		return func() float64 {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			info, err := w.cons.Info(ctx)
+			if err != nil {
+				return -1
+			}
+			return get(info)
+		}
+	}
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "remediator", Name: name, Help: help}, f)
+	}
+	reg.MustRegister(
+		gauge("ready", "1 while the worker consumes (its streams and consumer exist, its rules are loaded), else 0.", func() float64 {
+			if w.Ready() {
+				return 1
+			}
+			return 0
+		}),
+		gauge("consumer_pending", "Intake messages not yet delivered to any replica (-1 when the consumer cannot be read).",
+			consumer(func(i *jetstream.ConsumerInfo) float64 { return float64(i.NumPending) })),
+		gauge("consumer_ack_pending", "Intake messages delivered and not yet acknowledged (-1 when the consumer cannot be read).",
+			consumer(func(i *jetstream.ConsumerInfo) float64 { return float64(i.NumAckPending) })),
+		gauge("consumer_paused", "1 while remediation is paused (remediator control pause), else 0 (-1 when the consumer cannot be read).",
+			consumer(func(i *jetstream.ConsumerInfo) float64 {
+				if i.Paused {
+					return 1
+				}
+				return 0
+			})),
+		gauge("circuits_open", "Circuits of the blast-radius guard open now, as this replica sees them.", func() float64 { return float64(w.guard.OpenCircuits()) }),
+	)
+}

@@ -18,6 +18,7 @@ import (
 type writeGuard interface {
 	Watch(ctx context.Context)
 	Take(ctx context.Context, r *rules.Rule, now time.Time) (guard.Slots, *guard.Refusal)
+	OpenCircuits() int
 }
 
 // refused turns what the guard refused into the job's error: every

@@ -24,6 +24,8 @@ type fakeGuard struct {
 
 func (f *fakeGuard) Watch(context.Context) {}
 
+func (f *fakeGuard) OpenCircuits() int { return 0 }
+
 func (f *fakeGuard) Take(context.Context, *rules.Rule, time.Time) (guard.Slots, *guard.Refusal) {
 	if f.refusal != nil {
 		return nil, f.refusal

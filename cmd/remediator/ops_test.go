@@ -52,11 +52,23 @@ func TestOpsEndpoints(t *testing.T) {
 		return strings.Contains(m, `remediator_events_total{form="cts",outcome="no_match"} 1`)
 	})
 	_, m := get("/metrics")
-	for _, want := range []string{"remediator_dlq_messages 0", "remediator_event_latency_seconds_count 1", "go_goroutines"} {
+	for _, want := range []string{"remediator_dlq_messages 0", "remediator_event_latency_seconds_count 1", "go_goroutines",
+		"remediator_ready 1", "remediator_consumer_pending 0", "remediator_consumer_ack_pending 0", "remediator_consumer_paused 0", "remediator_circuits_open 0"} {
 		if !strings.Contains(m, want) {
 			t.Errorf("metrics lack %q", want)
 		}
 	}
+	// Paused, an event waits in the consumer: the gauges say both.
+	if c := run(context.Background(), []string{"control", "pause", "--nats-url", natsURL}, &rout, &rerr); c != 0 {
+		t.Fatalf("control pause: %s %s", rout.String(), rerr.String())
+	}
+	if c := run(context.Background(), []string{"replay", "--nats-url", natsURL, "../../testdata/events/02-huawei-cts-rotation-disabled-already-on.json"}, &rout, &rerr); c != 0 {
+		t.Fatalf("replay: %s %s", rout.String(), rerr.String())
+	}
+	waitFor(t, "the pause and the waiting event in the metrics", func() bool {
+		_, m := get("/metrics")
+		return strings.Contains(m, "remediator_consumer_paused 1") && strings.Contains(m, "remediator_consumer_pending 1")
+	})
 	cancel()
 	if c := <-code; c != 0 {
 		t.Errorf("exit %d", c)

@@ -218,6 +218,7 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 		return err
 	}
 	wp.Store(w)
+	w.RegisterState(promReg)
 	defer startNotifier(ctx, notifier, conn.js, log)() // notify.go
 	if wf.sweepEvery > 0 {
 		go newSchedule(ctx, conn, w, prov, sc, wf, promReg, log).Run(ctx)

@@ -114,3 +114,16 @@ func (c *circuits) trip(ctx context.Context, rule, reason string, now time.Time,
 	c.mu.Unlock()
 	return true
 }
+
+// openCount counts the circuits open at now.
+func (c *circuits) openCount(now time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, st := range c.open {
+		if now.Before(st.Until) {
+			n++
+		}
+	}
+	return n
+}

@@ -58,6 +58,9 @@ func New(control, limits jetstream.KeyValue, cfg Config, log *zap.Logger) *Guard
 // Watch keeps this process's view of the circuits current until ctx ends.
 func (g *Guard) Watch(ctx context.Context) { g.circuits.watch(ctx, g.log) }
 
+// OpenCircuits counts the circuits open now, as this replica sees them.
+func (g *Guard) OpenCircuits() int { return g.circuits.openCount(time.Now()) }
+
 // Kind is why a guard refused a write.
 type Kind string
 
