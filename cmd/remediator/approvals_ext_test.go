@@ -191,3 +191,16 @@ func auditRecord(t *testing.T, js jetstream.JetStream, eventID string, outcome a
 	}
 	return *found
 }
+
+// waiveDisableApproval writes a policy file waiving the built-in
+// disable_key rules' approval, for tests about something else that expect
+// every drift remediated at once.
+func waiveDisableApproval(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "waive.yaml")
+	pol := "policy:\n  approval_waived: [huawei-kms-disable-key-cts, huawei-kms-disable-key-finding]\n"
+	if err := os.WriteFile(path, []byte(pol), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
