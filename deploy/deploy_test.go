@@ -138,8 +138,8 @@ func TestJetStreamDefinitions(t *testing.T) {
 		t.Fatal(err)
 	}
 	files, _ := filepath.Glob(filepath.Join("jetstream", "*.json"))
-	if len(files) != 9 {
-		t.Fatalf("%d definition files, want 9", len(files))
+	if len(files) != 10 {
+		t.Fatalf("%d definition files, want 10", len(files))
 	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)

@@ -33,6 +33,8 @@ type Rule struct {
 
 	// Limit caps this rule's writes per window; nil for none.
 	Limit *Limit
+	// Approval, when set, holds the action until people approve it.
+	Approval *Approval
 
 	typeGlob   glob
 	sourceGlob glob
@@ -166,6 +168,7 @@ func (c *compiler) rule(s *spec) *Rule {
 	if s.limits != nil {
 		r.Limit = &Limit{Writes: s.limits.writes, Per: s.limits.per}
 	}
+	r.Approval = s.approval.compiled()
 	if s.exempt.when != nil {
 		r.exemptWhen = c.program(s, s.exempt.when, "exempt.when", cel.BoolType)
 	}

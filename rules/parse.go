@@ -15,6 +15,7 @@ type spec struct {
 	scope       scopeSpec
 	exempt      exemptSpec
 	limits      *limitsSpec
+	approval    *approvalSpec
 	attrs       []attrSpec
 	file        string
 	node        *yaml.Node
@@ -182,6 +183,7 @@ func (p *parser) rule(n *yaml.Node, index int) *spec {
 		"scope":       func(_, v *yaml.Node) { p.scope(v, s) },
 		"exempt":      func(_, v *yaml.Node) { p.exempt(v, s) },
 		"limits":      func(_, v *yaml.Node) { p.limits(v, s) },
+		"approval":    func(_, v *yaml.Node) { p.approval(v, s) },
 	})
 	if nameNode == nil || nameNode.Value == "" {
 		p.add(n, s.name, "name", "is required")

@@ -59,6 +59,11 @@ func JSONSchema(cat Catalog, actions []string) map[string]any {
 		"scope":  obj(map[string]any{"accounts": strList, "regions": strList, "projects": strList}),
 		"exempt": obj(map[string]any{"resources": strList, "when": str}),
 		"limits": obj(map[string]any{"writes": map[string]any{"type": "integer", "minimum": 1}, "per": str}, "writes", "per"),
+		"approval": obj(map[string]any{
+			"required":  map[string]any{"type": "boolean"},
+			"approvers": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxApprovers, "default": DefaultApprovers},
+			"ttl":       map[string]any{"type": "string", "description": "a duration up to 720h, default 24h"},
+		}),
 	}, "name", "match", "action")
 	rule["allOf"] = variants
 	return map[string]any{

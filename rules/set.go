@@ -155,6 +155,7 @@ func (l Limits) compileSources(cat Catalog, srcs map[string][]byte) (*Set, error
 		seen[s.name] = s
 		all = append(all, c.rule(s))
 	}
+	c.waive(all, parts)
 	if len(c.problems) > 0 {
 		sortProblems(c.problems)
 		return nil, &LoadError{Problems: c.problems}

@@ -80,6 +80,11 @@ type Config struct {
 	// LimitsBucket holds the write windows of the limited rules and of the
 	// global limit, shared by every replica (see worker/guard).
 	LimitsBucket string
+	// ApprovalsBucket holds the plans waiting for approval (README,
+	// Approvals); ApprovalCheck is how often a worker looks for plans past
+	// their TTL and for decided plans whose control event went missing.
+	ApprovalsBucket string
+	ApprovalCheck   time.Duration
 }
 
 // DefaultConfig returns the defaults.
@@ -99,6 +104,8 @@ func DefaultConfig() Config {
 		CircuitCooldown:   30 * time.Minute,
 		ControlBucket:     "REMEDIATION_CONTROL",
 		LimitsBucket:      "REMEDIATION_LIMITS",
+		ApprovalsBucket:   "REMEDIATION_APPROVALS",
+		ApprovalCheck:     time.Minute,
 		LedgerTTL:         7 * 24 * time.Hour,
 		Duplicates:        10 * time.Minute,
 		MaxMsgSize:        1 << 20,
@@ -137,6 +144,7 @@ func (c Config) withDefaults() Config {
 	set(&c.AdvisoryStream, d.AdvisoryStream)
 	set(&c.ControlBucket, d.ControlBucket)
 	set(&c.LimitsBucket, d.LimitsBucket)
+	set(&c.ApprovalsBucket, d.ApprovalsBucket)
 	setDur := func(dst *time.Duration, v time.Duration) {
 		if *dst <= 0 {
 			*dst = v
@@ -152,6 +160,7 @@ func (c Config) withDefaults() Config {
 	setDur(&c.ThrottleBase, d.ThrottleBase)
 	setDur(&c.RetryMax, d.RetryMax)
 	setDur(&c.ShutdownTimeout, d.ShutdownTimeout)
+	setDur(&c.ApprovalCheck, d.ApprovalCheck)
 	setInt := func(dst *int, v int) {
 		if *dst <= 0 {
 			*dst = v
@@ -218,7 +227,8 @@ func (c Config) Streams() streams.Config {
 		AuditStream: c.AuditStream, AuditSubject: c.AuditSubject, AuditMaxAge: c.AuditMaxAge,
 		AdvisoryStream: c.AdvisoryStream,
 		LedgerBucket:   c.LedgerBucket, LedgerTTL: c.LedgerTTL, ControlBucket: c.ControlBucket, LimitsBucket: c.LimitsBucket,
-		Duplicates: c.Duplicates, MaxMsgSize: c.MaxMsgSize, Replicas: c.Replicas,
+		ApprovalsBucket: c.ApprovalsBucket,
+		Duplicates:      c.Duplicates, MaxMsgSize: c.MaxMsgSize, Replicas: c.Replicas,
 		AckWait:       c.AckWait,
 		MaxDeliver:    c.MaxDeliver + c.MaxWaits, // waits are not attempts (settle counts them)
 		MaxAckPending: c.MaxAckPending,

@@ -39,7 +39,7 @@ type (
 )
 
 func (w *Worker) newEventSteps() []eventStep {
-	return []eventStep{w.checkSize, w.decode, w.normalize, w.trust}
+	return []eventStep{w.checkSize, w.decode, w.control, w.normalize, w.trust}
 }
 
 // checkSize refuses an event over MaxEventBytes before reading it.
@@ -117,13 +117,14 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg, base audit.Decisio
 			v.decisions = append(v.decisions, d)
 			continue
 		}
-		out, err := w.run(ctx, mt, env, d)
+		out, err := w.run(ctx, mt, env, d, e.m)
 		d.Duration = out.took
 		if err != nil {
 			v.failed, v.failure = d, err
 			return v
 		}
 		d.Outcome, d.Before, d.After, d.Detail, d.Reason = out.outcome, out.res.Before, out.res.After, out.detail, out.reason
+		d.ApprovalID = out.approvalID
 		v.decisions = append(v.decisions, d)
 	}
 	return v
@@ -138,12 +139,19 @@ type ran struct {
 	read    coalesce.Found        // what the action's read found (for the observation)
 	wrote   bool                  // the action wrote (for the write slot), even if the outcome was not recorded
 	took    time.Duration         // how long the chain ran (measure)
+	// approvalID names the plan the gate stored or joined (approval.go).
+	approvalID string
 }
 
 // run executes one matched rule's action through the pipeline; d is the
-// decision so far (the event's and the rule's).
-func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, d audit.Decision) (ran, *action.Error) {
-	return w.pipeline(ctx, &job{mt: mt, env: env, base: d})
+// decision so far (the event's and the rule's); m is the message, for a
+// plan awaiting approval to keep.
+func (w *Worker) run(ctx context.Context, mt rules.Match, env *events.Envelope, d audit.Decision, m jetstream.Msg) (ran, *action.Error) {
+	j := &job{mt: mt, env: env, base: d}
+	if mt.Rule.Approval != nil {
+		j.orig = originalOf(m.Headers(), m.Data())
+	}
+	return w.pipeline(ctx, j)
 }
 
 // waitFailed is the error of an event that could not wait for a read in

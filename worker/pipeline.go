@@ -8,6 +8,7 @@ import (
 	"github.com/remediator/remediator/events"
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/approval"
 	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/coalesce"
 )
@@ -22,6 +23,8 @@ import (
 //	coalesce  answered by a read that began after the event was stored, or
 //	          wait for the read in flight; ends the read and shares it
 //	dryRun    a dry run reads and plans: no write slot, no lease
+//	gate      a rule that requires approval plans and stores the plan
+//	          (approval.go); an approved execution passes
 //	slots     the write limits and circuits: a slot, confirmed if it wrote
 //	leases    the event's and the resource's leases, the fence on writes,
 //	          the done record
@@ -39,6 +42,9 @@ type job struct {
 	first  bool              // on its first attempt: may be answered by an observation
 	dry    bool              // plan only
 	in     coalesce.Interest // what another replica's read may answer
+	orig   original          // the message, for a plan to keep
+	// approved is the plan being executed, approved (approval.go).
+	approved *approval.Plan
 }
 
 // step runs a job; a middleware wraps one.
@@ -56,7 +62,7 @@ func chain(last step, mws ...middleware) step {
 }
 
 func (w *Worker) newPipeline() step {
-	return chain(w.ensureStep, w.measure, w.trace, w.prepare, w.coalesce, w.dryRun, w.slots, w.leases)
+	return chain(w.ensureStep, w.measure, w.trace, w.prepare, w.coalesce, w.dryRun, w.gate, w.slots, w.leases)
 }
 
 // measure times the rest of the chain, for the decision (ran.took) and

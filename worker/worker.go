@@ -17,6 +17,7 @@ import (
 
 	"github.com/remediator/remediator/rules"
 	"github.com/remediator/remediator/worker/action"
+	"github.com/remediator/remediator/worker/approval"
 	"github.com/remediator/remediator/worker/audit"
 	"github.com/remediator/remediator/worker/coalesce"
 	"github.com/remediator/remediator/worker/guard"
@@ -51,6 +52,8 @@ type Worker struct {
 	dead deadLetters
 	// pipeline runs one matched rule's action (pipeline.go).
 	pipeline step
+	// approvals keeps the plans waiting for approval (approval.go).
+	approvals *approval.Store
 	// acks feeds the goroutines that DoubleAck recorded messages while
 	// Run runs; nil: settle DoubleAcks itself.
 	acks chan pendingAck
@@ -119,6 +122,11 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 	}
 	w.guard = guard.New(ckv, lkv, guard.Config{SlotTTL: cfg.AckWait, Cooldown: cfg.CircuitCooldown,
 		GlobalWrites: cfg.GlobalWriteLimit, GlobalPer: cfg.GlobalWriteWindow}, w.log)
+	akv, err := d.JetStream.KeyValue(ctx, cfg.ApprovalsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("approvals bucket: %w", err)
+	}
+	w.approvals = approval.NewStore(akv, nil)
 	obs := coalesce.New(cfg.CoalesceFor, time.Now)
 	obs.Waited = func(what string) { w.metrics.waits.WithLabelValues(what).Inc() }
 	obs.Park = func() func() { // a waiting handler is replaced in the pool Run starts
@@ -196,10 +204,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.handlers = hs
 	hs.start()
-	wg.Add(2)
+	wg.Add(3)
 	go func() {
 		defer wg.Done()
 		w.runAdvisories(ctx, w.advisories)
+	}()
+	go func() {
+		defer wg.Done()
+		w.janitor(ctx)
 	}()
 	go func() {
 		defer wg.Done()

@@ -72,7 +72,8 @@ func newAuditCmd(stdout io.Writer) *cobra.Command {
 
 // outcomes is every audit outcome, for checking --outcome.
 var outcomes = []audit.Outcome{audit.Remediated, audit.AlreadyCompliant, audit.Planned, audit.NoMatch, audit.OutOfScope, audit.Untrusted,
-	audit.Exempt, audit.DeadLettered, audit.Retrying, audit.Released, audit.Superseded, audit.CircuitOpen}
+	audit.Exempt, audit.DeadLettered, audit.Retrying, audit.Released, audit.Superseded, audit.CircuitOpen,
+	audit.AwaitingApproval, audit.Denied, audit.ApprovalExpired}
 
 func (o *tailOptions) check(cmd *cobra.Command) error {
 	if err := o.out.check(); err != nil {

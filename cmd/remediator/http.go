@@ -43,6 +43,8 @@ type opsServer struct {
 type opsOptions struct {
 	listen string
 	pprof  bool
+	// approvals, when set, serves the approvals API (approvals_http.go).
+	approvals *approvalsAPI
 }
 
 func startOps(o opsOptions, reg *prometheus.Registry, connected, ready func() bool, log *zap.Logger) (*opsServer, error) {
@@ -65,6 +67,9 @@ func serveOps(o opsOptions, reg *prometheus.Registry, log *zap.Logger, checks ..
 		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	}
+	if o.approvals != nil {
+		o.approvals.routes(mux)
 	}
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })

@@ -55,6 +55,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 		newAuditCmd(stdout),
 		newIngestCmd(stderr),
 		newControlCmd(stdout),
+		newApprovalsCmd(stdout),
 		newConfigCmd(stdout),
 		newSweepCmd(stdout, stderr),
 		newPostureCmd(stdout),

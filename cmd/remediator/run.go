@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -69,6 +70,7 @@ func (f *workerFlags) register(fs *pflag.FlagSet) {
 	fs.StringSliceVar(&f.cfg.SelfPrincipals, "self-principal", nil, "the worker's own cloud identities (principal id or user name): changes they made are not acted on")
 	fs.StringSliceVar(&f.cfg.TrustedSources, "trusted-source", nil, "only act on events from these sources (globs as in rules: *, ?; anything else exact); default any")
 	fs.StringSliceVar(&f.cfg.TrustedAccounts, "trusted-account", nil, "only act on events about these accounts; default any")
+	fs.DurationVar(&f.cfg.ApprovalCheck, "approval-check", d.ApprovalCheck, "how often approvals past their TTL are expired (and decided ones no worker settled announced again)")
 }
 
 func newRunCmd(stderr io.Writer) *cobra.Command {
@@ -79,6 +81,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 		cloudEndpoint, logFormat string
 		accountsPath, opsListen  string
 		otelEndpoint             string
+		approvalsTokenFile       string
 		pacing, pprof            bool
 		rateFlags                []string
 		gcPercent                int
@@ -129,8 +132,19 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			oo := opsOptions{listen: opsListen, pprof: pprof}
+			if approvalsTokenFile != "" {
+				if opsListen == "" {
+					return errors.New("--approvals-token-file serves the approvals API on the --http address: give --http too")
+				}
+				tok, err := readToken(approvalsTokenFile)
+				if err != nil {
+					return err
+				}
+				oo.approvals = &approvalsAPI{token: tok, cfg: wf.cfg, log: log}
+			}
 			return runWorker(ctx, log, wf, natsURL, dataDir, listen, providerConfig{cloudEndpoint: cloudEndpoint, accountsPath: accountsPath,
-				rates: rates, timeout: wf.cfg.WithDefaults().CloudTimeout}, opsOptions{listen: opsListen, pprof: pprof}, opts...)
+				rates: rates, timeout: wf.cfg.WithDefaults().CloudTimeout}, oo, opts...)
 		},
 	}
 	fs := cmd.Flags()
@@ -153,6 +167,7 @@ func newRunCmd(stderr io.Writer) *cobra.Command {
 	fs.IntVar(&wf.sweep.concurrency, "sweep-concurrency", 4, "resources a sweep reads at once (pacing bounds the rate)")
 	fs.IntVar(&gcPercent, "gc-percent", defaultGCPercent, "the Go garbage collector's GOGC: how far the heap grows past what is live before a collection; the default spends memory (a heap of about 60 MiB with the built-in rules) to save CPU; 0: Go's own (100); GOGC in the environment wins")
 	wf.notify.register(fs, "notify-") // notifications beside the worker (notify.go)
+	fs.StringVar(&approvalsTokenFile, "approvals-token-file", "", "serve the approvals API (/approvals) on the --http address to requests bearing this file's token (README, Approvals); empty: off")
 	fs.BoolVar(&pprof, "pprof", false, "also serve Go's profiles under /debug/pprof/ on the --http address (CPU, heap, goroutines; for diagnosing, not for an address others can reach)")
 	return cmd
 }
@@ -194,6 +209,9 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	}
 	var cp atomic.Pointer[natsConn]
 	var wp atomic.Pointer[worker.Worker]
+	if oo.approvals != nil {
+		oo.approvals.conn = cp.Load
+	}
 	if oo.listen != "" {
 		connected := func() bool { c := cp.Load(); return c != nil && c.connected() }
 		ops, err := startOps(oo, promReg, connected, func() bool { w := wp.Load(); return w != nil && w.Ready() }, log)

@@ -62,7 +62,7 @@ func TestSweepPublishRemediates(t *testing.T) {
 	}
 	sim := cloudsim.New(seed)
 	srv := startSim(t, sim)
-	common := []string{"--cloud-endpoint", srv.URL(), "--builtin", "--rules", "../../testdata/rules/demo"}
+	common := []string{"--cloud-endpoint", srv.URL(), "--builtin", "--rules", "../../testdata/rules/demo", "--rules", waiveDisableApproval(t)}
 	nc, err := ns.Connect()
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +123,7 @@ func TestSweepEveryTwoReplicas(t *testing.T) {
 	srv := startSim(t, sim)
 	const every = 2 * time.Second
 	args := []string{"run", "--nats-url", ns.URL(), "--pacing=false", "--cloud-endpoint", srv.URL(), "--builtin", "--rules", "../../testdata/rules/demo",
-		"--sweep-every", every.String(), "--sweep-account", "huawei=" + demoHuaweiAccount}
+		"--rules", waiveDisableApproval(t), "--sweep-every", every.String(), "--sweep-account", "huawei=" + demoHuaweiAccount}
 	_, logsA := startChild(t, args...)
 	_, logsB := startChild(t, args...)
 	start := time.Now()

@@ -23,9 +23,12 @@ const (
 	Exempt           Outcome = "exempt"
 	DeadLettered     Outcome = "dead_lettered"
 	Retrying         Outcome = "retrying"
-	Released         Outcome = "released"     // handed back at shutdown
-	Superseded       Outcome = "superseded"   // left to the delivery that took the event's lease over
-	CircuitOpen      Outcome = "circuit_open" // a rule's write limit opened its circuit (not an event's outcome)
+	Released         Outcome = "released"          // handed back at shutdown
+	Superseded       Outcome = "superseded"        // left to the delivery that took the event's lease over
+	CircuitOpen      Outcome = "circuit_open"      // a rule's write limit opened its circuit (not an event's outcome)
+	AwaitingApproval Outcome = "awaiting_approval" // planned and stored for people to approve (README, Approvals)
+	Denied           Outcome = "denied"            // an approver denied the planned action
+	ApprovalExpired  Outcome = "approval_expired"  // nobody approved the planned action within its TTL
 )
 
 // The worker's own reasons. An action's failures carry a provider reason
@@ -106,6 +109,18 @@ type Result struct {
 	Before   string
 	After    string
 	Duration time.Duration
+	// ApprovalID names the approval the decision is about, if any; Approval
+	// says who approved or denied it.
+	ApprovalID string
+	Approval   *Approval
+}
+
+// Approval is who decided an approval, for its execution's or denial's
+// record.
+type Approval struct {
+	Approvers []string `json:"approvers,omitempty"`
+	DeniedBy  string   `json:"denied_by,omitempty"`
+	Comments  []string `json:"comments,omitempty"`
 }
 
 // Recorder stores decisions. The worker records a message's decisions

@@ -44,6 +44,8 @@ type Record struct {
 	Attempts   int               `json:"attempts"`
 	DurationMS float64           `json:"duration_ms"`
 	Event      RecordEvent       `json:"event"`
+	ApprovalID string            `json:"approval_id,omitempty"`
+	Approval   *Approval         `json:"approval,omitempty"`
 }
 
 // RecordEvent identifies the event an audit record is about.
@@ -153,6 +155,7 @@ func (a *Stream) event(d Decision) ([]byte, string, error) {
 		Before:   d.Before, After: d.After, Attempts: d.Attempt,
 		DurationMS: float64(d.Duration.Microseconds()) / 1000,
 		Event:      RecordEvent{ID: d.EventID, Source: d.EventSource, Type: d.EventType, Subject: d.Subject, Sequence: d.Sequence},
+		ApprovalID: d.ApprovalID, Approval: d.Approval,
 	}
 	body, err := json.Marshal(cloudEvent{
 		SpecVersion: "1.0", ID: id, Source: Source, Type: TypePrefix + string(d.Outcome),

@@ -44,11 +44,12 @@ type SinkConfig struct {
 	line int // where the sink is in its file
 }
 
-// Outcomes a sink may name: every final outcome, and awaiting_approval
-// (the approval workflow's).
+// Outcomes a sink may name: every final outcome, and the approval
+// workflow's.
 var knownOutcomes = []audit.Outcome{
 	audit.Remediated, audit.AlreadyCompliant, audit.Planned, audit.NoMatch, audit.OutOfScope,
-	audit.Untrusted, audit.Exempt, audit.DeadLettered, audit.CircuitOpen, "awaiting_approval",
+	audit.Untrusted, audit.Exempt, audit.DeadLettered, audit.CircuitOpen,
+	audit.AwaitingApproval, audit.Denied, audit.ApprovalExpired,
 }
 
 var sinkName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)

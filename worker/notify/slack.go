@@ -49,7 +49,7 @@ func slackText(r *record) string {
 		fmt.Fprintf(&b, "Changed by: %s\n", who)
 	}
 	switch {
-	case d.Outcome == "awaiting_approval":
+	case d.Outcome == audit.AwaitingApproval:
 		b.WriteString("Awaits approval: nothing was changed yet.\n")
 		if d.ApprovalID != "" {
 			fmt.Fprintf(&b, "approve with: `remediator approvals approve %s`\n", d.ApprovalID)
@@ -83,8 +83,12 @@ func headline(o audit.Outcome) string {
 		return "Dead-lettered (not remediated)"
 	case audit.CircuitOpen:
 		return "Circuit open (the rule's writes are paused)"
-	case "awaiting_approval":
+	case audit.AwaitingApproval:
 		return "Awaiting approval"
+	case audit.Denied:
+		return "Denied by an approver (nothing was changed)"
+	case audit.ApprovalExpired:
+		return "Approval expired (nothing was changed)"
 	case audit.Planned:
 		return "Planned (dry run)"
 	case audit.AlreadyCompliant:

@@ -21,6 +21,8 @@ type Config struct {
 	LedgerTTL     time.Duration // how long its records are kept
 	ControlBucket string        // KV bucket of the circuits
 	LimitsBucket  string        // KV bucket of the write windows
+	// ApprovalsBucket is the KV bucket of the plans waiting for approval.
+	ApprovalsBucket string
 
 	Duplicates time.Duration // duplicate window (Nats-Msg-Id) of the intake, dead-letter and audit streams
 	MaxMsgSize int32         // largest message the intake stores (lowered under max_payload, IntakeMaxMsgSize)

@@ -11,7 +11,7 @@ func testConfig() Config {
 		AuditStream: "REMEDIATION_AUDIT", AuditSubject: "remediation.audit", AuditMaxAge: 90 * 24 * time.Hour,
 		AdvisoryStream: "REMEDIATION_ADVISORIES",
 		LedgerBucket:   "REMEDIATION_LEDGER", LedgerTTL: 7 * 24 * time.Hour,
-		ControlBucket: "REMEDIATION_CONTROL", LimitsBucket: "REMEDIATION_LIMITS",
+		ControlBucket: "REMEDIATION_CONTROL", LimitsBucket: "REMEDIATION_LIMITS", ApprovalsBucket: "REMEDIATION_APPROVALS",
 		Duplicates: 10 * time.Minute, MaxMsgSize: 1 << 20, Replicas: 1,
 		AckWait: 30 * time.Second, MaxDeliver: 8 + 50, MaxAckPending: 1000,
 	}

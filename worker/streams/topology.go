@@ -12,7 +12,7 @@ import (
 )
 
 // EnsureTopology creates or updates the intake, dead-letter, audit and
-// advisory streams, the ledger, control and limits buckets and the durable
+// advisory streams, the ledger, control, limits and approvals buckets and the durable
 // consumer. It is idempotent: every replica calls it at start-up.
 func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.Consumer, error) {
 	err := ensureStream(ctx, js, jetstream.StreamConfig{
@@ -82,6 +82,15 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg Config) (je
 	})
 	if err != nil {
 		return nil, fmt.Errorf("key-value bucket %s: %w", cfg.LimitsBucket, err)
+	}
+	err = ensureKV(ctx, js, jetstream.KeyValueConfig{
+		Bucket:      cfg.ApprovalsBucket,
+		Description: "remediator approvals: plans of actions waiting for people to approve them, changed by compare-and-set",
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("key-value bucket %s: %w", cfg.ApprovalsBucket, err)
 	}
 	if _, err := ensureAdvisories(ctx, js, cfg); err != nil {
 		return nil, err
