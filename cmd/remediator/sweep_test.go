@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -39,6 +40,19 @@ func sweepOnce(t *testing.T, args ...string) (*sweep.Report, string) {
 	return &rep, stderr.String()
 }
 
+// demoEstate starts nats-server as its own process and the simulator
+// with the demo's state.
+func demoEstate(t *testing.T) (*natsProc, *cloudsim.Simulator, *cloudsim.Server) {
+	t.Helper()
+	ns := startNATSProcess(t, natsProcOptions{})
+	seed, err := cloudsim.LoadSeed("../../testdata/cloudsim/demo.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := cloudsim.New(seed)
+	return ns, sim, startSim(t, sim)
+}
+
 func countStatus(rep *sweep.Report, st sweep.Status) int {
 	n := 0
 	for _, r := range rep.Rows {
@@ -55,13 +69,7 @@ func countStatus(rep *sweep.Report, st sweep.Status) int {
 // publishing it again later adds no write.
 func TestSweepPublishRemediates(t *testing.T) {
 	t.Parallel()
-	ns := startNATSProcess(t, natsProcOptions{}) // nats-server as its own process
-	seed, err := cloudsim.LoadSeed("../../testdata/cloudsim/demo.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := cloudsim.New(seed)
-	srv := startSim(t, sim)
+	ns, sim, srv := demoEstate(t)
 	common := []string{"--cloud-endpoint", srv.URL(), "--builtin", "--rules", "../../testdata/rules/demo", "--rules", waiveDisableApproval(t)}
 	nc, err := ns.Connect()
 	if err != nil {
@@ -114,20 +122,20 @@ func TestSweepPublishRemediates(t *testing.T) {
 // remediate; `remediator posture` prints the last sweep's report.
 func TestSweepEveryTwoReplicas(t *testing.T) {
 	t.Parallel()
-	ns := startNATSProcess(t, natsProcOptions{}) // nats-server as its own process
-	seed, err := cloudsim.LoadSeed("../../testdata/cloudsim/demo.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sim := cloudsim.New(seed)
-	srv := startSim(t, sim)
+	ns, sim, srv := demoEstate(t)
 	const every = 2 * time.Second
 	args := []string{"run", "--nats-url", ns.URL(), "--pacing=false", "--cloud-endpoint", srv.URL(), "--builtin", "--rules", "../../testdata/rules/demo",
 		"--rules", waiveDisableApproval(t), "--sweep-every", every.String(), "--sweep-account", "huawei=" + demoHuaweiAccount}
-	_, logsA := startChild(t, args...)
-	_, logsB := startChild(t, args...)
+	a, logsA := startChild(t, args...)
+	b, logsB := startChild(t, args...)
 	start := time.Now()
 	time.Sleep(3*every + every/2)
+	// Stopped, so that no sweep finishes between reading the logs and
+	// reading the posture.
+	for _, c := range []*exec.Cmd{a, b} {
+		_ = c.Process.Signal(syscall.SIGTERM)
+		_ = c.Wait()
+	}
 	took := time.Since(start)
 
 	var ids []string
