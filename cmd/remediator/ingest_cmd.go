@@ -65,13 +65,14 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 		maxBody                        int64
 		cf                             clientFlags
 		lim                            ingestLimits
+		level                          logLevel
 	)
 	cmd := &cobra.Command{
 		Use:   "ingest",
 		Short: "Receive CloudEvents over HTTP (binary, structured, batch) and publish them to the intake stream",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := newLogger(stderr, "json")
+			log, err := newLoggerAt(stderr, "json", level.level)
 			if err != nil {
 				return err
 			}
@@ -112,6 +113,7 @@ func newIngestCmd(stderr io.Writer) *cobra.Command {
 		},
 	}
 	fs := cmd.Flags()
+	fs.Var(&level, "log-level", logLevelUsage)
 	fs.StringVar(&listen, "listen", "127.0.0.1:8080", "address to serve on")
 	cf.register(fs, "stream", "subject")
 	fs.StringVar(&sourcesPath, "sources", "", "YAML file of allowed sources and their credentials (required)")

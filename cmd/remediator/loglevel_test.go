@@ -87,9 +87,15 @@ func TestLogLevelRefused(t *testing.T) {
 		{[]string{"run", "--log-level", "verbose"}, `invalid argument "verbose" for "--log-level" flag: log level "verbose": want debug, info, warn or error`},
 		{[]string{"run", "--config", cfg}, cfg + `:1:12: log_level: invalid argument "loud" for "--log-level" flag: log level "loud": want debug, info, warn or error`},
 		{[]string{"demo", "--log-level", "fatal"}, `invalid argument "fatal" for "--log-level" flag: log level "fatal": want debug, info, warn or error`},
+		{[]string{"ingest", "--log-level", "trace"}, `invalid argument "trace" for "--log-level" flag: log level "trace": want debug, info, warn or error`},
+		{[]string{"notify", "--log-level", "all"}, `invalid argument "all" for "--log-level" flag: log level "all": want debug, info, warn or error`},
 	} {
 		var out, errb syncBuffer
-		if c := run(context.Background(), append(tc.args, "--data-dir", t.TempDir()), &out, &errb); c != 1 || !strings.Contains(errb.String(), tc.want) {
+		args := tc.args
+		if args[0] == "run" || args[0] == "demo" {
+			args = append(args, "--data-dir", t.TempDir())
+		}
+		if c := run(context.Background(), args, &out, &errb); c != 1 || !strings.Contains(errb.String(), tc.want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", tc.args, c, errb.String(), tc.want)
 		}
 	}

@@ -80,6 +80,7 @@ func newNotifyCmd(stderr io.Writer) *cobra.Command {
 		cf                   clientFlags
 		nf                   notifyFlags
 		opsListen, logFormat string
+		level                logLevel
 	)
 	cmd := &cobra.Command{
 		Use:   "notify",
@@ -89,7 +90,7 @@ func newNotifyCmd(stderr io.Writer) *cobra.Command {
 			if nf.sinks == "" {
 				return fmt.Errorf("--sinks FILE is required (see README Notifications)")
 			}
-			log, err := newLogger(stderr, logFormat)
+			log, err := newLoggerAt(stderr, logFormat, level.level)
 			if err != nil {
 				return err
 			}
@@ -121,5 +122,6 @@ func newNotifyCmd(stderr io.Writer) *cobra.Command {
 	fs.StringVar(&cf.cfg.AuditSubject, "audit-subject", cf.cfg.AuditSubject, "prefix of the audit subjects (<prefix>.<outcome>)")
 	fs.StringVar(&opsListen, "http", "", "serve /metrics, /healthz and /readyz on this address (e.g. 127.0.0.1:9465); empty: off")
 	fs.StringVar(&logFormat, "log-format", "json", "json or console")
+	fs.Var(&level, "log-level", logLevelUsage)
 	return cmd
 }
