@@ -83,7 +83,7 @@ func TestNATSContext(t *testing.T) {
 	check("audit tail with NATS_CONTEXT", code, out, errOut, 0, `"id":"ev-ctx"`)
 	// Flags win over the context: the URL, then the user (whose password
 	// then comes from NATS_PASSWORD, never the context).
-	dead := "nats://" + freeAddr(t)
+	dead := "nats://" + deadAddr
 	code, out, errOut = runTool(t, env, "dlq", "list", "--context", "test", "--nats-url", dead)
 	check("--nats-url over the context", code, out, errOut, 1, "connect to "+dead+" (--nats-url): no server answered")
 	code, out, errOut = runTool(t, env, "control", "status", "--context", "test", "--nats-user", "ops")
@@ -104,7 +104,7 @@ func TestToolCommandErrors(t *testing.T) {
 	t.Parallel()
 	bare := startToolServer(t, embedded.Options{}, false)
 	s := startToolServer(t, embedded.Options{}, true)
-	dead := freeAddr(t)
+	dead := deadAddr
 	for _, tc := range []struct {
 		env  []string
 		args []string
@@ -208,3 +208,8 @@ func TestToolCommandsJSON(t *testing.T) {
 		}
 	}
 }
+
+// deadAddr is a loopback address no test server listens on: a port from
+// freeAddr could be taken by another parallel test's server before the
+// command dials it (it was, once: "Authorization Violation").
+const deadAddr = "127.0.0.1:1"

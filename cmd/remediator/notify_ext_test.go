@@ -161,7 +161,9 @@ func TestNotifySinkDownAndNotifierKilled(t *testing.T) {
 	refused := rcv.refused.Load()
 	rcv.down.Store(false)
 	back := time.Now()
-	deadline := back.Add(20 * time.Second)
+	// The records the killed notifier held come back after their ack wait
+	// (2 x --timeout + 5 s); under load that can take a while.
+	deadline := back.Add(45 * time.Second)
 	for {
 		if u, _ := rcv.counts(); u == 1000 || time.Now().After(deadline) {
 			break
