@@ -149,6 +149,7 @@ func (b *approvalBed) refused(t *testing.T, id, who string, want ...string) {
 	if code != 1 {
 		t.Fatalf("approvals approve %s --as %s: exit %d, want 1 (refused); stderr: %s", id, who, code, errs)
 	}
+	t.Logf("approvals approve %s --as %s: refused: %s", id, who, strings.TrimSpace(errs))
 	for _, w := range want {
 		if !strings.Contains(errs, w) {
 			t.Errorf("approvals approve %s --as %s: no %q in the error: %s", id, who, w, errs)
@@ -359,7 +360,7 @@ func TestApprovalTwoApproversFromOutside(t *testing.T) {
 	if q := b.approve(t, p.ID, "alice"); q.State != approval.Pending || strings.Join(q.ApprovedBy(), ",") != "alice" {
 		t.Fatalf("plan after alice: %s approved by %v; want pending, approved by alice", q.State, q.ApprovedBy())
 	}
-	b.refused(t, p.ID, "alice", "already approved by this approver: alice")
+	b.refused(t, p.ID, "alice", "already approved by this approver: alice", "another person must approve")
 	time.Sleep(600 * time.Millisecond) // three approval checks: an early execution would come now
 	if n := b.disables(); n != 0 {
 		t.Fatalf("%d disable-key writes with one approval of two", n)
