@@ -139,6 +139,8 @@ func explainApproval(err error) error {
 		return fmt.Errorf("%w: nothing changed; a new event about the resource opens a new approval", err)
 	case errors.Is(err, approval.ErrActor):
 		return fmt.Errorf("%w: ask someone else to approve", err)
+	case errors.Is(err, approval.ErrVoted):
+		return fmt.Errorf("%w: each approver counts once; another person must approve (`remediator approvals show ID` says how many more)", err)
 	}
 	return err
 }

@@ -23,7 +23,8 @@ func slackRequest(r *record) (http.Header, []byte) {
 }
 
 // slackText says what drifted, who changed it, what was done or awaits
-// approval (with the command to approve), and why a failure failed.
+// approval (with the command to approve), who approved or denied it, and
+// why a failure failed.
 func slackText(r *record) string {
 	d := r.Data
 	var b strings.Builder
@@ -56,6 +57,17 @@ func slackText(r *record) string {
 		}
 	case d.Before != "" || d.After != "":
 		fmt.Fprintf(&b, "Done: %s -> %s\n", orDefault(d.Before, "?"), orDefault(d.After, "?"))
+	}
+	if a := d.Approval; a != nil {
+		if len(a.Approvers) > 0 {
+			fmt.Fprintf(&b, "Approved by: %s\n", strings.Join(a.Approvers, ", "))
+		}
+		if a.DeniedBy != "" {
+			fmt.Fprintf(&b, "Denied by: %s\n", a.DeniedBy)
+		}
+		for _, c := range a.Comments {
+			fmt.Fprintf(&b, "Comment: %s\n", c)
+		}
 	}
 	if d.Reason != "" || d.Error != "" {
 		why := d.Reason
