@@ -377,3 +377,26 @@ func TestApprovalTwoApproversFromOutside(t *testing.T) {
 		t.Errorf("remediated records %+v: want one, approved by alice and bob", recs)
 	}
 }
+
+// TestApprovalSurvivesNATSRestart: an approval pending while nats-server
+// restarts (the worker keeps running and reconnects) is still there, and
+// approving it afterwards makes exactly one write.
+func TestApprovalSurvivesNATSRestart(t *testing.T) {
+	t.Parallel()
+	b := newApprovalBed(t)
+	_, logs := startChild(t, b.runArgs("--builtin", "--rules", "../../testdata/rules/demo")...)
+	b.publish(t, b.event)
+	waitFor(t, "awaiting_approval", func() bool { return hasDecision(logs.String(), b.event.ID, "awaiting_approval") })
+	id := b.planOf(t, b.event.ID).ID
+	b.ns.Restart()
+	waitFor(t, "the worker reconnected", func() bool { return strings.Contains(logs.String(), "nats_reconnected") })
+	if p := b.planOf(t, b.event.ID); p.ID != id || p.State != approval.Pending {
+		t.Fatalf("after the restart: plan %s in state %s, want %s pending", p.ID, p.State, id)
+	}
+	b.approve(t, id, "alice")
+	waitFor(t, "remediated", func() bool { return hasDecision(logs.String(), b.event.ID, "remediated") })
+	time.Sleep(500 * time.Millisecond)
+	if n := b.disables(); n != 1 {
+		t.Errorf("%d disable-key writes, want 1\n%s", n, logs.String())
+	}
+}
