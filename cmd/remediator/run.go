@@ -238,8 +238,8 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	wp.Store(w)
 	w.RegisterState(promReg)
 	defer startNotifier(ctx, notifier, conn.js, log)() // notify.go
-	if wf.sweepEvery > 0 {
-		go newSchedule(ctx, conn, w, prov, sc, wf, promReg, log).Run(ctx)
+	if wf.sweepEvery > 0 { // stopped and waited for before the connection closes
+		defer startRunner(ctx, newSchedule(ctx, conn, w, prov, sc, wf, promReg, log))()
 	}
 	if len(wf.rules) > 0 {
 		rw := &ruleWatch{log: log, reg: reg, paths: wf.rules, builtin: wf.builtin, limits: wf.ruleLimit, w: w, metrics: metrics, interval: wf.rulesPoll, running: set, last: fp}

@@ -108,6 +108,11 @@ come from --id, so publishing one sweep twice adds nothing.`,
 			if err != nil {
 				return err
 			}
+			// The report first: a sweep that took long is not lost when
+			// publishing fails.
+			if err := printSweep(stdout, rep, output, onlyStatus); err != nil {
+				return err
+			}
 			if publish {
 				if err := cf.withConn(cmd, zap.NewNop(), func(c *natsConn) error {
 					n, dup, err := publishFindings(ctx, c, cf.cfg, rep)
@@ -116,9 +121,6 @@ come from --id, so publishing one sweep twice adds nothing.`,
 				}); err != nil {
 					return err
 				}
-			}
-			if err := printSweep(stdout, rep, output, onlyStatus); err != nil {
-				return err
 			}
 			if fail && slices.ContainsFunc(rep.Summary, func(s sweep.Summary) bool { return s.NonCompliant+s.Unknown > 0 }) {
 				return exitError{code: 1}
@@ -238,6 +240,17 @@ func newSchedule(ctx context.Context, conn *natsConn, w *worker.Worker, p provid
 
 // runner is something that runs until its context ends.
 type runner interface{ Run(ctx context.Context) }
+
+// startRunner runs r beside the worker; stop ends it and waits for it.
+func startRunner(ctx context.Context, r runner) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.Run(ctx)
+	}()
+	return func() { cancel(); <-done }
+}
 
 type runnerFunc func(context.Context)
 

@@ -8,10 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap"
+
+	"github.com/remediator/remediator/worker/ledger"
 )
 
 // Keys of the control bucket the schedule keeps its state in.
@@ -28,11 +31,6 @@ type Last struct {
 	Started  time.Time `json:"started"`
 	Finished time.Time `json:"finished"`
 	Summary  []Summary `json:"summary"`
-}
-
-type lease struct {
-	Owner string    `json:"owner"`
-	Until time.Time `json:"until"`
 }
 
 // Schedule sweeps every Every, on one replica at a time: the replica that
@@ -59,6 +57,9 @@ type Schedule struct {
 	// Poll is how often a replica looks whether a sweep is due (default
 	// a tenth of Every, at least 1s, at most 1m).
 	Poll time.Duration
+
+	once   sync.Once
+	ledger *ledger.Ledger
 }
 
 // Run looks every Poll whether a sweep is due and sweeps when it is and
@@ -107,20 +108,21 @@ func (s *Schedule) Tick(ctx context.Context) error {
 	if last != nil && start.Before(last.Started.Add(s.Every)) {
 		return nil
 	}
-	rev, ok, err := s.take(ctx, start)
+	ls, ok, err := s.take(ctx)
 	if err != nil || !ok {
-		return err
-	}
-	// Another replica may have finished a sweep between the read and
-	// the lease.
-	if last, err = s.last(ctx); err != nil || (last != nil && start.Before(last.Started.Add(s.Every))) {
-		s.release(rev)
 		return err
 	}
 	sweepCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	renewed := make(chan error, 1)
-	go func() { renewed <- s.renew(sweepCtx, cancel, rev) }()
+	go func() { renewed <- s.renew(sweepCtx, cancel, ls) }() // releases the lease when the sweep ends
+	// Another replica may have finished a sweep between the read and
+	// the lease.
+	if last, err = s.last(ctx); err != nil || (last != nil && start.Before(last.Started.Add(s.Every))) {
+		cancel()
+		<-renewed
+		return err
+	}
 	id := "periodic-" + start.UTC().Format("20060102T150405Z")
 	s.Log.Info("sweep_started", zap.String("sweep", id))
 	rep, err := s.Sweeper().Run(sweepCtx, id)
@@ -145,58 +147,58 @@ func (s *Schedule) Tick(ctx context.Context) error {
 	return nil
 }
 
-// take takes the lease if nobody holds it or its holder's has run out.
-func (s *Schedule) take(ctx context.Context, now time.Time) (uint64, bool, error) {
-	val, _ := json.Marshal(lease{Owner: s.Owner, Until: now.Add(s.leaseFor())})
-	e, err := s.KV.Get(ctx, LeaseKey)
+// take claims the sweep's lease through the ledger (create, or take over
+// one whose holder stopped renewing); false when another replica holds it.
+func (s *Schedule) take(ctx context.Context) (ledger.Lease, bool, error) {
+	ls, err := s.leases().Claim(ctx, LeaseKey)
+	var busy *ledger.BusyError
 	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
-		rev, err := s.KV.Create(ctx, LeaseKey, val)
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			return 0, false, nil
-		}
-		return rev, err == nil, err
+	case errors.As(err, &busy):
+		return ledger.Lease{}, false, nil
 	case err != nil:
-		return 0, false, err
+		return ledger.Lease{}, false, err
 	}
-	var held lease
-	if json.Unmarshal(e.Value(), &held) == nil && now.Before(held.Until) {
-		return 0, false, nil
-	}
-	rev, err := s.KV.Update(ctx, LeaseKey, val, e.Revision())
-	if err != nil {
-		return 0, false, nil // another replica took it first
-	}
-	return rev, true, nil
+	return ls, true, nil
 }
 
-// renew keeps the lease until ctx ends; losing it cancels the sweep.
-func (s *Schedule) renew(ctx context.Context, cancel func(), rev uint64) error {
+// renew keeps the lease until ctx ends, then releases it; losing it (a
+// renewal refused, or none for as long as the lease lasts) cancels the
+// sweep.
+func (s *Schedule) renew(ctx context.Context, cancel func(), ls ledger.Lease) error {
 	t := time.NewTicker(s.leaseFor() / 3)
 	defer t.Stop()
+	failed := 0
 	for {
 		select {
 		case <-ctx.Done():
-			s.release(rev)
+			rctx, done := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			s.leases().Release(rctx, ls)
+			done()
 			return nil
 		case <-t.C:
 		}
-		val, _ := json.Marshal(lease{Owner: s.Owner, Until: s.now().Add(s.leaseFor())})
-		next, err := s.KV.Update(ctx, LeaseKey, val, rev)
-		if err != nil && ctx.Err() == nil {
-			cancel()
-			return fmt.Errorf("lost the sweep lease: %w", err)
+		err := s.leases().Renew(ctx, &ls)
+		switch {
+		case err == nil:
+			failed = 0
+			continue
+		case ctx.Err() != nil:
+			continue // ending anyway
+		case errors.Is(err, jetstream.ErrKeyRevisionMismatch):
+		default:
+			if failed++; failed < 2 { // the lease outlasts one missed renewal
+				continue
+			}
 		}
-		rev = next
+		cancel()
+		return fmt.Errorf("lost the sweep lease: %w", err)
 	}
 }
 
-// release gives the lease up, if it is still the one taken at rev.
-func (s *Schedule) release(rev uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	val, _ := json.Marshal(lease{Owner: s.Owner})
-	_, _ = s.KV.Update(ctx, LeaseKey, val, rev)
+// leases is the ledger the schedule's lease is kept with.
+func (s *Schedule) leases() *ledger.Ledger {
+	s.once.Do(func() { s.ledger = ledger.New(s.KV, s.leaseFor()) })
+	return s.ledger
 }
 
 func (s *Schedule) last(ctx context.Context) (*Last, error) {

@@ -10,6 +10,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/worker/embedded/embeddedtest"
+	"github.com/remediator/remediator/worker/ledger"
 	"github.com/remediator/remediator/worker/sweep"
 )
 
@@ -98,12 +99,14 @@ func TestScheduleTakesOverAnExpiredLease(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The dead replica's lease: claimed, never renewed nor released; it
+	// holds until at least held.
 	held := time.Now().Add(time.Second)
-	if _, err := kv.Put(context.Background(), sweep.LeaseKey, []byte(`{"owner":"dead-replica","until":"`+held.UTC().Format(time.RFC3339Nano)+`"}`)); err != nil {
+	if _, err := ledger.New(kv, time.Second).Claim(context.Background(), sweep.LeaseKey); err != nil {
 		t.Fatal(err)
 	}
 	var swept time.Time
-	s := &sweep.Schedule{KV: kv, Every: time.Hour, Owner: "replica-b", Log: zap.NewNop(),
+	s := &sweep.Schedule{KV: kv, Every: time.Hour, Owner: "replica-b", Log: zap.NewNop(), LeaseFor: time.Second,
 		Sweeper: func() *sweep.Sweeper { sw := *b.sweeper; return &sw },
 		Publish: func(context.Context, *sweep.Report) (int, error) { return 0, nil },
 		Done:    func(r *sweep.Report) { swept = r.Started },
