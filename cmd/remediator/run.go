@@ -238,7 +238,8 @@ func runWorker(ctx context.Context, log *zap.Logger, wf workerFlags, natsURL, da
 	wp.Store(w)
 	w.RegisterState(promReg)
 	defer startNotifier(ctx, notifier, conn.js, log)() // notify.go
-	if wf.sweepEvery > 0 {                             // stopped and waited for before the connection closes
+	if wf.sweepEvery > 0 {
+		// Stopped and waited for before the connection closes.
 		defer startRunner(ctx, newSchedule(ctx, conn, w, prov, sc, wf, promReg, log))()
 	}
 	if len(wf.rules) > 0 {
