@@ -103,19 +103,9 @@ func RegisterDLQDepth(reg prometheus.Registerer, js jetstream.JetStream, cfg Con
 // RegisterState adds gauges read at each scrape: whether the worker is
 // ready, the intake consumer's backlog (pending: not yet delivered;
 // ack_pending: delivered, not yet acknowledged) and pause, and the open
-// circuits. The consumer's are -1 when it cannot be read.
+// circuits. The consumer's are -1 when it cannot be read; one scrape reads
+// the consumer once.
 func (w *Worker) RegisterState(reg prometheus.Registerer) {
-	consumer := func(get func(*jetstream.ConsumerInfo) float64) func() float64 {
-		return func() float64 {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			info, err := w.cons.Info(ctx)
-			if err != nil {
-				return -1
-			}
-			return get(info)
-		}
-	}
 	gauge := func(name, help string, f func() float64) prometheus.Collector {
 		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "remediator", Name: name, Help: help}, f)
 	}
@@ -126,17 +116,39 @@ func (w *Worker) RegisterState(reg prometheus.Registerer) {
 			}
 			return 0
 		}),
-		gauge("consumer_pending", "Intake messages not yet delivered to any replica (-1 when the consumer cannot be read).",
-			consumer(func(i *jetstream.ConsumerInfo) float64 { return float64(i.NumPending) })),
-		gauge("consumer_ack_pending", "Intake messages delivered and not yet acknowledged (-1 when the consumer cannot be read).",
-			consumer(func(i *jetstream.ConsumerInfo) float64 { return float64(i.NumAckPending) })),
-		gauge("consumer_paused", "1 while remediation is paused (remediator control pause), else 0 (-1 when the consumer cannot be read).",
-			consumer(func(i *jetstream.ConsumerInfo) float64 {
-				if i.Paused {
-					return 1
-				}
-				return 0
-			})),
 		gauge("circuits_open", "Circuits of the blast-radius guard open now, as this replica sees them.", func() float64 { return float64(w.guard.OpenCircuits()) }),
+		&consumerState{cons: w.cons,
+			pending:    prometheus.NewDesc("remediator_consumer_pending", "Intake messages not yet delivered to any replica (-1 when the consumer cannot be read).", nil, nil),
+			ackPending: prometheus.NewDesc("remediator_consumer_ack_pending", "Intake messages delivered and not yet acknowledged (-1 when the consumer cannot be read).", nil, nil),
+			paused:     prometheus.NewDesc("remediator_consumer_paused", "1 while remediation is paused (remediator control pause), else 0 (-1 when the consumer cannot be read).", nil, nil),
+		},
 	)
+}
+
+// consumerState collects the intake consumer's gauges from one read of
+// its info.
+type consumerState struct {
+	cons                        jetstream.Consumer
+	pending, ackPending, paused *prometheus.Desc
+}
+
+func (c *consumerState) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.ackPending
+	ch <- c.paused
+}
+
+func (c *consumerState) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	pending, ackPending, paused := -1.0, -1.0, -1.0
+	if info, err := c.cons.Info(ctx); err == nil {
+		pending, ackPending, paused = float64(info.NumPending), float64(info.NumAckPending), 0
+		if info.Paused {
+			paused = 1
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, pending)
+	ch <- prometheus.MustNewConstMetric(c.ackPending, prometheus.GaugeValue, ackPending)
+	ch <- prometheus.MustNewConstMetric(c.paused, prometheus.GaugeValue, paused)
 }
