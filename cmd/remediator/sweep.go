@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -54,8 +53,9 @@ func newSweepCmd(stdout, stderr io.Writer) *cobra.Command {
 		wf                     workerFlags
 		sf                     sweepFlags
 		cf                     clientFlags
-		cloudEndpoint, output  string
-		accountsPath, id       string
+		cloudEndpoint, id      string
+		accountsPath           string
+		output                 outputFlag
 		pacing, publish, fail  bool
 		rateFlags, onlyStatus  []string
 		cloudTimeout, progress time.Duration
@@ -71,8 +71,8 @@ so the worker remediates it through the usual rules, ledger, limits and audit; t
 come from --id, so publishing one sweep twice adds nothing.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return fmt.Errorf("-o %q: want table or json", output)
+			if err := output.check(); err != nil {
+				return err
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -143,7 +143,7 @@ come from --id, so publishing one sweep twice adds nothing.`,
 	fs.StringSliceVar(&rateFlags, "rate", nil, "API=PER_SECOND[:BURST] over the documented rates, as run's --rate")
 	fs.StringVar(&id, "id", "", "the sweep's id, which makes its findings' ids (default: the start time, 20261129T101500Z)")
 	fs.BoolVar(&publish, "publish", false, "publish each non-compliant resource's finding to the intake stream")
-	fs.StringVarP(&output, "output", "o", "table", "table or json")
+	output.register(fs, "table", "json", "yaml")
 	fs.StringSliceVar(&onlyStatus, "status", nil, "print only rows of these statuses (compliant, non_compliant, unknown, not_applicable)")
 	fs.BoolVar(&fail, "exit-code", false, "exit 1 when a resource is non-compliant or unknown")
 	fs.DurationVar(&progress, "progress", 5*time.Second, "how often progress is written to stderr")
@@ -173,18 +173,16 @@ func publishFindings(ctx context.Context, c *natsConn, cfg worker.Config, rep *s
 }
 
 // printSweep writes the report as a table (rows, then the summary) or
-// as one JSON document.
-func printSweep(w io.Writer, rep *sweep.Report, output string, only []string) error {
+// as one JSON or YAML document.
+func printSweep(w io.Writer, rep *sweep.Report, output outputFlag, only []string) error {
 	keep := func(r sweep.Row) bool { return len(only) == 0 || slices.Contains(only, string(r.Status)) }
-	if output == "json" {
+	if output.format != "table" {
 		out := *rep
 		out.Rows = slices.DeleteFunc(slices.Clone(rep.Rows), func(r sweep.Row) bool { return !keep(r) })
 		if out.Rows == nil {
 			out.Rows = []sweep.Row{}
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return output.write(w, out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "CHECK\tACCOUNT\tREGION\tRESOURCE\tSTATUS\tSTATE\tWHY")
@@ -269,7 +267,7 @@ func (i kmsInventory) ListKMSKeys(ctx context.Context, account, region, project 
 func newPostureCmd(stdout io.Writer) *cobra.Command {
 	var (
 		cf         clientFlags
-		output     string
+		output     outputFlag
 		onlyStatus []string
 	)
 	cmd := &cobra.Command{
@@ -277,13 +275,13 @@ func newPostureCmd(stdout io.Writer) *cobra.Command {
 		Short: "Print the last periodic sweep's report (run --sweep-every keeps it in the control bucket)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if output != "table" && output != "json" {
-				return fmt.Errorf("-o %q: want table or json", output)
+			if err := output.check(); err != nil {
+				return err
 			}
 			return cf.withConn(cmd, zap.NewNop(), func(c *natsConn) error {
 				kv, err := c.js.KeyValue(cmd.Context(), cf.cfg.ControlBucket)
 				if err != nil {
-					return fmt.Errorf("control bucket %s: %w (has a worker run against this server?)", cf.cfg.ControlBucket, err)
+					return cf.missing(err, "KV bucket", cf.cfg.ControlBucket, "")
 				}
 				rep, err := sweep.ReadPosture(cmd.Context(), kv)
 				if err != nil {
@@ -297,7 +295,7 @@ func newPostureCmd(stdout io.Writer) *cobra.Command {
 		},
 	}
 	cf.register(cmd.Flags())
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "table or json")
+	output.register(cmd.Flags(), "table", "json", "yaml")
 	cmd.Flags().StringSliceVar(&onlyStatus, "status", nil, "print only rows of these statuses (compliant, non_compliant, unknown, not_applicable)")
 	return cmd
 }
