@@ -178,6 +178,10 @@ func (w *Worker) janitor(ctx context.Context) {
 	}
 }
 
+// closedPlanKeep is how long a settled plan stays in the approvals bucket
+// (for `approvals list` and `show`) before the janitor deletes it.
+const closedPlanKeep = 7 * 24 * time.Hour
+
 func (w *Worker) sweepApprovals(ctx context.Context) {
 	plans, err := w.approvals.List(ctx)
 	if err != nil {
@@ -197,6 +201,12 @@ func (w *Worker) sweepApprovals(ctx context.Context) {
 			}
 			p = q
 		case p.State != approval.Pending && p.Closed.IsZero() && now.Sub(p.Changed) >= w.cfg.ApprovalCheck:
+		case !p.Closed.IsZero() && now.Sub(p.Closed) >= closedPlanKeep:
+			// Settled long ago: the audit trail keeps its story.
+			if _, err := w.approvals.Forget(ctx, p.ID, now.Add(-closedPlanKeep)); err != nil {
+				w.log.Warn("approval_forget_failed", zap.String("approval_id", p.ID), zap.Error(err))
+			}
+			continue
 		default:
 			continue
 		}

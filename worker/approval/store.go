@@ -189,6 +189,29 @@ func (s *Store) Close(ctx context.Context, id string, state State) (Plan, error)
 
 var errUnchanged = errors.New("unchanged")
 
+// Forget deletes the plan when it was closed before cutoff, by
+// compare-and-set: a plan reopened meanwhile stays. It reports whether it
+// deleted it.
+func (s *Store) Forget(ctx context.Context, id string, cutoff time.Time) (bool, error) {
+	p, rev, err := s.Get(ctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	case p.Closed.IsZero() || !p.Closed.Before(cutoff):
+		return false, nil
+	}
+	err = s.kv.Delete(ctx, id, jetstream.LastRevision(rev))
+	if errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("approval %s: forget: %w", id, err)
+	}
+	return true, nil
+}
+
 func (s *Store) votable(p *Plan, by string, now time.Time) error {
 	switch {
 	case by == "":

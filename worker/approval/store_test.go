@@ -155,3 +155,38 @@ func TestConcurrentApprovals(t *testing.T) {
 		t.Fatalf("approved by %d calls, state %s, %d approvals; want 1, approved, 3", approvedBy.Load(), p.State, len(p.Approvals))
 	}
 }
+
+// TestForget: a plan settled before the cutoff is deleted; an open one, or
+// one settled at the cutoff, stays.
+func TestForget(t *testing.T) {
+	t.Parallel()
+	a, _, c := newStore(t)
+	ctx := t.Context()
+	p, _, err := a.Open(ctx, plan("e1", 1), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gone, err := a.Forget(ctx, p.ID, c.now().Add(time.Hour)); err != nil || gone {
+		t.Fatalf("an open plan forgotten: %v, %v", gone, err)
+	}
+	if _, err := a.Approve(ctx, p.ID, "alice", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Close(ctx, p.ID, Executed); err != nil {
+		t.Fatal(err)
+	}
+	closedAt := c.now()
+	if gone, err := a.Forget(ctx, p.ID, closedAt); err != nil || gone {
+		t.Fatalf("a plan closed at the cutoff forgotten: %v, %v", gone, err)
+	}
+	c.add(time.Minute)
+	if gone, err := a.Forget(ctx, p.ID, c.now()); err != nil || !gone {
+		t.Fatalf("a plan closed before the cutoff kept: %v, %v", gone, err)
+	}
+	if _, _, err := a.Get(ctx, p.ID); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("after Forget: %v, want ErrNotFound", err)
+	}
+	if plans, err := a.List(ctx); err != nil || len(plans) != 0 {
+		t.Fatalf("list after Forget: %v, %v", plans, err)
+	}
+}
