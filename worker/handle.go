@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -186,8 +185,7 @@ func found(out ran, ferr *action.Error) coalesce.Found {
 
 // ensure calls the action and turns its result into an outcome.
 func (w *Worker) ensure(ctx context.Context, a action.Action, mt rules.Match, env *events.Envelope, dry bool) (ran, *action.Error) {
-	provider, _, _ := strings.Cut(mt.Rule.Action, ".")
-	ctx = action.WithRateScope(ctx, provider, mt.Params["account"], mt.Params["region"])
+	ctx = action.WithActionScope(ctx, mt.Rule.Action, mt.Params)
 	res, err := a.Ensure(ctx, action.Request{Params: mt.Params, DryRun: dry, EventID: env.Event.ID()})
 	if err != nil {
 		ae := action.Classify(err)

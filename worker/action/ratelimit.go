@@ -129,6 +129,14 @@ type namedRate struct {
 
 type scopeKey struct{}
 
+// WithActionScope is WithRateScope for a call of the named action with
+// these params: the provider from the action's name
+// ("<provider>.<service>.<verb>"), the account and region params.
+func WithActionScope(ctx context.Context, action string, params map[string]string) context.Context {
+	provider, _, _ := strings.Cut(action, ".")
+	return WithRateScope(ctx, provider, params["account"], params["region"])
+}
+
 // WithRateScope names the bucket family (provider, account, region) the
 // calls made under ctx draw from.
 func WithRateScope(ctx context.Context, provider, account, region string) context.Context {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -226,8 +225,7 @@ func (s *Sweeper) judge(ctx context.Context, r Row, m rules.Match, eventID strin
 	}
 	// Paced as the worker paces it: the provider's, account's and region's
 	// buckets (without a scope every region would share one).
-	provider, _, _ := strings.Cut(m.Rule.Action, ".")
-	ctx = action.WithRateScope(ctx, provider, m.Params["account"], m.Params["region"])
+	ctx = action.WithActionScope(ctx, m.Rule.Action, m.Params)
 	res, err := act.Ensure(ctx, action.Request{Params: m.Params, DryRun: true, EventID: eventID})
 	var ae *action.Error
 	switch {
