@@ -11,17 +11,18 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// outputFlag is -o of the commands that list or report: table (the
-// default, for people, with a header line), json (one document; one
+// outputFlag is -o of the commands that list or report: table or text
+// (the default, for people; tables with a header line), json (one document; one
 // object per line for a stream of records), or yaml.
 type outputFlag struct {
 	format  string
 	formats []string
 }
 
+// register adds -o/--output; the first format is the default.
 func (o *outputFlag) register(fs *pflag.FlagSet, formats ...string) {
 	o.formats = formats
-	fs.StringVarP(&o.format, "output", "o", "table", "output format: "+strings.Join(formats, ", "))
+	fs.StringVarP(&o.format, "output", "o", formats[0], "output format: "+strings.Join(formats, ", "))
 }
 
 // check refuses a format the command does not write.

@@ -8,7 +8,6 @@ import (
 	"io/fs"
 
 	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/rules"
@@ -44,18 +43,6 @@ func offlineActions() (*action.Registry, error) {
 	return buildActions(providerConfig{cloudEndpoint: "http://127.0.0.1:0"}, zap.NewNop())
 }
 
-// registerOutput adds -o/--output (text or json).
-func registerOutput(fs *pflag.FlagSet, dst *string) {
-	fs.StringVarP(dst, "output", "o", "text", "text, or json for scripts and CI (fields in README \"Checking and testing rules offline\")")
-}
-
-func checkOutput(o string) error {
-	if o != "text" && o != "json" {
-		return fmt.Errorf("--output %q: want text or json", o)
-	}
-	return nil
-}
-
 // checkReport is `rules check -o json`.
 type checkReport struct {
 	OK       bool          `json:"ok"`
@@ -76,13 +63,13 @@ func newRulesCheckCmd(stdout io.Writer) *cobra.Command {
 	var (
 		limits  rules.Limits
 		builtin bool
-		output  string
+		output  outputFlag
 	)
 	check := &cobra.Command{
 		Use:   "check [--builtin] FILE|DIR...",
 		Short: "Load rule files exactly as `run --rules ... [--builtin]` does; print every problem and exit 1 if there are any",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
+			if err := output.check(); err != nil {
 				return err
 			}
 			if len(args) == 0 && !builtin {
@@ -100,7 +87,7 @@ func newRulesCheckCmd(stdout io.Writer) *cobra.Command {
 				}
 			}
 			switch {
-			case output == "json":
+			case output.format == "json":
 				b, _ := json.MarshalIndent(rep, "", "  ")
 				fmt.Fprintln(stdout, string(b))
 			case lerr != nil:
@@ -116,7 +103,7 @@ func newRulesCheckCmd(stdout io.Writer) *cobra.Command {
 	}
 	registerRuleLimits(check.Flags(), &limits)
 	check.Flags().BoolVar(&builtin, "builtin", false, "load the built-in pack beside the files, as `run --builtin` does (e.g. with a file holding only your policy)")
-	registerOutput(check.Flags(), &output)
+	output.register(check.Flags(), "text", "json") // json: fields in README "Checking and testing rules offline"
 	return check
 }
 

@@ -106,7 +106,7 @@ func TestRulesCheckJSON(t *testing.T) {
 	if code != 1 || len(rep.Problems) != 1 || rep.Problems[0].File != missing || !strings.Contains(rep.Problems[0].Message, "no such file") {
 		t.Errorf("missing file: exit %d\n%s", code, out)
 	}
-	if code, _, errs := rulesCLI("rules", "check", "-o", "yaml", "--builtin"); code != 1 || !strings.Contains(errs, `--output "yaml": want text or json`) {
+	if code, _, errs := rulesCLI("rules", "check", "-o", "yaml", "--builtin"); code != 1 || !strings.Contains(errs, `-o yaml: unknown output format; this command writes text, json`) {
 		t.Errorf("-o yaml: exit %d\n%s", code, errs)
 	}
 }

@@ -166,7 +166,7 @@ func eventOutcome(ms []evalMatch) (outcome, detail string) {
 func newRulesEvalCmd(stdout io.Writer) *cobra.Command {
 	var (
 		wf     workerFlags
-		output string
+		output outputFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "eval EVENT.json|EVENTS.jsonl|- ...",
@@ -177,7 +177,7 @@ func newRulesEvalCmd(stdout io.Writer) *cobra.Command {
 			"the worker would reach before calling the cloud. Exit 1 if an event would be dead-lettered or the input or rules cannot be read.",
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
+			if err := output.check(); err != nil {
 				return err
 			}
 			reg, err := offlineActions()
@@ -189,7 +189,7 @@ func newRulesEvalCmd(stdout io.Writer) *cobra.Command {
 				return fmt.Errorf("rules:\n%w", err)
 			}
 			ev := evaluator{cfg: wf.cfg, set: set, maxBytes: wf.cfg.MaxEventBytes}
-			return runEval(cmd.Context(), cmd.InOrStdin(), stdout, ev, args, output)
+			return runEval(cmd.Context(), cmd.InOrStdin(), stdout, ev, args, output.format)
 		},
 	}
 	fs := cmd.Flags()
@@ -200,7 +200,7 @@ func newRulesEvalCmd(stdout io.Writer) *cobra.Command {
 	for _, name := range []string{"rules", "builtin", "max-rule-file-bytes", "max-rules", "self-principal", "trusted-source", "trusted-account", "max-event-bytes"} {
 		fs.AddFlag(runFlags.Lookup(name))
 	}
-	registerOutput(fs, &output)
+	output.register(fs, "text", "json")
 	return cmd
 }
 

@@ -46,15 +46,16 @@ type testFileRun struct {
 
 func newRulesTestCmd(stdout io.Writer) *cobra.Command {
 	var (
-		limits            rules.Limits
-		output, junitPath string
+		limits    rules.Limits
+		output    outputFlag
+		junitPath string
 	)
 	test := &cobra.Command{
 		Use:   "test FILE|DIR...",
 		Short: "Run rule test files (or every *.yaml in a directory) offline: no NATS, no cloud",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkOutput(output); err != nil {
+			if err := output.check(); err != nil {
 				return err
 			}
 			reg, err := offlineActions()
@@ -67,7 +68,7 @@ func newRulesTestCmd(stdout io.Writer) *cobra.Command {
 					return err
 				}
 			}
-			if output == "json" {
+			if output.format == "json" {
 				b, _ := json.MarshalIndent(tr, "", "  ")
 				fmt.Fprintln(stdout, string(b))
 			} else {
@@ -80,7 +81,7 @@ func newRulesTestCmd(stdout io.Writer) *cobra.Command {
 		},
 	}
 	registerRuleLimits(test.Flags(), &limits)
-	registerOutput(test.Flags(), &output)
+	output.register(test.Flags(), "text", "json")
 	test.Flags().StringVar(&junitPath, "junit", "", "also write the results as JUnit XML to this file, for CI")
 	return test
 }

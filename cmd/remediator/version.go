@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"runtime"
@@ -121,26 +120,24 @@ func (v versionInfo) writeText(w io.Writer) {
 }
 
 func newVersionCmd(stdout io.Writer) *cobra.Command {
-	var output string
+	var output outputFlag
 	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print the version, VCS revision, build date, Go version and platform",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
+			if err := output.check(); err != nil {
+				return err
+			}
 			v := readVersion()
-			switch output {
-			case "text":
+			if output.format == "text" {
 				v.writeText(stdout)
 				return nil
-			case "json":
-				enc := json.NewEncoder(stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(v)
 			}
-			return fmt.Errorf("version: unknown output %q (text or json)", output)
+			return output.write(stdout, v)
 		},
 	}
-	cmd.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	output.register(cmd.Flags(), "text", "json")
 	return cmd
 }
 

@@ -78,7 +78,7 @@ func TestVersionLinkerOverrides(t *testing.T) {
 			t.Errorf("version: %q %v, want a line %q", out, err, want)
 		}
 	}
-	if out, err := exec.Command(bin, "version", "-o", "yaml").CombinedOutput(); err == nil || !strings.Contains(string(out), `unknown output "yaml" (text or json)`) {
+	if out, err := exec.Command(bin, "version", "-o", "yaml").CombinedOutput(); err == nil || !strings.Contains(string(out), "-o yaml: unknown output format; this command writes text, json") {
 		t.Errorf("-o yaml: %q %v", out, err)
 	}
 }
