@@ -78,7 +78,7 @@ func newExternalCmd(stdout io.Writer) *cobra.Command {
 	fs.StringVar(&o.natsServer, "nats-server", "", "nats-server binary (default: built from the module's nats-server version)")
 	fs.StringVar(&o.remediator, "remediator", "", "remediator binary (default: built from this module)")
 	fs.StringVar(&o.natsCLI, "nats-cli", "", "nats CLI binary for the nats bench column (default: nats on PATH, else go install natscli@"+natsCLIVersion+"; off: skip)")
-	fs.StringVar(&o.workerProfile, "worker-cpuprofile", "", "after the rounds, drain once more per concurrency with the worker's --pprof on, and write its CPU profile of the drain to FILE.c<concurrency>")
+	fs.StringVar(&o.workerProfile, "worker-cpuprofile", "", "after the rounds, drain once more per concurrency with the worker's --pprof on, and write its CPU profile of the drain to FILE.c<concurrency>, the nats-server's to FILE.c<concurrency>.server, and the worker's allocations to FILE.c<concurrency>.allocs")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "longest a measurement may take (the million part's drains: at least 1 ms per event)")
 	fs.StringSliceVar(&o.only, "only", nil, "parts to run: drain (the default), latency, cluster, write, million")
 	fs.IntVar(&o.workerConcurrency, "concurrency", 8, "the worker's --concurrency in the latency, cluster, write and million parts (drain: --concurrency-list)")
@@ -265,7 +265,7 @@ func extProfiles(ctx context.Context, w io.Writer, t extTools, o extOptions, sim
 		if err != nil {
 			return fmt.Errorf("profiled worker, concurrency %d: %w", c, err)
 		}
-		fmt.Fprintf(w, "worker CPU profile at concurrency %d (%.0f events/s while profiled): %s (go tool pprof -top %s)\n", c, r.rate, path, path)
+		fmt.Fprintf(w, "worker CPU profile at concurrency %d (%.0f events/s while profiled): %s (go tool pprof -top %s); the nats-server's: %s.server\n", c, r.rate, path, path, path)
 	}
 	return nil
 }

@@ -54,7 +54,7 @@ const tapSubject = "bench.tap.>"
 // alone), the record's from the audit stream's message metadata, matched
 // by the intake sequence the record names.
 func extLatency(ctx context.Context, t extTools, simURL string, keys []string, l latencyRun) (latencyResult, error) {
-	nodes, err := startNATSNodes(ctx, t.natsServer, l.nodes)
+	nodes, err := startNATSNodes(ctx, t.natsServer, l.nodes, false)
 	if err != nil {
 		return latencyResult{}, err
 	}

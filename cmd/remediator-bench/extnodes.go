@@ -22,9 +22,16 @@ type natsNodes []*natsServer
 // can place a stream of n replicas. The nodes keep the default sync, as
 // the single server does, so that the two compare (deploy/nats/ syncs
 // every write).
-func startNATSNodes(ctx context.Context, bin string, n int) (natsNodes, error) {
+//
+// A single server started with profiled answers /debug/pprof on a port
+// of its own (natsServer.cpuProfile).
+func startNATSNodes(ctx context.Context, bin string, n int, profiled bool) (natsNodes, error) {
 	if n == 1 {
-		s, err := startNATSServer(ctx, bin)
+		extra := ""
+		if profiled {
+			extra = "prof_port: -1\n"
+		}
+		s, err := startNATSNode(ctx, bin, "remediator-bench", extra)
 		if err != nil {
 			return nil, err
 		}

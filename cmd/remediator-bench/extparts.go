@@ -70,7 +70,7 @@ func workerConfig(c, replicas int) worker.Config {
 // plain consumer that only DoubleAcks, reading as the worker does: the
 // worker's pull options, one reader (streams.Feed) and c goroutines.
 func extCeiling(ctx context.Context, t extTools, o extOptions, c int, keys []string) (extResult, error) {
-	nodes, err := startNATSNodes(ctx, t.natsServer, 1)
+	nodes, err := startNATSNodes(ctx, t.natsServer, 1, false)
 	if err != nil {
 		return extResult{}, err
 	}
@@ -153,7 +153,7 @@ type drainRun struct {
 // and nothing waiting for an ack. The CPU is the workers' and the
 // servers' together per event, the RSS the largest worker's peak.
 func extDrain(ctx context.Context, t extTools, simURL string, keys []string, d drainRun) (extResult, error) {
-	nodes, err := startNATSNodes(ctx, t.natsServer, d.nodes)
+	nodes, err := startNATSNodes(ctx, t.natsServer, d.nodes, d.profile != "")
 	if err != nil {
 		return extResult{}, err
 	}
@@ -174,9 +174,15 @@ func extDrain(ctx context.Context, t extTools, simURL string, keys []string, d d
 	if err != nil {
 		return extResult{}, err
 	}
-	profiled := make(chan error, 1)
+	profiled := make(chan error, 2)
 	if d.profile != "" {
 		go func() { profiled <- ws[0].cpuProfile(ctx, d.profileFor, d.profile) }()
+		go func() {
+			if err := nodes[0].cpuProfile(ctx, d.profileFor, d.profile+".server"); err != nil {
+				err = fmt.Errorf("nats-server: %w", err)
+			}
+			profiled <- err
+		}()
 	}
 	w0, srv0, self0 := ws.cpu(), nodes.cpu(), usageNow()
 	if err := waitDrained(ctx, cons, start, d.timeout); err != nil {
@@ -188,8 +194,15 @@ func extDrain(ctx context.Context, t extTools, simURL string, keys []string, d d
 	res := extResult{rate: float64(d.events) / took.Seconds(), cpu: (w1 - w0) / time.Duration(d.events),
 		serverCPU: (srv1 - srv0) / time.Duration(d.events), benchCPU: self, rss: ws.peakRSS(), publish: publish}
 	if d.profile != "" {
-		if err := <-profiled; err != nil {
-			return extResult{}, fmt.Errorf("the worker's CPU profile: %w", err)
+		for range 2 {
+			if err := <-profiled; err != nil {
+				return extResult{}, fmt.Errorf("the CPU profile: %w", err)
+			}
+		}
+		// Every allocation since the worker started, nearly all of
+		// them the drain's.
+		if err := fetchProfile(ctx, "http://"+ws[0].addr+"/debug/pprof/allocs", d.profile+".allocs"); err != nil {
+			return extResult{}, fmt.Errorf("the worker's allocation profile: %w", err)
 		}
 	}
 	if err := ws.stop(); err != nil {

@@ -90,18 +90,33 @@ func (s *natsServer) waitUp(ctx context.Context, limit time.Duration) error {
 }
 
 func (s *natsServer) portsFileURL() string {
+	if p := s.ports(); len(p.Nats) > 0 {
+		return p.Nats[0]
+	}
+	return ""
+}
+
+// profAddr is the host:port of the server's profiling port, if it has one.
+func (s *natsServer) profAddr() string {
+	if p := s.ports(); len(p.Profile) > 0 {
+		return strings.TrimPrefix(p.Profile[0], "http://")
+	}
+	return ""
+}
+
+// ports reads the server's ports file (empty until it is listening).
+func (s *natsServer) ports() (p struct{ Nats, Profile []string }) {
 	files, _ := filepath.Glob(filepath.Join(s.dir, "*.ports"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			continue
 		}
-		var ports struct{ Nats []string }
-		if json.Unmarshal(b, &ports) == nil && len(ports.Nats) > 0 {
-			return ports.Nats[0]
+		if json.Unmarshal(b, &p) == nil && len(p.Nats) > 0 {
+			return p
 		}
 	}
-	return ""
+	return p
 }
 
 func (s *natsServer) pid() int { return s.cmd.Process.Pid }
@@ -276,8 +291,29 @@ func (c *capped) String() string {
 // cpuProfile fetches a CPU profile of the next d from the worker's
 // /debug/pprof/profile (it runs with --pprof) into path.
 func (w *workerProc) cpuProfile(ctx context.Context, d time.Duration, path string) error {
+	return fetchCPUProfile(ctx, w.addr, d, path)
+}
+
+// cpuProfile fetches a CPU profile of the next d from the server's
+// profiling port (started with prof_port) into path.
+func (s *natsServer) cpuProfile(ctx context.Context, d time.Duration, path string) error {
+	addr := s.profAddr()
+	if addr == "" {
+		return errors.New("nats-server has no profiling port")
+	}
+	return fetchCPUProfile(ctx, addr, d, path)
+}
+
+// fetchCPUProfile fetches http://addr/debug/pprof/profile for d (whole
+// seconds, at least one) into path.
+func fetchCPUProfile(ctx context.Context, addr string, d time.Duration, path string) error {
 	secs := max(1, int(d.Round(time.Second)/time.Second))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", w.addr, secs), nil)
+	return fetchProfile(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, secs), path)
+}
+
+// fetchProfile fetches a profile from a /debug/pprof URL into path.
+func fetchProfile(ctx context.Context, url, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
