@@ -30,11 +30,12 @@ type Config struct {
 
 	Concurrency int
 	// Prefetch is how many messages the worker pulls ahead of its
-	// handlers (at least Concurrency). A message waits in that buffer
-	// with its ack wait running, so Prefetch divided by the slowest rate
-	// events are handled at must stay well under AckWait; a message whose
-	// ack wait ends there is delivered again (the ledger keeps the work to
-	// one delivery) and spends an attempt.
+	// handlers (at least Concurrency; 0: PrefetchFor(Concurrency)). A
+	// message waits in that buffer with its ack wait running, so Prefetch
+	// divided by the slowest rate events are handled at must stay well
+	// under AckWait; a message whose ack wait ends there is delivered
+	// again (the ledger keeps the work to one delivery) and spends an
+	// attempt.
 	Prefetch int
 	AckWait  time.Duration
 	// MaxDeliver is how many attempts an event gets. Deliveries that only
@@ -112,7 +113,6 @@ func DefaultConfig() Config {
 		MaxEventBytes:     256 << 10,
 		Replicas:          1,
 		Concurrency:       8,
-		Prefetch:          64,
 		AckWait:           30 * time.Second,
 		MaxDeliver:        8,
 		MaxWaits:          50,
@@ -124,6 +124,15 @@ func DefaultConfig() Config {
 		CoalesceFor:       time.Minute,
 	}
 }
+
+// PrefetchFor is the prefetch of a worker at the given concurrency when
+// none is set: 8 messages per handler, at least 64. A message then waits
+// in the buffer for about 8 events' handling at most, whatever the
+// concurrency (64 at the default 8); more handlers drain a buffer as
+// much larger as they are. At concurrency 16 its 128 drain a no-write
+// backlog faster than 64 did: bigger pulls, fewer reads and writes on
+// both sides (README, Measured as users run it).
+func PrefetchFor(concurrency int) int { return max(64, 8*concurrency) }
 
 // withDefaults fills zero fields from DefaultConfig.
 func (c Config) withDefaults() Config {
@@ -169,7 +178,7 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxEventBytes, d.MaxEventBytes)
 	setInt(&c.Replicas, d.Replicas)
 	setInt(&c.Concurrency, d.Concurrency)
-	setInt(&c.Prefetch, d.Prefetch)
+	setInt(&c.Prefetch, PrefetchFor(c.Concurrency))
 	c.Prefetch = max(c.Prefetch, c.Concurrency)
 	setInt(&c.MaxDeliver, d.MaxDeliver)
 	setInt(&c.MaxWaits, d.MaxWaits)

@@ -46,7 +46,18 @@ func TestConfigValidate(t *testing.T) {
 	c.MaxDeliver = 1
 	c.MaxAckPending = 2
 	c.Concurrency = 4
-	err := c.validate()
+	err := c.withDefaults().validate() // as New does: the prefetch is 64 at concurrency 4
+	if c.withDefaults().Prefetch != 64 {
+		t.Errorf("prefetch %d at concurrency 4, want 64", c.withDefaults().Prefetch)
+	}
+	c.Concurrency = 16
+	if got := c.withDefaults().Prefetch; got != 128 {
+		t.Errorf("prefetch %d at concurrency 16, want 128 (8 per handler)", got)
+	}
+	c.Prefetch = 20
+	if got := c.withDefaults().Prefetch; got != 20 {
+		t.Errorf("prefetch %d when set to 20, want 20", got)
+	}
 	if err == nil {
 		t.Fatal("want errors")
 	}

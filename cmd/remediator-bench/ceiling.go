@@ -41,7 +41,7 @@ func benchCeiling(ctx context.Context, o benchOptions, record bool) (benchResult
 	if err := publishAll(ctx, env.js, cfg, raws); err != nil {
 		return benchResult{}, err
 	}
-	it, err := cons.Messages(streams.PullOptions(max(o.concurrency, worker.DefaultConfig().Prefetch))...)
+	it, err := cons.Messages(streams.PullOptions(worker.PrefetchFor(o.concurrency))...)
 	if err != nil {
 		return benchResult{}, err
 	}

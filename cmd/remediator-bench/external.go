@@ -334,6 +334,18 @@ func printExternal(w io.Writer, o extOptions, t extTools, got map[int][]extRound
 		fmt.Fprintln(w, "nats bench:", t.natsCLINote)
 	}
 	fmt.Fprintln(w, "ratios are medians of the rounds' ratios; the ceiling's CPU is this process's (its consumer and the idle simulator), the worker's its process's, from /proc")
+	for _, c := range o.concurrency {
+		pick := func(f func(extResult) float64) string {
+			var v []float64
+			for _, r := range got[c] {
+				v = append(v, f(r.worker))
+			}
+			return spread(v, "%.2f")
+		}
+		fmt.Fprintf(w, "system calls per event while the worker drains, concurrency %d (/proc/<pid>/io syscr, syscw): worker reads %s, writes %s; nats-server reads %s, writes %s\n", c,
+			pick(func(r extResult) float64 { return r.workerReads }), pick(func(r extResult) float64 { return r.workerWrites }),
+			pick(func(r extResult) float64 { return r.serverReads }), pick(func(r extResult) float64 { return r.serverWrites }))
+	}
 }
 
 // spread is the median of v with its range, each printed with format.

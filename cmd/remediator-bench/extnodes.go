@@ -138,6 +138,15 @@ func (ns natsNodes) url() string {
 	return strings.Join(urls, ",")
 }
 
+// pids are the nodes' process ids.
+func (ns natsNodes) pids() []int {
+	pids := make([]int, len(ns))
+	for i, s := range ns {
+		pids[i] = s.pid()
+	}
+	return pids
+}
+
 // cpu is the CPU time all nodes have used so far.
 func (ns natsNodes) cpu() time.Duration {
 	var sum time.Duration

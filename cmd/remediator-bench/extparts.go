@@ -30,6 +30,9 @@ type extResult struct {
 	rss       string        // the worker's peak RSS
 	settled   string        // how the worker settled the backlog
 	publish   time.Duration // publishing the backlog took (not counted in rate)
+	// Read and write system calls per event of the workers and of the
+	// servers (drains only).
+	workerReads, workerWrites, serverReads, serverWrites float64
 }
 
 // extBacklog creates the worker's topology as `remediator run` with cfg
@@ -96,7 +99,7 @@ func extCeiling(ctx context.Context, t extTools, o extOptions, c int, keys []str
 	if err != nil {
 		return extResult{}, err
 	}
-	it, err := cons.Messages(streams.PullOptions(max(c, worker.DefaultConfig().Prefetch))...)
+	it, err := cons.Messages(streams.PullOptions(worker.PrefetchFor(c))...)
 	if err != nil {
 		return extResult{}, err
 	}
@@ -185,14 +188,21 @@ func extDrain(ctx context.Context, t extTools, simURL string, keys []string, d d
 		}()
 	}
 	w0, srv0, self0 := ws.cpu(), nodes.cpu(), usageNow()
+	wr0, ww0 := syscallsOf(ws.pids())
+	sr0, sw0 := syscallsOf(nodes.pids())
 	if err := waitDrained(ctx, cons, start, d.timeout); err != nil {
 		return extResult{}, err
 	}
 	took := time.Since(start)
 	w1, srv1 := ws.cpu(), nodes.cpu()
+	wr1, ww1 := syscallsOf(ws.pids())
+	sr1, sw1 := syscallsOf(nodes.pids())
 	self, _ := usageNow().since(self0, d.events)
 	res := extResult{rate: float64(d.events) / took.Seconds(), cpu: (w1 - w0) / time.Duration(d.events),
 		serverCPU: (srv1 - srv0) / time.Duration(d.events), benchCPU: self, rss: ws.peakRSS(), publish: publish}
+	per := func(n int64) float64 { return float64(n) / float64(d.events) }
+	res.workerReads, res.workerWrites = per(wr1-wr0), per(ww1-ww0)
+	res.serverReads, res.serverWrites = per(sr1-sr0), per(sw1-sw0)
 	if d.profile != "" {
 		for range 2 {
 			if err := <-profiled; err != nil {

@@ -79,6 +79,15 @@ func (ws workerGroup) cpu() time.Duration {
 	return sum
 }
 
+// pids are the workers' process ids.
+func (ws workerGroup) pids() []int {
+	pids := make([]int, len(ws))
+	for i, w := range ws {
+		pids[i] = w.pid()
+	}
+	return pids
+}
+
 // peakRSS is the largest of the workers' peak RSS (VmHWM).
 func (ws workerGroup) peakRSS() string {
 	peak := "unknown"

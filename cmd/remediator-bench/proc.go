@@ -45,6 +45,44 @@ func procCPU(pid int) (time.Duration, error) {
 	return time.Duration(ticks) * clockTick, nil
 }
 
+// procSyscalls is how many read and write system calls (syscr, syscw in
+// /proc/<pid>/io) process pid has made so far: socket reads and writes
+// included, so per event they count the round trips that were not
+// coalesced into one another.
+func procSyscalls(pid int) (reads, writes int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		name, v, ok := strings.Cut(line, ": ")
+		if !ok {
+			continue
+		}
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if err != nil {
+			return 0, 0, fmt.Errorf("/proc/%d/io: %s: %w", pid, name, err)
+		}
+		switch name {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes, nil
+}
+
+// syscallsOf sums procSyscalls over pids (a process it cannot read counts
+// nothing).
+func syscallsOf(pids []int) (reads, writes int64) {
+	for _, pid := range pids {
+		r, w, _ := procSyscalls(pid)
+		reads, writes = reads+r, writes+w
+	}
+	return reads, writes
+}
+
 // vmHWM is the peak resident set size in /proc/<who>/status ("self" or a
 // pid), as the kernel prints it ("12345 kB"), or "unknown".
 func vmHWM(who string) string {
