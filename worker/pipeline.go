@@ -78,8 +78,14 @@ func (w *Worker) measure(next step) step {
 	}
 }
 
-// trace opens the rule's span around the rest of the chain.
+// trace opens the rule's span around the rest of the chain. With no
+// tracer provider configured there is no span to open: the chain runs in
+// the event's context, which still carries the trace the event named, for
+// the providers to send with their calls.
 func (w *Worker) trace(next step) step {
+	if !w.tracing {
+		return next
+	}
 	return func(ctx context.Context, j *job) (ran, *action.Error) {
 		ctx, span := w.startRule(ctx, j.base)
 		out, ferr := next(ctx, j)

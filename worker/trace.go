@@ -17,9 +17,13 @@ import (
 // eventContext continues the trace the event carries in the CloudEvents
 // distributed-tracing extension (traceparent, tracestate).
 func eventContext(ctx context.Context, env *events.Envelope) context.Context {
+	ext := env.Event.Extensions()
+	if _, ok := ext["traceparent"]; !ok {
+		return ctx // nothing to continue (tracestate alone is ignored)
+	}
 	c := propagation.MapCarrier{}
 	for _, k := range []string{"traceparent", "tracestate"} {
-		if v, ok := env.Event.Extensions()[k]; ok {
+		if v, ok := ext[k]; ok {
 			c[k] = fmt.Sprint(v)
 		}
 	}

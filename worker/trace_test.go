@@ -62,3 +62,31 @@ func TestTraceContinuesToTheCloud(t *testing.T) {
 		}
 	}
 }
+
+// TestTraceWithoutTracerContinues: with no tracer provider no span is
+// opened, and the cloud calls still carry the trace the event named.
+func TestTraceWithoutTracerContinues(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+	r := ctsEvent("traced-2", keyOff)
+	var m map[string]any
+	_ = json.Unmarshal(r.Body, &m)
+	m["traceparent"] = "00-" + traceID + "-" + parentID + "-01"
+	r.Body, _ = json.Marshal(m)
+	b.publish(r, events.Structured)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := b.mem.Wait(ctx, func([]audit.Decision) bool { return len(b.mem.Final()["traced-2"]) == 1 }); err != nil {
+		t.Fatal("no outcome")
+	}
+	calls := b.sim.Calls()
+	if len(calls) == 0 {
+		t.Fatal("no cloud calls")
+	}
+	for _, c := range calls {
+		if want := "00-" + traceID + "-" + parentID + "-01"; c.Trace != want {
+			t.Errorf("call %s carried traceparent %q, want %q", c.Op, c.Trace, want)
+		}
+	}
+}

@@ -39,6 +39,7 @@ type Worker struct {
 	counts   counters
 	guard    writeGuard // the blast-radius guard (worker/guard)
 	tracer   trace.Tracer
+	tracing  bool // a tracer provider was given: rules open spans
 	ledger   records
 	metrics  *Metrics
 	obs      reads
@@ -97,7 +98,7 @@ func New(ctx context.Context, cfg Config, d Deps) (*Worker, error) {
 			return w.ledger.FirstFailure(ctx, stream, seq, time.Time{}) // zero: not known
 		}})
 	tp := d.Tracer
-	if tp == nil {
+	if w.tracing = tp != nil; !w.tracing {
 		tp = noop.NewTracerProvider()
 	}
 	w.tracer = tp.Tracer("github.com/remediator/remediator/worker")
