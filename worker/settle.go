@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -32,16 +33,18 @@ type delivery struct {
 
 // settle is the one place that decides what becomes of a message.
 func (w *Worker) settle(m jetstream.Msg, meta *jetstream.MsgMetadata, dl delivery, v verdict, stopping bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
-	defer cancel()
 	fail := v.failure
-	switch {
-	case fail == nil:
+	if fail == nil {
 		var after func(context.Context)
 		if dl.waits > 0 { // its wait count goes once it is acked
 			after = func(ctx context.Context) { w.forgetWaits(ctx, meta, dl) }
 		}
-		w.ack(ctx, m, v.decisions, dl.attempt, after)
+		w.ack(m, v.decisions, dl.attempt, after)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), settleTimeout)
+	defer cancel()
+	switch {
 	case fail.Class == action.Superseded:
 		w.abandon(v)
 	case fail.Class == action.Retryable && stopping && fail.Reason == action.ReasonCanceled:
@@ -83,8 +86,16 @@ func (w *Worker) abandon(v verdict) {
 // Recording starts here, in the handler, but nothing waits for it here:
 // the handler takes its next message while the records and the ack are on
 // their way (README, Performance). after runs once the message is acked.
-func (w *Worker) ack(ctx context.Context, m jetstream.Msg, ds []audit.Decision, attempt int, after func(context.Context)) {
+func (w *Worker) ack(m jetstream.Msg, ds []audit.Decision, attempt int, after func(context.Context)) {
 	a := pendingAck{m: m, decisions: ds, attempt: attempt, after: after}
+	// A Starter only starts its records here (confirm bounds the wait); a
+	// recorder that records before it returns gets the settling bound.
+	ctx := context.Background()
+	if _, starts := w.rec.(audit.Starter); !starts {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, settleTimeout)
+		defer cancel()
+	}
 	for i := range ds {
 		ds[i].Final = true
 		p, err := audit.Start(ctx, w.rec, ds[i])
@@ -219,7 +230,8 @@ func (w *Worker) logDecision(d audit.Decision, extra ...zap.Field) {
 	if ce == nil {
 		return // not logged at this level: build no fields
 	}
-	fields := make([]zap.Field, 0, 12+len(extra)) // one allocation: the eight below, extra and up to four more
+	fp := decisionFields.Get().(*[]zap.Field)
+	fields := (*fp)[:0]
 	fields = append(fields,
 		zap.String("event_id", d.EventID),
 		zap.String("event_type", d.EventType),
@@ -242,8 +254,15 @@ func (w *Worker) logDecision(d audit.Decision, extra ...zap.Field) {
 	if d.Duration > 0 {
 		fields = append(fields, zap.Duration("duration", d.Duration))
 	}
-	ce.Write(fields...)
+	ce.Write(fields...) // zap's cores encode or copy the fields; none keeps the slice
+	clear(fields)
+	*fp = fields[:0]
+	decisionFields.Put(fp)
 }
+
+// decisionFields holds the slices decision lines are built in: the eight
+// fields, extra ones and up to four more.
+var decisionFields = sync.Pool{New: func() any { s := make([]zap.Field, 0, 16); return &s }}
 
 func first(ds []audit.Decision) audit.Decision {
 	if len(ds) == 0 {
