@@ -40,6 +40,7 @@ type Rule struct {
 	sourceGlob glob
 	attrs      []attrMatch
 	when       cel.Program
+	whenGuard  cel.Program // when's bounded conjuncts, tested first (guard.go); nil: none
 	params     []param
 	scope      scope
 	exemptIDs  map[string]bool
@@ -163,7 +164,9 @@ func (c *compiler) rule(s *spec) *Rule {
 		r.attrs = append(r.attrs, attrMatch{name: a.name, glob: compileGlob(a.value.Value)})
 	}
 	if s.when != nil {
-		r.when = c.program(s, s.when, "when", cel.BoolType)
+		if r.when = c.program(s, s.when, "when", cel.BoolType); r.when != nil {
+			r.whenGuard = c.whenGuard(s.when.Value)
+		}
 	}
 	if s.limits != nil {
 		r.Limit = &Limit{Writes: s.limits.writes, Per: s.limits.per}

@@ -63,7 +63,8 @@ func TestSmallValuesStillBuild(t *testing.T) {
 
 // TestBoundedCostNeedsBoundedSizes: the untracked shortcut applies only
 // to expressions whose worst case is bounded whatever the sizes of event
-// data; the built-in pack's are (it runs untracked, see
+// data. Most of the built-in pack's are; the two that split a policy list
+// are tracked, behind a guard of their finding tests (TestWhenGuardBuiltin,
 // BenchmarkEvaluateBuiltin).
 func TestBoundedCostNeedsBoundedSizes(t *testing.T) {
 	env, err := newEnv()

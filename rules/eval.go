@@ -130,6 +130,9 @@ func (a *activation) attributes() map[string]any {
 func (r *Rule) evaluate(vars *activation) (Match, bool) {
 	m := Match{Rule: r}
 	if r.when != nil {
+		if r.guardFails(vars) {
+			return m, false
+		}
 		v, _, err := r.when.Eval(vars)
 		if err != nil {
 			m.Err = &EvalError{Rule: r.Name, Field: "when", Err: err}
