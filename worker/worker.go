@@ -250,12 +250,13 @@ func (w *Worker) Run(ctx context.Context) error {
 // two per handler there once were held a worker at concurrency 4 to about
 // 7,000 events/s over loopback TCP (8 ackers, 1.1 ms), with both processes
 // partly idle. There is one for each message the pull window and the
-// handlers can have waiting twice over (ackers that wait are parked
-// goroutines; a handler waits for one only when all are busy).
+// handlers can have waiting twice over, at most maxAckers (ackers that
+// wait are parked goroutines; a handler waits for one only when all are
+// busy).
 func (w *Worker) startAckers() (stop func()) {
 	w.acks = make(chan pendingAck, w.cfg.Concurrency)
 	var ackers sync.WaitGroup
-	for range 2 * max(w.cfg.Prefetch, w.cfg.Concurrency) {
+	for range min(maxAckers, 2*max(w.cfg.Prefetch, w.cfg.Concurrency)) {
 		ackers.Add(1)
 		go func() {
 			defer ackers.Done()
@@ -270,6 +271,10 @@ func (w *Worker) startAckers() (stop func()) {
 		w.acks = nil
 	}
 }
+
+// maxAckers bounds the acker pool whatever --prefetch says: 1,024 parked
+// goroutines cover about 1,024 / 2 ms = 500,000 events/s.
+const maxAckers = 1024
 
 // pullError logs what streams.Feed could not read.
 func (w *Worker) pullError(err error) {
