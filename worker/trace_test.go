@@ -15,6 +15,20 @@ import (
 	"github.com/remediator/remediator/worker/audit"
 )
 
+// The trace the test events carry (W3C traceparent).
+const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+
+// tracedEvent is a CTS trace about keyOff that carries traceID, its
+// parent span parentID.
+func tracedEvent(id string) events.Raw {
+	r := ctsEvent(id, keyOff)
+	var m map[string]any
+	_ = json.Unmarshal(r.Body, &m)
+	m["traceparent"] = "00-" + traceID + "-" + parentID + "-01"
+	r.Body, _ = json.Marshal(m)
+	return r
+}
+
 // TestTraceContinuesToTheCloud: an event carrying a traceparent gets a
 // child span for its rule, and every cloud call carries that trace.
 func TestTraceContinuesToTheCloud(t *testing.T) {
@@ -32,13 +46,7 @@ func TestTraceContinuesToTheCloud(t *testing.T) {
 	go func() { done <- w.Run(ctx) }()
 	defer func() { cancel(); <-done }()
 
-	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-	r := ctsEvent("traced-1", keyOff)
-	var m map[string]any
-	_ = json.Unmarshal(r.Body, &m)
-	m["traceparent"] = "00-" + traceID + "-" + parentID + "-01"
-	r.Body, _ = json.Marshal(m)
-	b.publish(r, events.Binary)
+	b.publish(tracedEvent("traced-1"), events.Binary)
 	wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
 	defer wcancel()
 	if err := b.mem.Wait(wctx, func([]audit.Decision) bool { return len(b.mem.Final()["traced-1"]) == 1 }); err != nil {
@@ -68,13 +76,7 @@ func TestTraceContinuesToTheCloud(t *testing.T) {
 func TestTraceWithoutTracerContinues(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
-	const traceID, parentID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
-	r := ctsEvent("traced-2", keyOff)
-	var m map[string]any
-	_ = json.Unmarshal(r.Body, &m)
-	m["traceparent"] = "00-" + traceID + "-" + parentID + "-01"
-	r.Body, _ = json.Marshal(m)
-	b.publish(r, events.Structured)
+	b.publish(tracedEvent("traced-2"), events.Structured)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if err := b.mem.Wait(ctx, func([]audit.Decision) bool { return len(b.mem.Final()["traced-2"]) == 1 }); err != nil {
