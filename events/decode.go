@@ -32,6 +32,13 @@ const SpecVersion = "1.0"
 // StructuredContentType is the media type of a structured-mode JSON event.
 const StructuredContentType = "application/cloudevents+json"
 
+// StructuredHeader returns a new header map that marks a body as a
+// structured-mode event: Content-Type StructuredContentType. It is fresh
+// on every call, so a caller may add to it.
+func StructuredHeader() map[string][]string {
+	return map[string][]string{"Content-Type": {StructuredContentType}}
+}
+
 // Envelope is a decoded, validated event and its parsed data.
 type Envelope struct {
 	Event event.Event
@@ -39,8 +46,8 @@ type Envelope struct {
 	// string, bool, nil), or nil when the data is absent or not JSON.
 	Data any
 	Mode Mode
-	// Finding is the normalised finding, set by Normalizer.Normalize's
-	// caller; nil when the event is of no known form.
+	// Finding is the normalised finding, set by DecodeFinding or by
+	// Normalizer.Normalize's caller; nil when the event is of no known form.
 	Finding *Finding
 }
 

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -93,6 +94,23 @@ func (n Normalizer) Normalize(env *Envelope) (*Finding, error) {
 		}
 	}
 	return f, nil
+}
+
+// DecodeFinding reads one CloudEvent from a message's headers and body
+// (Decode) and normalises it (n.Normalize), with its finding set on the
+// envelope: nil when the event is of no known form. Every failure is
+// Decode's or Normalize's own *InvalidError, unchanged. When the event
+// decodes but its finding cannot be read, the envelope is returned with
+// the error (its Finding nil), so that a caller can still name the event.
+func DecodeFinding(ctx context.Context, header map[string][]string, body []byte, n Normalizer) (*Envelope, error) {
+	env, err := Decode(ctx, header, body)
+	if err != nil {
+		return nil, err
+	}
+	if env.Finding, err = n.Normalize(env); err != nil {
+		return env, err
+	}
+	return env, nil
 }
 
 // object is a JSON object with lenient readers for the vendors' habit of

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"testing"
 )
 
@@ -38,8 +40,9 @@ func FuzzDecode(f *testing.F) {
 	})
 }
 
-// FuzzNormalize: normalising any decodable event never panics, and every
-// failure is an *InvalidError. Run: go test ./events -fuzz FuzzNormalize
+// FuzzNormalize: normalising any decodable event never panics, every
+// failure is an *InvalidError, and DecodeFinding gives what Decode and
+// Normalize give. Run: go test ./events -fuzz FuzzNormalize
 func FuzzNormalize(f *testing.F) {
 	for _, typ := range []string{"KMS:CloudTrace:ApiCall", "ecs:ActionTrail:ApiCall", "config:Config:NonCompliantNotification", "remediator.finding.kms.key_rotation_disabled"} {
 		f.Add(typ, "HC.KMS", []byte(`{"trace_name":"disableKeyRotation","project_id":"p","region_id":"r","code":"200","user":{"name":"u"}}`))
@@ -51,17 +54,22 @@ func FuzzNormalize(f *testing.F) {
 		if err != nil {
 			return // data is not JSON: Decode is fuzzed on its own
 		}
+		n := Normalizer{SelfPrincipals: []string{"u"}}
 		env, err := Decode(context.Background(), nil, body)
 		if err != nil {
 			return
 		}
-		fd, err := (Normalizer{SelfPrincipals: []string{"u"}}).Normalize(env)
+		fd, err := n.Normalize(env)
 		var inv *InvalidError
 		if err != nil && !errors.As(err, &inv) {
 			t.Fatalf("error %v is not an *InvalidError", err)
 		}
 		if fd != nil {
 			_ = fd.Map()
+		}
+		both, berr := DecodeFinding(context.Background(), nil, body, n)
+		if fmt.Sprint(berr) != fmt.Sprint(err) || both == nil || !reflect.DeepEqual(both.Finding, fd) {
+			t.Fatalf("DecodeFinding: %v, %v; Decode and Normalize: %+v, %v", both, berr, fd, err)
 		}
 	})
 }

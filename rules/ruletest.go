@@ -242,11 +242,8 @@ func caseEvent(dir string, tc TestCase) (*events.Envelope, error) {
 	default:
 		return nil, errors.New("the case has no event")
 	}
-	env, err := events.Decode(context.Background(), map[string][]string{"Content-Type": {events.StructuredContentType}}, body)
+	env, err := events.DecodeFinding(context.Background(), events.StructuredHeader(), body, events.Normalizer{})
 	if err != nil {
-		return nil, err
-	}
-	if env.Finding, err = (events.Normalizer{}).Normalize(env); err != nil {
 		return nil, err
 	}
 	return env, nil

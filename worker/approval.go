@@ -97,10 +97,7 @@ func (w *Worker) control(ctx context.Context, e *eventJob) *verdict {
 func (w *Worker) execute(ctx context.Context, e *eventJob, p approval.Plan) *verdict {
 	d := w.planDecision(e.base, p)
 	d.Approval = &audit.Approval{Approvers: p.ApprovedBy(), Comments: p.Comments()}
-	env, err := events.Decode(ctx, p.Original.Header, p.Original.Data)
-	if err == nil {
-		env.Finding, err = (events.Normalizer{SelfPrincipals: w.cfg.SelfPrincipals}).Normalize(env)
-	}
+	env, err := events.DecodeFinding(ctx, p.Original.Header, p.Original.Data, w.normalizer())
 	if err != nil {
 		return &verdict{failed: d, failure: &action.Error{Class: action.Permanent, Reason: audit.ReasonInvalidEvent, Msg: "approval " + p.ID + ": stored event: " + err.Error(), Err: err}}
 	}

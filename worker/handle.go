@@ -63,12 +63,19 @@ func (w *Worker) decode(ctx context.Context, e *eventJob) *verdict {
 
 // normalize reads the event's form into the finding the rules see.
 func (w *Worker) normalize(_ context.Context, e *eventJob) *verdict {
-	f, err := (events.Normalizer{SelfPrincipals: w.cfg.SelfPrincipals}).Normalize(e.env)
+	f, err := w.normalizer().Normalize(e.env)
 	if err != nil {
 		return &verdict{failed: e.base, failure: &action.Error{Class: action.Permanent, Reason: audit.ReasonInvalidEvent, Msg: err.Error(), Err: err}}
 	}
 	e.env.Finding, e.base.Finding = f, f
 	return nil
+}
+
+// normalizer reads events' forms as the worker's own: a change one of
+// its principals made is marked Self. The event steps above and an
+// approved plan's stored event (execute) both read through it.
+func (w *Worker) normalizer() events.Normalizer {
+	return events.Normalizer{SelfPrincipals: w.cfg.SelfPrincipals}
 }
 
 // trust keeps events from sources and accounts off the allowlists away

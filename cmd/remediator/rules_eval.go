@@ -78,12 +78,12 @@ func (ev evaluator) eval(ctx context.Context, in evalInput) evalResult {
 	if n := len(in.body); n > ev.maxBytes {
 		return dead(audit.Outcome(audit.ReasonTooLarge), fmt.Sprintf("event is %d bytes, the limit is %d (--max-event-bytes)", n, ev.maxBytes))
 	}
-	env, err := events.Decode(ctx, map[string][]string{"Content-Type": {events.StructuredContentType}}, in.body)
-	if err != nil {
+	env, err := events.DecodeFinding(ctx, events.StructuredHeader(), in.body, events.Normalizer{SelfPrincipals: ev.cfg.SelfPrincipals})
+	if env == nil { // it does not decode
 		return dead(audit.Outcome(audit.ReasonInvalidEvent), err.Error())
 	}
 	res.ID, res.Source, res.Type, res.Mode = env.Event.ID(), env.Event.Source(), env.Event.Type(), string(env.Mode)
-	if env.Finding, err = (events.Normalizer{SelfPrincipals: ev.cfg.SelfPrincipals}).Normalize(env); err != nil {
+	if err != nil { // it decodes, but its finding does not read
 		res.Form = "invalid"
 		return dead(audit.Outcome(audit.ReasonInvalidEvent), err.Error())
 	}

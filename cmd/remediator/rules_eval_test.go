@@ -133,6 +133,14 @@ func TestRulesEvalOutcomes(t *testing.T) {
 		}
 	}
 
+	// An event that decodes but whose form does not read is still named,
+	// with form invalid; one that does not decode names nothing.
+	_, res, _ := evalJSON(t, filepath.Join(dir, "noregion.json"), filepath.Join(dir, "bad.json"))
+	if len(res) != 2 || res[0].Form != "invalid" || res[0].ID != "x" || res[0].Source != "s" || res[0].Mode != "structured" ||
+		res[1].Form != "" || res[1].ID != "" || res[1].Mode != "" {
+		t.Errorf("what is named: %+v", res)
+	}
+
 	// A dry-run rule plans.
 	rules := event("dry.yaml", "rules:\n  - name: dry\n    match: {type: t}\n    dry_run: true\n    action: alibaba.ecs.reset_disk_default_kms_key\n    params: {region: cn-hangzhou}\n")
 	if code, res, errs := evalJSON(t, "--rules", rules, event("t.json", `{"specversion":"1.0","id":"x","source":"s","type":"t"}`)); code != 0 || len(res) != 1 ||

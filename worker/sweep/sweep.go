@@ -191,10 +191,7 @@ func (s *Sweeper) check(ctx context.Context, id string, t Target, at time.Time) 
 	if err != nil {
 		return []Row{base.with(Unknown, "building its finding: "+err.Error())}
 	}
-	env, err := events.Decode(ctx, map[string][]string{"Content-Type": {events.StructuredContentType}}, raw.Body)
-	if err == nil {
-		env.Finding, err = s.Normalizer.Normalize(env)
-	}
+	env, err := events.DecodeFinding(ctx, events.StructuredHeader(), raw.Body, s.Normalizer)
 	if err != nil {
 		return []Row{base.with(Unknown, "its finding does not read: "+err.Error())}
 	}
