@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/remediator/remediator/worker/kvcas"
 )
 
 // Errors a change can be refused with; match them with errors.Is.
@@ -45,40 +47,33 @@ const casTries = 20
 func (s *Store) Open(ctx context.Context, p Plan, ttl time.Duration) (Plan, bool, error) {
 	now := s.now().UTC()
 	p.State, p.Created, p.Changed, p.Expires = Pending, now, now, now.Add(ttl)
-	for range casTries {
-		cur, rev, err := s.Get(ctx, p.ID)
-		switch {
-		case errors.Is(err, ErrNotFound):
-			b, _ := json.Marshal(p)
-			if _, err := s.kv.Create(ctx, p.ID, b); err == nil {
-				return p, false, nil
-			} else if !errors.Is(err, jetstream.ErrKeyExists) {
-				return Plan{}, false, fmt.Errorf("approval %s: create: %w", p.ID, err)
-			}
-			continue // created meanwhile: join it
-		case err != nil:
-			return Plan{}, false, err
-		case !cur.Closed.IsZero():
-			b, _ := json.Marshal(p)
-			if _, err := s.kv.Update(ctx, p.ID, b, rev); err == nil {
-				return p, false, nil
-			} else if !isConflict(err) {
-				return Plan{}, false, fmt.Errorf("approval %s: replace: %w", p.ID, err)
-			}
-			continue
+	var out Plan
+	var joined bool
+	err := kvcas.Update(ctx, s.kv, p.ID, casTries, func(b []byte, exists bool) ([]byte, bool, error) {
+		if !exists {
+			out, joined = p, false
+			return marshal(p)
 		}
-		if cur.Event.ID == p.Event.ID && cur.Event.Source == p.Event.Source || contains(cur.Joined, p.Event.ID) {
-			return cur, true, nil // a redelivery of an event already in the plan
+		cur, err := decode(p.ID, b)
+		switch {
+		case err != nil:
+			return nil, false, err
+		case !cur.Closed.IsZero(): // replaced
+			out, joined = p, false
+			return marshal(p)
+		case cur.Event.ID == p.Event.ID && cur.Event.Source == p.Event.Source || contains(cur.Joined, p.Event.ID):
+			out, joined = cur, true // a redelivery of an event already in the plan
+			return nil, false, nil
 		}
 		cur.Joined = append(cur.Joined, p.Event.ID)
 		cur.Changed = now
-		if err := s.put(ctx, cur, rev); err == nil {
-			return cur, true, nil
-		} else if !isConflict(err) {
-			return Plan{}, false, err
-		}
+		out, joined = cur, true
+		return marshal(cur)
+	})
+	if err != nil {
+		return Plan{}, false, err
 	}
-	return Plan{}, false, fmt.Errorf("approval %s: %d compare-and-set conflicts in a row", p.ID, casTries)
+	return out, joined, nil
 }
 
 // Get returns the plan and its revision.
@@ -90,11 +85,24 @@ func (s *Store) Get(ctx context.Context, id string) (Plan, uint64, error) {
 	if err != nil {
 		return Plan{}, 0, fmt.Errorf("approval %s: read: %w", id, err)
 	}
-	var p Plan
-	if err := json.Unmarshal(e.Value(), &p); err != nil {
-		return Plan{}, 0, fmt.Errorf("approval %s: stored plan is not valid JSON: %w", id, err)
+	p, err := decode(id, e.Value())
+	if err != nil {
+		return Plan{}, 0, err
 	}
 	return p, e.Revision(), nil
+}
+
+func decode(id string, b []byte) (Plan, error) {
+	var p Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return Plan{}, fmt.Errorf("approval %s: stored plan is not valid JSON: %w", id, err)
+	}
+	return p, nil
+}
+
+func marshal(p Plan) ([]byte, bool, error) {
+	b, err := json.Marshal(p)
+	return b, true, err
 }
 
 // List returns every plan, oldest first.
@@ -227,45 +235,33 @@ func (s *Store) votable(p *Plan, by string, now time.Time) error {
 }
 
 // update applies change to the plan by compare-and-set, reading again
-// after a conflict. errUnchanged from change returns the plan as read.
+// after a conflict. An error from change (errUnchanged among them) returns
+// the plan as read, and writes nothing.
 func (s *Store) update(ctx context.Context, id string, change func(*Plan, time.Time) error) (Plan, error) {
-	for range casTries {
-		p, rev, err := s.Get(ctx, id)
-		if err != nil {
-			return Plan{}, err
+	var p Plan
+	var refused error // change's own error, returned with the plan
+	err := kvcas.Update(ctx, s.kv, id, casTries, func(b []byte, exists bool) ([]byte, bool, error) {
+		if !exists {
+			return nil, false, fmt.Errorf("%w: %s", ErrNotFound, id)
+		}
+		var err error
+		if p, err = decode(id, b); err != nil {
+			return nil, false, err
 		}
 		now := s.now().UTC()
-		if err := change(&p, now); err != nil {
-			return p, err
+		if refused = change(&p, now); refused != nil {
+			return nil, false, refused
 		}
 		p.Changed = now
-		if err := s.put(ctx, p, rev); err == nil {
-			return p, nil
-		} else if !isConflict(err) {
-			return Plan{}, err
-		}
+		return marshal(p)
+	})
+	switch {
+	case err == nil:
+		return p, nil
+	case refused != nil && err == refused:
+		return p, err
 	}
-	return Plan{}, fmt.Errorf("approval %s: %d compare-and-set conflicts in a row", id, casTries)
-}
-
-func (s *Store) put(ctx context.Context, p Plan, rev uint64) error {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return err
-	}
-	if _, err := s.kv.Update(ctx, p.ID, b, rev); err != nil {
-		if isConflict(err) {
-			return err
-		}
-		return fmt.Errorf("approval %s: write: %w", p.ID, err)
-	}
-	return nil
-}
-
-// isConflict: the revision moved on (another writer came first).
-func isConflict(err error) bool {
-	var ae *jetstream.APIError
-	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) || errors.As(err, &ae) && ae.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence
+	return Plan{}, err
 }
 
 func contains(ss []string, s string) bool {

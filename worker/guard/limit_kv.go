@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	mathrand "math/rand/v2"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/remediator/remediator/rules"
+	"github.com/remediator/remediator/worker/kvcas"
 )
 
 // The shared windows live in the limits bucket, one key per limited rule
@@ -227,43 +227,30 @@ func (l *limiter) drain(key string, q *limitQueue) {
 
 // commit reads the key, applies the batch and writes it back if it
 // changed, compare-and-set on the revision read; it retries from the read
-// when another replica wrote first.
+// when another replica wrote first (kvcas, which also jitters the pause
+// between tries so the replicas do not collide in step).
 func (l *limiter) commit(key string, batch []*limitOp) error {
 	ctx, cancel := context.WithTimeout(context.Background(), limitTimeout)
 	defer cancel()
-	for try := range limitTries {
+	err := kvcas.Update(ctx, l.kv, key, limitTries, func(cur []byte, exists bool) ([]byte, bool, error) {
 		var w window
-		var rev uint64
-		e, err := l.kv.Get(ctx, key)
-		switch {
-		case err == nil:
-			rev = e.Revision()
-			if err := json.Unmarshal(e.Value(), &w); err != nil {
-				return fmt.Errorf("limit window %s: %w", key, err) // fail closed, never guess the count
+		if exists {
+			if err := json.Unmarshal(cur, &w); err != nil {
+				return nil, false, fmt.Errorf("limit window %s: %w", key, err) // fail closed, never guess the count
 			}
-		case errors.Is(err, jetstream.ErrKeyNotFound):
-		default:
-			return err
 		}
 		now, changed := l.now(), false
 		for _, op := range batch {
 			changed = op.apply(&w, now) || changed
 		}
 		if !changed {
-			return nil
+			return nil, false, nil
 		}
-		b, _ := json.Marshal(&w)
-		if rev == 0 {
-			_, err = l.kv.Create(ctx, key, b)
-		} else {
-			_, err = l.kv.Update(ctx, key, b, rev)
-		}
-		if err == nil || !errors.Is(err, jetstream.ErrKeyExists) && !errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return err
-		}
-		// Lost to another replica: back off a little, growing and jittered,
-		// so the replicas do not collide in step.
-		time.Sleep(time.Duration(try+1) * time.Duration(mathrand.Int64N(int64(time.Millisecond))+1))
+		b, err := json.Marshal(&w)
+		return b, true, err
+	})
+	if errors.Is(err, kvcas.ErrContended) {
+		return errLimitContended
 	}
-	return errLimitContended
+	return err
 }
