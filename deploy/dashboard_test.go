@@ -314,8 +314,11 @@ func scrapeRunningBinary(t *testing.T) (string, string) {
 		t.Fatalf("replay: %v\n%s", err, out)
 	}
 	fixtures, _ := filepath.Glob(filepath.Join("..", "testdata", "events", "*.json"))
-	waitMetrics(t, ops, "every fixture decided and a sweep finished", func(m string) bool {
-		return sampleValue(m, "remediator_event_latency_seconds_count") >= float64(len(fixtures)) && sampleValue(m, "remediator_sweeps_total") >= 1
+	// The sweep's findings are decided too, so the count alone can be
+	// reached before the throttled fixture's retry: wait for that as well.
+	waitMetrics(t, ops, "every fixture decided, the throttled one retried and a sweep finished", func(m string) bool {
+		return sampleValue(m, "remediator_event_latency_seconds_count") >= float64(len(fixtures)) && sampleValue(m, "remediator_sweeps_total") >= 1 &&
+			strings.Contains(m, "remediator_retries_total{")
 	})
 	if err := run.Process.Signal(syscall.SIGHUP); err != nil {
 		t.Fatal(err)

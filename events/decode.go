@@ -160,14 +160,17 @@ func checkStructured(body []byte) error {
 // UTF-8 becomes U+FFFD, the last of duplicate keys wins, nesting deeper
 // than 10000 is an error. Data with a non-JSON content type is left for
 // rules to ignore; JSON data that does not parse makes the event invalid.
-// A structured body's JSON data was checked with the body (toEvent); its
-// base64 data, and a binary event's body, were not.
+// A structured body's data the SDK keeps as the JSON value itself was
+// checked with the body (toEvent); its base64 data, the content of a JSON
+// string (what the SDK keeps for other media types, +json ones among
+// them) and a binary event's body were not.
 func parseData(e *event.Event, mode Mode) (any, error) {
 	raw := e.Data()
-	if len(raw) == 0 || !isJSON(e.DataMediaType()) {
+	media := e.DataMediaType()
+	if len(raw) == 0 || !isJSON(media) {
 		return nil, nil
 	}
-	v, err := decodeJSON(raw, mode == Structured && !e.DataBase64)
+	v, err := decodeJSON(raw, mode == Structured && !e.DataBase64 && sdkKeepsJSON(media))
 	if err != nil {
 		return nil, invalid("data is not valid JSON", err)
 	}
@@ -195,6 +198,17 @@ func decodeJSON(raw []byte, checked bool) (any, error) {
 	v = nil
 	err := json.Unmarshal(raw, &v)
 	return v, err
+}
+
+// sdkKeepsJSON reports whether the SDK keeps a structured body's data of
+// this media type as the JSON value itself (event.consumeData); of any
+// other it keeps the content of the JSON string the data must then be.
+func sdkKeepsJSON(media string) bool {
+	switch media {
+	case "", event.ApplicationJSON, event.TextJSON, event.ApplicationCloudEventsJSON, event.ApplicationCloudEventsBatchJSON:
+		return true
+	}
+	return false
 }
 
 func isJSON(media string) bool {

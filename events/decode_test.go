@@ -143,6 +143,23 @@ func TestDecodeData(t *testing.T) {
 		{"a raw control character", "\"a\tb\"", nil, "invalid character", ""},
 		{"a trailing comma", `[1,]`, nil, "invalid character", ""},
 	}
+	// A +json media type the SDK does not read as JSON: it keeps the
+	// content of the data's JSON string, which the body's check did not
+	// cover, and that content is checked as JSON data.
+	vnd := `{"specversion":"1.0","id":"1","source":"s","type":"t","datacontenttype":"application/vnd.x+json","data":`
+	for _, c := range []struct{ data, err string }{
+		{`"1\u0000x"`, "data is not valid JSON: invalid character '\\x00' after top-level value"},
+		{`"{\"a\":1} x"`, "data is not valid JSON: invalid character 'x' after top-level value"},
+		{`"{\"a\":1}"`, ""},
+	} {
+		env, err := Decode(context.Background(), ce, []byte(vnd+c.data+`}`))
+		switch {
+		case c.err == "" && (err != nil || !reflect.DeepEqual(env.Data, map[string]any{"a": float64(1)})):
+			t.Errorf("vnd.x+json %s: %v, %v; want data {a: 1}", c.data, env, err)
+		case c.err != "" && (err == nil || !strings.Contains(err.Error(), c.err)):
+			t.Errorf("vnd.x+json %s: err %v, want it to contain %q", c.data, err, c.err)
+		}
+	}
 	for _, tc := range cases {
 		for _, mode := range []Mode{Binary, Structured} {
 			t.Run(tc.name+"/"+string(mode), func(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -60,7 +61,7 @@ func TestDecodeFindingFixtures(t *testing.T) {
 				}
 				found = append(found, env.Finding)
 			}
-			if filepath.Base(file)[:3] == "10-" && !found[0].Self {
+			if strings.HasPrefix(filepath.Base(file), "10-") && !found[0].Self {
 				t.Error("the change of a principal of the normaliser's is not marked self")
 			}
 			if !reflect.DeepEqual(found[0], found[1]) {

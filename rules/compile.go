@@ -36,17 +36,17 @@ type Rule struct {
 	// Approval, when set, holds the action until people approve it.
 	Approval *Approval
 
-	typeGlob   glob
-	sourceGlob glob
-	attrs      []attrMatch
-	when       cel.Program
-	whenGuard  cel.Program // when's bounded conjuncts, tested first (guard.go); nil: none
-	params     []param
-	scope      scope
-	exemptIDs  map[string]bool
-	exemptWhen cel.Program
-	resource   string // the action's resource parameter
-	digest     string // the rule's YAML, for Diff
+	typeGlob      glob
+	sourceGlob    glob
+	attrs         []attrMatch
+	when          cel.Program
+	whenPrefilter cel.Program // when's bounded conjuncts, tested first (prefilter.go); nil: none
+	params        []param
+	scope         scope
+	exemptIDs     map[string]bool
+	exemptWhen    cel.Program
+	resource      string // the action's resource parameter
+	digest        string // the rule's YAML, for Diff
 }
 
 // ResourceParam names the action parameter that identifies the resource
@@ -165,7 +165,7 @@ func (c *compiler) rule(s *spec) *Rule {
 	}
 	if s.when != nil {
 		if r.when = c.program(s, s.when, "when", cel.BoolType); r.when != nil {
-			r.whenGuard = c.whenGuard(s.when.Value)
+			r.whenPrefilter = c.whenPrefilter(s.when.Value)
 		}
 	}
 	if s.limits != nil {

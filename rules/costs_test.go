@@ -63,8 +63,8 @@ func TestSmallValuesStillBuild(t *testing.T) {
 
 // TestBoundedCostNeedsBoundedSizes: the untracked shortcut applies only
 // to expressions whose worst case is bounded whatever the sizes of event
-// data. Most of the built-in pack's are; the two that split a policy list
-// are tracked, behind a guard of their finding tests (TestWhenGuardBuiltin,
+// data. Four of the built-in pack's twelve are; the others are tracked,
+// behind a prefilter of their bounded conjuncts (TestWhenPrefilterBuiltin,
 // BenchmarkEvaluateBuiltin).
 func TestBoundedCostNeedsBoundedSizes(t *testing.T) {
 	env, err := newEnv()

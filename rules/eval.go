@@ -130,7 +130,7 @@ func (a *activation) attributes() map[string]any {
 func (r *Rule) evaluate(vars *activation) (Match, bool) {
 	m := Match{Rule: r}
 	if r.when != nil {
-		if r.guardFails(vars) {
+		if r.prefilterFails(vars) {
 			return m, false
 		}
 		v, _, err := r.when.Eval(vars)

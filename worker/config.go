@@ -30,7 +30,8 @@ type Config struct {
 
 	Concurrency int
 	// Prefetch is how many messages the worker pulls ahead of its
-	// handlers (at least Concurrency; 0: PrefetchFor(Concurrency)). A
+	// handlers (at least Concurrency; 0: PrefetchFor(Concurrency), at
+	// most MaxAckPending). A
 	// message waits in that buffer with its ack wait running, so Prefetch
 	// divided by the slowest rate events are handled at must stay well
 	// under AckWait; a message whose ack wait ends there is delivered
@@ -178,14 +179,16 @@ func (c Config) withDefaults() Config {
 	setInt(&c.MaxEventBytes, d.MaxEventBytes)
 	setInt(&c.Replicas, d.Replicas)
 	setInt(&c.Concurrency, d.Concurrency)
-	setInt(&c.Prefetch, PrefetchFor(c.Concurrency))
+	setInt(&c.MaxAckPending, d.MaxAckPending)
+	// The default window stays within the consumer's ack pending limit
+	// (validate refuses a larger one, as it did when the default was 64).
+	setInt(&c.Prefetch, min(PrefetchFor(c.Concurrency), c.MaxAckPending))
 	c.Prefetch = max(c.Prefetch, c.Concurrency)
 	setInt(&c.MaxDeliver, d.MaxDeliver)
 	setInt(&c.MaxWaits, d.MaxWaits)
 	if c.CloudTimeout <= 0 {
 		c.CloudTimeout = min(10*time.Second, c.AckWait/2)
 	}
-	setInt(&c.MaxAckPending, d.MaxAckPending)
 	if c.MaxMsgSize <= 0 {
 		c.MaxMsgSize = d.MaxMsgSize
 	}

@@ -46,17 +46,33 @@ func TestConfigValidate(t *testing.T) {
 	c.MaxDeliver = 1
 	c.MaxAckPending = 2
 	c.Concurrency = 4
-	err := c.withDefaults().validate() // as New does: the prefetch is 64 at concurrency 4
-	if c.withDefaults().Prefetch != 64 {
-		t.Errorf("prefetch %d at concurrency 4, want 64", c.withDefaults().Prefetch)
+	c.Prefetch = 64
+	err := c.withDefaults().validate() // as New does
+	// The default prefetch: 8 per handler, at least 64, at most max ack
+	// pending, at least the concurrency.
+	big := DefaultConfig()
+	big.Concurrency = 4
+	if got := big.withDefaults().Prefetch; got != 64 {
+		t.Errorf("prefetch %d at concurrency 4, want 64", got)
 	}
-	c.Concurrency = 16
-	if got := c.withDefaults().Prefetch; got != 128 {
+	big.Concurrency = 16
+	if got := big.withDefaults().Prefetch; got != 128 {
 		t.Errorf("prefetch %d at concurrency 16, want 128 (8 per handler)", got)
 	}
-	c.Prefetch = 20
-	if got := c.withDefaults().Prefetch; got != 20 {
+	big.Prefetch = 20
+	if got := big.withDefaults().Prefetch; got != 20 {
 		t.Errorf("prefetch %d when set to 20, want 20", got)
+	}
+	// The default window stays within max ack pending: a large
+	// concurrency still starts.
+	big.Prefetch = 0
+	big.Concurrency = 200
+	if got := big.withDefaults(); got.Prefetch != 1000 || got.validate() != nil {
+		t.Errorf("concurrency 200: prefetch %d, %v; want 1000 (max ack pending) and no error", got.Prefetch, got.validate())
+	}
+	big.Concurrency, big.MaxAckPending = 16, 100
+	if got := big.withDefaults(); got.Prefetch != 100 || got.validate() != nil {
+		t.Errorf("concurrency 16, max ack pending 100: prefetch %d, %v; want 100 and no error", got.Prefetch, got.validate())
 	}
 	if err == nil {
 		t.Fatal("want errors")

@@ -3,7 +3,6 @@ package worker
 import (
 	"context"
 	"errors"
-	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -230,7 +229,11 @@ func (w *Worker) logDecision(d audit.Decision, extra ...zap.Field) {
 	if ce == nil {
 		return // not logged at this level: build no fields
 	}
-	fp := decisionFields.Get().(*[]zap.Field)
+	fp, _ := w.decisionFields.Get().(*[]zap.Field)
+	if fp == nil {
+		fp = new([]zap.Field) // the eight fields, extra ones and up to four more
+		*fp = make([]zap.Field, 0, 16)
+	}
 	fields := (*fp)[:0]
 	fields = append(fields,
 		zap.String("event_id", d.EventID),
@@ -257,12 +260,8 @@ func (w *Worker) logDecision(d audit.Decision, extra ...zap.Field) {
 	ce.Write(fields...) // zap's cores encode or copy the fields; none keeps the slice
 	clear(fields)
 	*fp = fields[:0]
-	decisionFields.Put(fp)
+	w.decisionFields.Put(fp)
 }
-
-// decisionFields holds the slices decision lines are built in: the eight
-// fields, extra ones and up to four more.
-var decisionFields = sync.Pool{New: func() any { s := make([]zap.Field, 0, 16); return &s }}
 
 func first(ds []audit.Decision) audit.Decision {
 	if len(ds) == 0 {

@@ -58,6 +58,10 @@ type Worker struct {
 	// acks feeds the goroutines that DoubleAck recorded messages while
 	// Run runs; nil: settle DoubleAcks itself.
 	acks chan pendingAck
+	// decisionFields holds the slices decision lines are built in
+	// (logDecision); zap's cores encode or copy the fields, none keeps the
+	// slice.
+	decisionFields sync.Pool
 }
 
 // Deps are what a worker is built from.
@@ -66,7 +70,7 @@ type Deps struct {
 	Rules     *rules.Set
 	Actions   *action.Registry
 	Recorder  audit.Recorder // nil: decisions are only logged
-	Logger    *zap.Logger    // nil: no logging
+	Logger    *zap.Logger    // nil: no logging; its cores must not keep a Write's fields slice (zap's own encode or copy it)
 	Metrics   *Metrics       // nil: metrics go to a private registry
 	// Tracer, when set, traces each rule's action, continuing the event's
 	// traceparent; nil: no tracing.

@@ -29,7 +29,7 @@ func benchCeiling(ctx context.Context, o benchOptions, record bool) (benchResult
 	defer done()
 	cfg := worker.DefaultConfig()
 	cfg.Stream, cfg.Subject, cfg.Consumer = "BENCH_CEILING", "bench.ceiling.>", "ceiling"
-	cfg.MaxAckPending = max(cfg.MaxAckPending, o.concurrency)
+	cfg.MaxAckPending = max(cfg.MaxAckPending, worker.PrefetchFor(o.concurrency))
 	cons, err := streams.EnsureTopology(ctx, env.js, cfg.Streams())
 	if err != nil {
 		return benchResult{}, err

@@ -88,7 +88,7 @@ func newExternalCmd(stdout io.Writer) *cobra.Command {
 	fs.IntVar(&o.baseline, "million-baseline", 100000, "million: the backlog it is compared with (drained --rounds times)")
 	fs.IntVar(&o.writeEvents, "write-events", 2000, "write: events per drain, each about a different resource that needs one write")
 	fs.DurationVar(&o.writeProfileFor, "write-profile-for", 5*time.Second, "write: how long the profiled drain's CPU profile lasts (whole seconds; its backlog is grown to last a quarter longer)")
-	fs.StringVar(&o.writeProfile, "write-cpuprofile", "", "write: keep the profiled drain's worker CPU profile in FILE")
+	fs.StringVar(&o.writeProfile, "write-cpuprofile", "", "write: keep the profiled drain's worker CPU profile in FILE (and nats-server's in FILE.server, the worker's allocations in FILE.allocs)")
 	return cmd
 }
 

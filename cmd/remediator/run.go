@@ -51,7 +51,7 @@ func (f *workerFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.cfg.DLQStream, "dlq-stream", d.DLQStream, "dead-letter stream")
 	fs.StringVar(&f.cfg.DLQSubject, "dlq-subject", d.DLQSubject, "dead-letter subject prefix")
 	fs.IntVar(&f.cfg.Concurrency, "concurrency", d.Concurrency, "events handled at once")
-	fs.IntVar(&f.cfg.Prefetch, "prefetch", d.Prefetch, "messages pulled ahead of the handlers (at least --concurrency; 0: 8 per handler, at least 64); each waits there with its ack wait running, so keep it well under --ack-wait times the slowest event rate")
+	fs.IntVar(&f.cfg.Prefetch, "prefetch", d.Prefetch, "messages pulled ahead of the handlers (at least --concurrency; 0: 8 per handler, at least 64, at most the consumer's max ack pending, 1000); each waits there with its ack wait running, so keep it well under --ack-wait times the slowest event rate")
 	fs.IntVar(&f.cfg.MaxDeliver, "max-deliver", d.MaxDeliver, "attempts before an event is dead-lettered")
 	fs.IntVar(&f.cfg.MaxWaits, "max-waits", d.MaxWaits, "deliveries that only waited for another delivery's lease (or were handed back at shutdown), allowed beyond --max-deliver")
 	fs.DurationVar(&f.cfg.CloudTimeout, "cloud-timeout", 0, "timeout of one cloud call, at most half of --ack-wait (0: 10s, or half of --ack-wait if shorter); a write is sent only while its lease outlasts it")

@@ -76,9 +76,17 @@ func Update(ctx context.Context, kv jetstream.KeyValue, key string, tries int, c
 }
 
 // isConflict reports whether err is a lost compare-and-set: the key was
-// created, or its revision moved on, since it was read.
+// created, or its revision moved on, since it was read. A Create over a
+// deleted key is an update at the delete marker's revision, and nats.go
+// returns that update's API error as it is: wrong last sequence (10071,
+// or 10164 from a replicated bucket).
 func isConflict(err error) bool {
-	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch)
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return true
+	}
+	var api *jetstream.APIError
+	return errors.As(err, &api) &&
+		(api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence || api.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // pause waits before try number try (1, 2, ...): up to try milliseconds,

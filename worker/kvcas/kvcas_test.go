@@ -3,6 +3,7 @@ package kvcas_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -81,7 +82,7 @@ func TestCreateMissingKey(t *testing.T) {
 	if v, _ := value(t, kv, "k"); v != "two" {
 		t.Errorf("after the create over the deleted key: %q, want \"two\"", v)
 	}
-	if want := []string{"false:", "false:"}; !equal(seen, want) {
+	if want := []string{"false:", "false:"}; !slices.Equal(seen, want) {
 		t.Errorf("change saw %q, want %q", seen, want)
 	}
 }
@@ -102,7 +103,7 @@ func TestUpdateAtRevision(t *testing.T) {
 	if v, got := value(t, kv, "k"); v != "new" || got != rev+1 {
 		t.Errorf("after the update: %q at revision %d, want \"new\" at %d", v, got, rev+1)
 	}
-	if want := []string{"true:old"}; !equal(seen, want) {
+	if want := []string{"true:old"}; !slices.Equal(seen, want) {
 		t.Errorf("change saw %q, want %q", seen, want)
 	}
 }
@@ -252,16 +253,4 @@ func TestContextEnds(t *testing.T) {
 	if !errors.Is(err, context.DeadlineExceeded) || errors.Is(err, kvcas.ErrContended) {
 		t.Errorf("got %v, want the context's error", err)
 	}
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -16,15 +16,22 @@ import (
 // conditions are conjunctions that start with a cheap test
 // (finding.drift == "kms.key_must_be_disabled" && ... .split(",")).
 //
-// The guard is the conjunction of the condition's bounded conjuncts,
-// compiled without tracking. When it is false the condition is false:
-// CEL's && is false as soon as one operand is false, whatever the others
-// are, errors included. So the tracked program runs only when the guard
-// holds or fails, and gives the result it always gave.
+// The prefilter is the conjunction of the condition's bounded conjuncts,
+// compiled without tracking and run first. When it is false the
+// condition is false: CEL's && is false as soon as one operand is false,
+// whatever the others are, errors included. So the tracked program runs
+// only when the prefilter holds or fails, and gives the result it always
+// gave, with one difference: the tracked program alone evaluates left to
+// right and may be stopped at the cost limit (which is no error value
+// that && absorbs) before it reaches the false conjunct; with the
+// prefilter such an event is simply not matched, where the rule used to
+// fail (TestWhenPrefilterAtTheCostLimit).
 
-// whenGuard compiles the guard of a when condition; nil when the
+// whenPrefilter compiles the prefilter of a when condition; nil when the
 // condition is bounded itself, or has no bounded conjunct to test first.
-func (c *compiler) whenGuard(src string) cel.Program {
+// A conjunct that does not unparse alone (a comprehension: exists, all,
+// map) is left to the condition.
+func (c *compiler) whenPrefilter(src string) cel.Program {
 	ast, iss := c.env.Compile(src)
 	if iss.Err() != nil || boundedCost(c.env, ast) {
 		return nil
@@ -73,12 +80,13 @@ func conjuncts(e celast.Expr, out *[]celast.Expr) {
 	*out = append(*out, e)
 }
 
-// guardFails reports whether the rule's guard says its when condition is
-// false for vars (a guard that holds or fails leaves it to the condition).
-func (r *Rule) guardFails(vars *activation) bool {
-	if r.whenGuard == nil {
+// prefilterFails reports whether the rule's prefilter says its when
+// condition is false for vars (a prefilter that holds or fails leaves it
+// to the condition).
+func (r *Rule) prefilterFails(vars *activation) bool {
+	if r.whenPrefilter == nil {
 		return false
 	}
-	v, _, err := r.whenGuard.Eval(vars)
+	v, _, err := r.whenPrefilter.Eval(vars)
 	return err == nil && v == types.False
 }

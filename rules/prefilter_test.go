@@ -1,14 +1,17 @@
 package rules
 
 import (
+	"strings"
 	"testing"
 )
 
-// TestWhenGuardKeepsResults: a rule's guard (its when condition's bounded
-// conjuncts, tested first without cost tracking) never changes what the
-// condition decides: for every condition and event, evaluate matches or
-// not, and fails or not, exactly as the condition run alone does.
-func TestWhenGuardKeepsResults(t *testing.T) {
+// TestWhenPrefilterKeepsResults: a rule's prefilter (its when condition's
+// bounded conjuncts, tested first without cost tracking) never changes
+// what the condition decides on events within the cost limit: for every
+// condition and event, evaluate matches or not, and fails or not, exactly
+// as the condition run alone does.
+func TestWhenPrefilterKeepsResults(t *testing.T) {
+	t.Parallel()
 	conds := []string{
 		`finding.drift == "kms.key_rotation_disabled" && data.items.exists(i, i == "x")`,
 		`data.items.exists(i, i == "x") && finding.provider == "huawei"`,
@@ -40,7 +43,7 @@ func TestWhenGuardKeepsResults(t *testing.T) {
 			t.Fatalf("%s: %v", cond, err)
 		}
 		r := set.Rules()[0]
-		if r.whenGuard != nil {
+		if r.whenPrefilter != nil {
 			guarded++
 		}
 		for _, ev := range evs {
@@ -62,25 +65,68 @@ func TestWhenGuardKeepsResults(t *testing.T) {
 	}
 }
 
-// TestWhenGuardBuiltin: the built-in pack's conditions that split a policy
-// list (disable-key, key-deletion) are guarded by their finding tests;
-// bounded conditions need no guard.
-func TestWhenGuardBuiltin(t *testing.T) {
+// TestWhenPrefilterBuiltin: the built-in pack's conditions that are
+// unbounded (they split or search a policy list) have a prefilter of
+// their finding tests; the bounded ones need none. Every built-in rule is
+// named, so a new or renamed one fails here until it is placed.
+func TestWhenPrefilterBuiltin(t *testing.T) {
+	t.Parallel()
 	set, err := Builtin(testCatalog)
 	if err != nil {
 		t.Fatal(err)
 	}
+	want := map[string]bool{ // rule: has a prefilter
+		"alibaba-ecs-default-key-actiontrail": true, "alibaba-ecs-default-key-finding": true,
+		"alibaba-ecs-service-key-actiontrail": true, "alibaba-ecs-service-key-finding": true,
+		"huawei-kms-rotation-disabled-cts": false, "huawei-kms-rotation-disabled-finding": false,
+		"huawei-kms-disable-key-cts": true, "huawei-kms-disable-key-finding": true,
+		"huawei-kms-key-deletion-cts": true, "huawei-kms-key-deletion-finding": true,
+		"huawei-evs-default-key-cts": false, "huawei-evs-default-key-finding": false,
+	}
+	seen := map[string]bool{}
 	for _, r := range set.Rules() {
-		tracked := r.when != nil && r.whenGuard != nil
-		switch r.Name {
-		case "huawei-kms-disable-key-cts", "huawei-kms-key-deletion-cts":
-			if !tracked {
-				t.Errorf("%s has no guard", r.Name)
-			}
-		case "huawei-kms-rotation-disabled-cts":
-			if r.whenGuard != nil {
-				t.Errorf("%s is bounded and has a guard", r.Name)
-			}
+		seen[r.Name] = true
+		w, ok := want[r.Name]
+		switch {
+		case !ok:
+			t.Errorf("%s: not in the test's list (prefilter %v)", r.Name, r.whenPrefilter != nil)
+		case w != (r.whenPrefilter != nil):
+			t.Errorf("%s: prefilter %v, want %v", r.Name, r.whenPrefilter != nil, w)
+		}
+	}
+	for name := range want {
+		if !seen[name] {
+			t.Errorf("%s: not in the built-in pack", name)
+		}
+	}
+}
+
+// TestWhenPrefilterAtTheCostLimit: the one difference the prefilter makes.
+// A condition whose unbounded conjunct comes first and exceeds the cost
+// limit fails the rule when run alone (CEL stops it before it reaches the
+// rest); with a false bounded conjunct the prefilter answers first, and
+// the event is simply not matched. With that conjunct true the rule fails
+// at the cost limit as before.
+func TestWhenPrefilterAtTheCostLimit(t *testing.T) {
+	t.Parallel()
+	const cond = `data.items.map(i, data.s + data.s).exists(i, i == "x") && finding.provider == `
+	env := decode(t, bigEvent(t, 1000, 1000))
+	// The event is of no known form: finding.provider is "".
+	for other, wantErr := range map[string]bool{`"huawei"`: false, `""`: true} {
+		set := whenRule(t, cond+other)
+		r := set.Rules()[0]
+		if r.whenPrefilter == nil {
+			t.Fatalf("%s%s: no prefilter", cond, other)
+		}
+		if _, _, err := r.when.Eval(&activation{env: env, policy: set.policy}); err == nil || !strings.Contains(err.Error(), "cost") {
+			t.Fatalf("the condition alone: %v, want the cost limit", err)
+		}
+		ms := set.Evaluate(env)
+		switch {
+		case !wantErr && len(ms) != 0:
+			t.Errorf("finding.provider == %s: %+v, want no match (the prefilter is false)", other, ms)
+		case wantErr && (len(ms) != 1 || ms[0].Err == nil || !strings.Contains(ms[0].Err.Error(), "cost")):
+			t.Errorf("finding.provider == %s: %+v, want the rule failing at the cost limit", other, ms)
 		}
 	}
 }
