@@ -31,12 +31,11 @@ type Config struct {
 	Concurrency int
 	// Prefetch is how many messages the worker pulls ahead of its
 	// handlers (at least Concurrency; 0: PrefetchFor(Concurrency), at
-	// most MaxAckPending). A
-	// message waits in that buffer with its ack wait running, so Prefetch
-	// divided by the slowest rate events are handled at must stay well
-	// under AckWait; a message whose ack wait ends there is delivered
-	// again (the ledger keeps the work to one delivery) and spends an
-	// attempt.
+	// most MaxAckPending). A message waits in that buffer with its ack
+	// wait running, so Prefetch divided by the slowest rate events are
+	// handled at must stay well under AckWait; a message whose ack wait
+	// ends there is delivered again (the ledger keeps the work to one
+	// delivery) and spends an attempt.
 	Prefetch int
 	AckWait  time.Duration
 	// MaxDeliver is how many attempts an event gets. Deliveries that only
