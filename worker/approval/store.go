@@ -182,8 +182,10 @@ func (s *Store) Expire(ctx context.Context, id string) (Plan, bool, error) {
 
 // Close records that a worker settled the plan (executed, denied or
 // expired recorded). state, when set, becomes the plan's state (Executed).
+// Closing a closed plan (another replica settled it too) changes nothing
+// and is no error.
 func (s *Store) Close(ctx context.Context, id string, state State) (Plan, error) {
-	return s.update(ctx, id, func(p *Plan, now time.Time) error {
+	p, err := s.update(ctx, id, func(p *Plan, now time.Time) error {
 		if !p.Closed.IsZero() {
 			return errUnchanged
 		}
@@ -193,6 +195,10 @@ func (s *Store) Close(ctx context.Context, id string, state State) (Plan, error)
 		p.Closed = now
 		return nil
 	})
+	if errors.Is(err, errUnchanged) {
+		err = nil
+	}
+	return p, err
 }
 
 var errUnchanged = errors.New("unchanged")

@@ -79,9 +79,17 @@ func TestOpenJoinApprove(t *testing.T) {
 	if _, err = a.Deny(ctx, p.ID, "carol", ""); !errors.Is(err, ErrSettled) {
 		t.Errorf("denying an approved plan: %v, want ErrSettled", err)
 	}
-	// Closed, the same rule and resource opens a new plan.
+	// Closed, the same rule and resource opens a new plan. Closing again
+	// (a second replica settling it) changes nothing and is no error.
 	if _, err = a.Close(ctx, p.ID, Executed); err != nil {
 		t.Fatal(err)
+	}
+	closed, _, err := a.Get(ctx, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, err := a.Close(ctx, p.ID, Denied); err != nil || again.State != Executed || !again.Closed.Equal(closed.Closed) {
+		t.Fatalf("closing a closed plan: %+v, %v; want it unchanged (executed, closed at %s) and no error", again, err, closed.Closed)
 	}
 	if p, joined, err = a.Open(ctx, plan("e3", 1), time.Hour); err != nil || joined || p.State != Pending || len(p.Approvals) != 0 {
 		t.Fatalf("after close: %+v joined=%v err=%v", p, joined, err)
