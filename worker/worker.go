@@ -250,17 +250,17 @@ func (w *Worker) Run(ctx context.Context) error {
 // over.
 //
 // Each acker holds its message for two round trips (the records, then the
-// ack), so the ackers bound the rate at their number over that time: the
-// two per handler there once were held a worker at concurrency 4 to about
-// 7,000 events/s over loopback TCP (8 ackers, 1.1 ms), with both processes
-// partly idle. There is one for each message the pull window and the
-// handlers can have waiting twice over, at most maxAckers (ackers that
-// wait are parked goroutines; a handler waits for one only when all are
-// busy).
+// ack), so the ackers bound the rate at their number over that time: with
+// two per handler, as there once were, a worker at concurrency 4 was held
+// to about 7,000 events/s over loopback TCP (8 ackers, 1.1 ms), with both
+// processes partly idle. There are two for each message of the pull
+// window (which is never smaller than the handlers), at most maxAckers
+// (ackers that wait are parked goroutines; a handler waits for one only
+// when all are busy).
 func (w *Worker) startAckers() (stop func()) {
 	w.acks = make(chan pendingAck, w.cfg.Concurrency)
 	var ackers sync.WaitGroup
-	for range min(maxAckers, 2*max(w.cfg.Prefetch, w.cfg.Concurrency)) {
+	for range min(maxAckers, 2*w.cfg.Prefetch) {
 		ackers.Add(1)
 		go func() {
 			defer ackers.Done()
